@@ -1,0 +1,51 @@
+"""AIGVDet's two binary classifiers: torchvision ResNets with a single-logit head.
+
+The reference's ``networks/resnet.py`` is torchvision's ResNet (same layer names), so official
+``original.pth`` / ``optical.pth`` and our training checkpoints load into ``torchvision.models`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+from torch import nn
+from torchvision import models
+
+from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint
+from core.errors import CheckpointError
+
+ARCHS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
+
+
+def build_classifier(arch: str = "resnet50") -> nn.Module:
+    """A randomly initialised ResNet of ``arch`` with one output logit (real = 0, fake = 1)."""
+    if arch not in ARCHS:
+        raise ValueError(f"unsupported arch {arch!r}; choose one of {', '.join(ARCHS)}")
+    return getattr(models, arch)(weights=None, num_classes=1)
+
+
+def _guess_arch(state: dict[str, torch.Tensor]) -> str | None:
+    """Which of ARCHS a state dict belongs to, from its block counts and widths (for error messages)."""
+    fc = state.get("fc.weight")
+    blocks = {int(k.split(".")[1]) for k in state if k.startswith("layer3.")}
+    if fc is None or not blocks:
+        return None
+    bottleneck = fc.shape[1] == 2048
+    depth = {(6, False): "resnet34", (2, False): "resnet18", (6, True): "resnet50", (23, True): "resnet101",
+             (36, True): "resnet152"}
+    return depth.get((max(blocks) + 1, bottleneck))
+
+
+def load_classifier(path: str | os.PathLike, arch: str = "resnet50", what: str = "classifier checkpoint") -> nn.Module:
+    """Build ``arch`` and load ``path`` (bare state dict or ``{"model": ...}``) strictly, in eval mode."""
+    model = build_classifier(arch)
+    state = extract_state_dict(read_checkpoint(path, what))
+    fc = state.get("fc.weight")
+    if fc is not None and fc.shape[0] != 1:
+        raise CheckpointError(f"{what} {path} has a {fc.shape[0]}-way head, not AIGVDet's single logit")
+    guessed = _guess_arch(state)
+    if guessed is not None and guessed != arch:
+        raise CheckpointError(f"{what} {path} is a {guessed} checkpoint, but --arch is {arch}")
+    load_state_dict_strict(model, state, f"{what} {path}")
+    return model.eval()

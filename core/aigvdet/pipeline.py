@@ -1,0 +1,229 @@
+"""AIGVDet on a video stream: RGB branch on every frame, flow branch on every consecutive pair, fused.
+
+One pass over the video, chunk by chunk, nothing on disk unless asked: a chunk of frames goes to the
+device once and feeds both the RGB classifier and RAFT; the flows become classifier images in memory
+(the same pixels the reference's PNG round trip produces, see ``core.flow.visualize``). Memory is
+bounded by the chunk size, whatever the video's length.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from core.aigvdet.preprocess import to_classifier_input
+from core.aigvdet.scoring import fuse_scores, verdict
+from core.errors import InputError
+from core.flow.extractor import FlowExtractor, frames_to_tensor
+from core.flow.raft import min_frame_side
+from core.flow.visualize import flow_to_classifier_rgb
+from core.media.video import VideoReader
+
+log = logging.getLogger(__name__)
+
+# File names of the reference demo: frames by index, a flow named after the first frame of its pair.
+FRAME_NAME = "frame_{:05d}.png"
+
+
+@dataclass
+class VideoResult:
+    """Per-frame probabilities of both branches for one video, and the video's properties."""
+
+    path: str
+    fps: float
+    width: int
+    height: int
+    original_probs: list[float] = field(default_factory=list)
+    optical_probs: list[float] = field(default_factory=list)
+
+    @property
+    def frame_count(self) -> int:
+        return len(self.original_probs)
+
+    @property
+    def original_prob(self) -> float:
+        return float(np.mean(self.original_probs))
+
+    @property
+    def optical_prob(self) -> float:
+        return float(np.mean(self.optical_probs))
+
+    @property
+    def predict(self) -> float:
+        return fuse_scores(self.original_prob, self.optical_prob)
+
+    def report(self, threshold: float) -> dict:
+        """The JSON report of demo.py."""
+        return {
+            "path": self.path,
+            "frame_count": self.frame_count,
+            "fps": self.fps,
+            "width": self.width,
+            "height": self.height,
+            "original_probs": self.original_probs,
+            "optical_probs": self.optical_probs,
+            "original_prob": self.original_prob,
+            "optical_prob": self.optical_prob,
+            "predict": self.predict,
+            "threshold": threshold,
+            "verdict": verdict(self.predict, threshold),
+        }
+
+
+class AIGVDetPipeline:
+    """Score videos with AIGVDet's two branches.
+
+    Args:
+        rgb_model: the spatial (RGB frame) classifier, eval mode.
+        flow_model: the optical-flow classifier, eval mode.
+        flow_extractor: RAFT wrapped for consecutive pairs; its device is the pipeline's device.
+        normalize: ImageNet normalisation of classifier inputs (the reference's ``--aug_norm``).
+        batch_size: frames per chunk (classifier batch and RAFT pairs).
+        classifier_dtype: autocast dtype for the ResNets on CUDA (None: float32, the reference's numbers).
+        channels_last: channels-last memory format for the ResNets (faster convolutions on GPU).
+        flow_image_workers: threads turning flows into colour images (NumPy releases the GIL).
+    """
+
+    def __init__(
+        self,
+        rgb_model: nn.Module,
+        flow_model: nn.Module,
+        flow_extractor: FlowExtractor,
+        normalize: bool = True,
+        batch_size: int = 8,
+        classifier_dtype: torch.dtype | None = None,
+        channels_last: bool = False,
+        flow_image_workers: int = 4,
+    ) -> None:
+        self.device = flow_extractor.device
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        self.rgb_model = rgb_model.to(self.device, memory_format=memory_format).eval()
+        self.flow_model = flow_model.to(self.device, memory_format=memory_format).eval()
+        self.flows = flow_extractor
+        self.normalize = normalize
+        self.batch_size = batch_size
+        self.classifier_dtype = classifier_dtype
+        self.channels_last = channels_last
+        self.flow_image_workers = flow_image_workers
+
+    @torch.inference_mode()
+    def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
+        """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
+        batch = to_classifier_input(images.to(self.device), normalize=self.normalize)
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        amp = (
+            torch.autocast(self.device.type, dtype=self.classifier_dtype)
+            if self.classifier_dtype is not None
+            else nullcontext()
+        )
+        with amp:
+            logits = model(batch)
+        return logits.float().sigmoid().flatten().tolist()
+
+    def score_frames(
+        self,
+        frames: Iterable[np.ndarray],
+        result: VideoResult,
+        frames_dir: str | os.PathLike | None = None,
+        flows_dir: str | os.PathLike | None = None,
+        total: int | None = None,
+    ) -> VideoResult:
+        """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
+        writer = _ImageWriter(frames_dir, flows_dir)
+        self.flows.reset()
+        chunk: list[np.ndarray] = []
+        with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
+            total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None
+        ) as bar:
+
+            def run_chunk() -> None:
+                first_index = result.frame_count
+                images = frames_to_tensor(chunk, self.device)
+                result.original_probs += self.classify(self.rgb_model, images)
+                flows = self.flows.push(images)
+                if len(flows):
+                    first_pair = len(result.optical_probs)
+                    flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
+                    flow_images = list(pool.map(flow_to_classifier_rgb, flows_hwc))
+                    result.optical_probs += self.classify(
+                        self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2)
+                    )
+                    # The pair (t, t+1) is named after frame t.
+                    writer.write_flows(first_pair, flow_images)
+                writer.write_frames(first_index, chunk)
+                bar.update(len(chunk))
+
+            for frame in frames:
+                chunk.append(frame)
+                if len(chunk) == self.batch_size:
+                    run_chunk()
+                    chunk = []
+            if chunk:
+                run_chunk()
+        return result
+
+    def score_video(
+        self,
+        path: str | os.PathLike,
+        frames_dir: str | os.PathLike | None = None,
+        flows_dir: str | os.PathLike | None = None,
+        backend: str = "auto",
+    ) -> VideoResult:
+        """Decode ``path`` as a stream and score it; raises InputError for unusable videos."""
+        with VideoReader(path, backend) as video:
+            info = video.info
+            padded = [side + (-side) % 8 for side in (info.height, info.width)]
+            if min(padded) < min_frame_side():
+                raise InputError(
+                    f"{path} is {info.width}x{info.height}: RAFT needs both sides of at least "
+                    f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"
+                )
+            result = VideoResult(str(path), info.fps, info.width, info.height)
+            self.score_frames(video, result, frames_dir, flows_dir, total=info.frame_count)
+        if result.frame_count < 2:
+            raise InputError(
+                f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
+            )
+        return result
+
+
+class _ImageWriter:
+    """Writes frames and flow images with the reference demo's names and encoding, when folders are given."""
+
+    def __init__(self, frames_dir, flows_dir) -> None:
+        import cv2
+
+        self._imwrite = cv2.imwrite
+        self.frames_dir = Path(frames_dir) if frames_dir else None
+        self.flows_dir = Path(flows_dir) if flows_dir else None
+        for folder in (self.frames_dir, self.flows_dir):
+            if folder is not None:
+                folder.mkdir(parents=True, exist_ok=True)
+
+    def _write(self, folder: Path, first_index: int, images: list[np.ndarray]) -> None:
+        for offset, image in enumerate(images):
+            target = folder / FRAME_NAME.format(first_index + offset)
+            if not self._imwrite(str(target), image):
+                raise InputError(f"cannot write {target}")
+
+    def write_frames(self, first_index: int, frames_rgb: list[np.ndarray]) -> None:
+        # cv2 writes BGR: reversing RGB gives the file the reference writes from its BGR frames.
+        if self.frames_dir is not None:
+            self._write(self.frames_dir, first_index, [f[..., ::-1] for f in frames_rgb])
+
+    def write_flows(self, first_index: int, classifier_rgb: list[np.ndarray]) -> None:
+        # The reference passes the RGB flow picture to cv2.imwrite; the classifier pixels are that
+        # picture reversed, so reversing them again hands imwrite the same array.
+        if self.flows_dir is not None:
+            self._write(self.flows_dir, first_index, [f[..., ::-1] for f in classifier_rgb])

@@ -1,0 +1,153 @@
+"""RAFT: Recurrent All-Pairs Field Transforms for optical flow (Teed & Deng, ECCV 2020).
+
+Our implementation, numerically equivalent to princeton-vl/RAFT in test mode and loading its
+``raft-things.pth`` / ``raft-small.pth`` strictly. Besides the usual pair-wise ``forward`` it exposes
+the three stages separately (feature encoding, context encoding, iterative refinement) so a video's
+consecutive pairs can share work: each frame goes through the feature encoder once, not twice.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from core.flow.corr import CorrBlock, coords_grid
+from core.flow.encoders import BasicEncoder, SmallEncoder
+from core.flow.update import BasicUpdateBlock, SmallUpdateBlock
+
+
+def min_frame_side(corr_levels: int = 4) -> int:
+    """Smallest padded side RAFT handles: its coarsest correlation level must be at least 2 cells wide
+    (at 1 cell the reference's coordinate normalisation divides by zero and the flow is NaN)."""
+    return 8 * 2**corr_levels
+
+
+def normalize_frames(frames: torch.Tensor) -> torch.Tensor:
+    """RGB values in [0, 255] -> [-1, 1], as RAFT was trained."""
+    return (2 * (frames / 255.0) - 1.0).contiguous()
+
+
+def upsample_flow_convex(flow: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(N, 2, H, W) flow at 1/8 -> (N, 2, 8H, 8W): each pixel a learned convex mix of its 3x3 coarse neighbours."""
+    n, _, h, w = flow.shape
+    mask = torch.softmax(mask.view(n, 1, 9, 8, 8, h, w), dim=2)
+    up = F.unfold(8 * flow, [3, 3], padding=1).view(n, 2, 9, 1, 1, h, w)
+    up = torch.sum(mask * up, dim=2).permute(0, 1, 4, 2, 5, 3)
+    return up.reshape(n, 2, 8 * h, 8 * w)
+
+
+def upsample_flow_bilinear(flow: torch.Tensor) -> torch.Tensor:
+    """The small model's 8x bilinear upsampling (align_corners=True, values scaled by 8)."""
+    size = (8 * flow.shape[2], 8 * flow.shape[3])
+    return 8 * F.interpolate(flow, size=size, mode="bilinear", align_corners=True)
+
+
+class RAFT(nn.Module):
+    """RAFT, large (default) or small.
+
+    Args:
+        small: the 1M-parameter variant (``raft-small.pth``) instead of the 5M one (``raft-things.pth``).
+        mixed_precision: run the encoders and the update block under float16 autocast on CUDA; the
+            correlation volume stays float32 either way.
+        dropout: encoder dropout, training only.
+    """
+
+    def __init__(self, small: bool = False, mixed_precision: bool = False, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.small = small
+        self.mixed_precision = mixed_precision
+        self.corr_levels = 4
+        if small:
+            self.hidden_dim, self.context_dim, self.corr_radius = 96, 64, 3
+            self.fnet = SmallEncoder(output_dim=128, norm_fn="instance", dropout=dropout)
+            self.cnet = SmallEncoder(output_dim=self.hidden_dim + self.context_dim, norm_fn="none", dropout=dropout)
+            self.update_block = SmallUpdateBlock(self.corr_levels, self.corr_radius, hidden_dim=self.hidden_dim)
+        else:
+            self.hidden_dim, self.context_dim, self.corr_radius = 128, 128, 4
+            self.fnet = BasicEncoder(output_dim=256, norm_fn="instance", dropout=dropout)
+            self.cnet = BasicEncoder(output_dim=self.hidden_dim + self.context_dim, norm_fn="batch", dropout=dropout)
+            self.update_block = BasicUpdateBlock(self.corr_levels, self.corr_radius, hidden_dim=self.hidden_dim)
+
+    def describe(self) -> str:
+        return "RAFT-small" if self.small else "RAFT (large)"
+
+    def _autocast(self, device: torch.device):
+        # The reference autocasts with torch.cuda.amp (float16); on the CPU we keep float32.
+        if self.mixed_precision and device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)
+        return nullcontext()
+
+    def encode_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Normalised frames (N, 3, H, W) -> float32 matching features (N, D, H/8, W/8)."""
+        with self._autocast(images.device):
+            return self.fnet(images).float()
+
+    def encode_context(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Normalised first frames of the pairs -> (GRU hidden state, context features)."""
+        with self._autocast(images.device):
+            net, inp = torch.split(self.cnet(images), [self.hidden_dim, self.context_dim], dim=1)
+            return torch.tanh(net), torch.relu(inp)
+
+    def refine(
+        self,
+        fmap1: torch.Tensor,
+        fmap2: torch.Tensor,
+        net: torch.Tensor,
+        inp: torch.Tensor,
+        iters: int = 20,
+        flow_init: torch.Tensor | None = None,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Iterative updates for a batch of pairs; returns (flow at 1/8, upsampled flow) of the last iteration."""
+        n, _, h, w = fmap1.shape
+        if min(h, w) * 8 < min_frame_side(self.corr_levels):
+            raise ValueError(
+                f"frames of {8 * h}x{8 * w} (padded) are too small for RAFT: each side needs at least "
+                f"{min_frame_side(self.corr_levels)} pixels"
+            )
+        corr_fn = CorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
+        coords0 = coords_grid(n, h, w, fmap1.device)
+        coords1 = coords_grid(n, h, w, fmap1.device)
+        if flow_init is not None:
+            coords1 = coords1 + flow_init
+        if iters < 1:
+            raise ValueError("iters must be at least 1")
+        for step in range(iters):
+            last = step == iters - 1
+            coords1 = coords1.detach()
+            corr = corr_fn(coords1)
+            flow = coords1 - coords0
+            with self._autocast(fmap1.device):
+                # Only the last iteration's upsampled flow is returned (the reference's test mode), so
+                # intermediate iterations skip the mask head and the upsampling it would feed.
+                net, up_mask, delta_flow = self.update_block(net, inp, corr, flow, with_mask=last)
+            coords1 = coords1 + delta_flow
+        if self.small:
+            flow_up = upsample_flow_bilinear(coords1 - coords0)
+        else:
+            flow_up = upsample_flow_convex(coords1 - coords0, up_mask)
+        return coords1 - coords0, flow_up
+
+    def forward(
+        self, image1: torch.Tensor, image2: torch.Tensor, iters: int = 20, flow_init: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Flow from ``image1`` to ``image2`` (RGB in [0, 255], sides multiples of 8); test mode of the reference."""
+        image1, image2 = normalize_frames(image1), normalize_frames(image2)
+        features = self.encode_features(torch.cat([image1, image2], dim=0))
+        fmap1, fmap2 = features.split(image1.shape[0], dim=0)
+        net, inp = self.encode_context(image1)
+        return self.refine(fmap1, fmap2, net, inp, iters=iters, flow_init=flow_init)
+
+    def flow_consecutive(self, frames: torch.Tensor, iters: int = 20) -> torch.Tensor:
+        """Upsampled flows of the pairs (t, t+1) of a clip (T, 3, H, W) in [0, 255] -> (T-1, 2, H, W).
+
+        Features are computed once per frame and shared by the two pairs each frame belongs to.
+        """
+        if frames.shape[0] < 2:
+            raise ValueError(f"need at least 2 frames for a flow, got {frames.shape[0]}")
+        images = normalize_frames(frames)
+        features = self.encode_features(images)
+        net, inp = self.encode_context(images[:-1])
+        return self.refine(features[:-1], features[1:], net, inp, iters=iters)[1]

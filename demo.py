@@ -1,0 +1,92 @@
+"""AIGVDet on one video: RGB-frame and optical-flow ResNet-50 detectors, fused 0.5/0.5.
+
+The reference's command line works unchanged (and on a CPU-only Linux machine):
+
+    python demo.py --use_cpu --path video/000000.mp4 \
+        --folder_original_path frame/000000 --folder_optical_flow_path optical_result/000000 \
+        -mop checkpoints/optical.pth -mor checkpoints/original.pth
+
+Without the two folder flags nothing is written to disk. A JSON report with per-frame probabilities:
+
+    python demo.py --path clip.mp4 --model checkpoints/raft-things.pth --json outputs/clip.json
+
+Exit code 0 on success (whatever the verdict), 1 with one ``error:`` line for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+from core.aigvdet import AIGVDetPipeline, load_classifier
+from core.cli import PRECISIONS, resolve_device, str2bool
+from core.errors import run_cli
+from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+
+log = logging.getLogger("demo")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--path", default="video/000000.mp4", help="video to test")
+    parser.add_argument("--model", default=None,
+                        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)")
+    parser.add_argument("--folder_original_path", default=None,
+                        help="also write the RGB frames here, named as the reference does")
+    parser.add_argument("--folder_optical_flow_path", default=None,
+                        help="also write the flow images here, named and encoded as the reference does")
+    parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
+    parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
+    parser.add_argument("-t", "--threshold", type=float, default=0.5)
+    parser.add_argument("--use_cpu", action="store_true", help="run everything, RAFT included, on the CPU")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
+    parser.add_argument("--small", action="store_true", help="use RAFT-small")
+    parser.add_argument("--mixed_precision", action="store_true", help="RAFT under float16 autocast (CUDA)")
+    parser.add_argument("--alternate_corr", action="store_true",
+                        help="accepted for compatibility; the all-pairs correlation is always used")
+    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
+    parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
+    parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32",
+                        help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)")
+    parser.add_argument("--channels_last", action="store_true", help="channels-last ResNets (faster on GPU)")
+    parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
+    parser.add_argument("--json", default=None, help="write a JSON report here")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    device = resolve_device(args.use_cpu, args.device)
+    if args.alternate_corr:
+        log.warning("--alternate_corr is ignored: it only changes memory use, not the result")
+    raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
+    raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device)
+    pipeline = AIGVDetPipeline(
+        rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
+        flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
+        flow_extractor=FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+        normalize=args.aug_norm,
+        batch_size=args.batch_size,
+        classifier_dtype=PRECISIONS[args.classifier_precision],
+        channels_last=args.channels_last,
+    )
+    result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
+
+    print("*" * 30)
+    print("original prob", result.original_prob)
+    print("optical prob", result.optical_prob)
+    print(f"predict:{result.predict}")
+    print("Fake video" if result.predict >= args.threshold else "Real video")
+    if args.json:
+        target = Path(args.json)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(json.dumps(result.report(args.threshold), indent=2))
+        log.info("report written to %s", target)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))

@@ -1,0 +1,114 @@
+"""RAFT: our modules against torchvision's independent implementation, checkpoint loading, shared work."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+import torch
+from torchvision.models.optical_flow import raft_large, raft_small
+
+from core.errors import CheckpointError
+from core.flow import FlowExtractor, RAFT, load_raft, pad_to_multiple_of_8
+from tests import factories
+
+
+def torchvision_key(key: str) -> str | None:
+    """Name of one of our (official) RAFT keys in torchvision's RAFT; None for keys it stores once only."""
+    key = re.sub(r"^fnet\.", "feature_encoder.", key)
+    key = re.sub(r"^cnet\.", "context_encoder.", key)
+    key = re.sub(r"_encoder\.conv1\.", "_encoder.convnormrelu.0.", key)
+    key = re.sub(r"_encoder\.norm1\.", "_encoder.convnormrelu.1.", key)
+    key = re.sub(r"_encoder\.conv2\.", "_encoder.conv.", key)
+    match = re.match(r"(.*_encoder\.layer\d\.\d\.)(conv|norm)(\d)\.(.*)", key)
+    if match:
+        prefix, kind, index, rest = match.groups()
+        return f"{prefix}convnormrelu{index}.{0 if kind == 'conv' else 1}.{rest}"
+    key = key.replace("update_block.encoder.convc", "update_block.motion_encoder.convcorr")
+    key = key.replace("update_block.encoder.convf", "update_block.motion_encoder.convflow")
+    key = key.replace("update_block.encoder.conv.", "update_block.motion_encoder.conv.0.")
+    key = re.sub(r"motion_encoder\.(convcorr\d|convflow\d)\.", r"motion_encoder.\1.0.", key)
+    key = re.sub(r"update_block\.gru\.conv([zrq])([12])\.", r"update_block.recurrent_block.convgru\2.conv\1.", key)
+    key = re.sub(r"update_block\.gru\.conv([zrq])\.", r"update_block.recurrent_block.convgru1.conv\1.", key)
+    key = key.replace("update_block.mask.0.", "mask_predictor.convrelu.0.")
+    key = key.replace("update_block.mask.2.", "mask_predictor.conv.")
+    return key
+
+
+def to_torchvision(ours: RAFT, small: bool):
+    theirs = (raft_small if small else raft_large)(weights=None).eval()
+    expected = theirs.state_dict()
+    mapped = {}
+    for key, value in ours.state_dict().items():
+        name = torchvision_key(key)
+        if name in expected:
+            mapped[name] = value
+    theirs.load_state_dict(mapped, strict=True)
+    return theirs
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_matches_torchvision_raft(small):
+    ours = factories.random_raft(11, small=small)
+    theirs = to_torchvision(ours, small)
+    frames = factories.moving_texture_frames(2, 128, 136, seed=3, step=3)
+    images = torch.from_numpy(np.stack(frames)).permute(0, 3, 1, 2).float()
+    with torch.inference_mode():
+        _, ours_flow = ours(images[:1], images[1:], iters=6)
+        theirs_flow = theirs(2 * images[:1] / 255 - 1, 2 * images[1:] / 255 - 1, num_flow_updates=6)[-1]
+    assert ours_flow.shape == (1, 2, 128, 136)
+    assert ours_flow.abs().max() > 0.1  # the flow is not trivially zero
+    torch.testing.assert_close(ours_flow, theirs_flow, atol=1e-4, rtol=1e-4)
+
+
+def test_consecutive_pairs_share_features_and_match_per_pair():
+    model = factories.random_raft(12)
+    frames = factories.moving_texture_frames(5, 130, 150, seed=4)
+    per_pair = []
+    with torch.inference_mode():
+        for first, second in zip(frames[:-1], frames[1:]):
+            pair = pad_to_multiple_of_8(torch.from_numpy(np.stack([first, second])).permute(0, 3, 1, 2).float())
+            per_pair.append(model(pair[:1], pair[1:], iters=5)[1][0])
+    calls = []
+    model.fnet.register_forward_hook(lambda _m, inputs, _o: calls.append(inputs[0].shape[0]))
+    # batch_size 2 puts pair borders inside and across chunks.
+    streamed = list(FlowExtractor(model, iters=5, batch_size=2).iter_flows(frames))
+    assert len(streamed) == 4
+    assert sum(calls) == 5  # each frame encoded once (the reference encodes 8 = 2 per pair)
+    for ours, reference in zip(streamed, per_pair):
+        assert ours.shape == (2, 136, 152)  # padded, as the reference keeps it
+        torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+
+
+@pytest.mark.parametrize("prefix", [True, False])
+def test_official_layout_loads_with_or_without_module_prefix(tmp_path, prefix):
+    model = factories.random_raft(13, small=True)
+    path = factories.save_raft(tmp_path / "raft-small.pth", model, module_prefix=prefix)
+    loaded = load_raft(path, small=True)
+    for key, value in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], value), key
+
+
+def test_wrong_variant_and_foreign_keys_are_named(tmp_path):
+    small = factories.save_raft(tmp_path / "raft-small.pth", factories.random_raft(14, small=True))
+    with pytest.raises(CheckpointError, match="RAFT-small.*--small"):
+        load_raft(small, small=False)
+    state = {f"module.{k}": v for k, v in RAFT().state_dict().items()}
+    state["module.extra.weight"] = torch.zeros(1)
+    del state["module.update_block.mask.2.bias"]
+    torch.save(state, tmp_path / "odd.pth")
+    with pytest.raises(CheckpointError, match=r"missing: update_block\.mask\.2\.bias.*unexpected: extra\.weight"):
+        load_raft(tmp_path / "odd.pth")
+
+
+def test_missing_checkpoint_says_where_to_get_it(tmp_path):
+    with pytest.raises(CheckpointError, match=r"raft-things\.pth.*princeton-vl/RAFT"):
+        load_raft(tmp_path / "raft-things.pth")
+
+
+def test_frames_too_small_for_the_correlation_pyramid_are_refused():
+    model = factories.random_raft(15)
+    frames = torch.zeros(2, 3, 120, 240)
+    with pytest.raises(ValueError, match="too small"):
+        model(frames[:1], frames[1:], iters=1)
