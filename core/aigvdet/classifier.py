@@ -7,11 +7,13 @@ The reference's ``networks/resnet.py`` is torchvision's ResNet (same layer names
 from __future__ import annotations
 
 import os
+from contextlib import nullcontext
 
 import torch
 from torch import nn
 from torchvision import models
 
+from core.aigvdet.preprocess import to_classifier_input
 from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint
 from core.errors import CheckpointError
 
@@ -49,3 +51,22 @@ def load_classifier(path: str | os.PathLike, arch: str = "resnet50", what: str =
         raise CheckpointError(f"{what} {path} is a {guessed} checkpoint, but --arch is {arch}")
     load_state_dict_strict(model, state, f"{what} {path}")
     return model.eval()
+
+
+@torch.inference_mode()
+def classify_images(
+    model: nn.Module,
+    images: torch.Tensor,
+    normalize: bool = True,
+    autocast_dtype: torch.dtype | None = None,
+    channels_last: bool = False,
+) -> list[float]:
+    """Fake probabilities (sigmoid of the logit) of uint8 (N, 3, H, W) RGB images, on the model's device."""
+    device = next(model.parameters()).device
+    batch = to_classifier_input(images.to(device, non_blocking=True), normalize=normalize)
+    if channels_last:
+        batch = batch.contiguous(memory_format=torch.channels_last)
+    amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else nullcontext()
+    with amp:
+        logits = model(batch)
+    return logits.float().sigmoid().flatten().tolist()

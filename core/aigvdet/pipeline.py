@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
@@ -21,8 +20,9 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from core.aigvdet.preprocess import to_classifier_input
+from core.aigvdet.classifier import classify_images
 from core.aigvdet.scoring import fuse_scores, verdict
+from core.data.layout import FrameFlowWriter
 from core.errors import InputError
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
@@ -30,10 +30,6 @@ from core.flow.visualize import flow_to_classifier_rgb
 from core.media.video import VideoReader
 
 log = logging.getLogger(__name__)
-
-# File names of the reference demo: frames by index, a flow named after the first frame of its pair.
-FRAME_NAME = "frame_{:05d}.png"
-
 
 @dataclass
 class VideoResult:
@@ -116,20 +112,9 @@ class AIGVDetPipeline:
         self.channels_last = channels_last
         self.flow_image_workers = flow_image_workers
 
-    @torch.inference_mode()
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
-        batch = to_classifier_input(images.to(self.device), normalize=self.normalize)
-        if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        amp = (
-            torch.autocast(self.device.type, dtype=self.classifier_dtype)
-            if self.classifier_dtype is not None
-            else nullcontext()
-        )
-        with amp:
-            logits = model(batch)
-        return logits.float().sigmoid().flatten().tolist()
+        return classify_images(model, images, self.normalize, self.classifier_dtype, self.channels_last)
 
     def score_frames(
         self,
@@ -140,7 +125,7 @@ class AIGVDetPipeline:
         total: int | None = None,
     ) -> VideoResult:
         """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
-        writer = _ImageWriter(frames_dir, flows_dir)
+        writer = FrameFlowWriter(frames_dir, flows_dir)
         self.flows.reset()
         chunk: list[np.ndarray] = []
         with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
@@ -196,34 +181,3 @@ class AIGVDetPipeline:
                 f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
             )
         return result
-
-
-class _ImageWriter:
-    """Writes frames and flow images with the reference demo's names and encoding, when folders are given."""
-
-    def __init__(self, frames_dir, flows_dir) -> None:
-        import cv2
-
-        self._imwrite = cv2.imwrite
-        self.frames_dir = Path(frames_dir) if frames_dir else None
-        self.flows_dir = Path(flows_dir) if flows_dir else None
-        for folder in (self.frames_dir, self.flows_dir):
-            if folder is not None:
-                folder.mkdir(parents=True, exist_ok=True)
-
-    def _write(self, folder: Path, first_index: int, images: list[np.ndarray]) -> None:
-        for offset, image in enumerate(images):
-            target = folder / FRAME_NAME.format(first_index + offset)
-            if not self._imwrite(str(target), image):
-                raise InputError(f"cannot write {target}")
-
-    def write_frames(self, first_index: int, frames_rgb: list[np.ndarray]) -> None:
-        # cv2 writes BGR: reversing RGB gives the file the reference writes from its BGR frames.
-        if self.frames_dir is not None:
-            self._write(self.frames_dir, first_index, [f[..., ::-1] for f in frames_rgb])
-
-    def write_flows(self, first_index: int, classifier_rgb: list[np.ndarray]) -> None:
-        # The reference passes the RGB flow picture to cv2.imwrite; the classifier pixels are that
-        # picture reversed, so reversing them again hands imwrite the same array.
-        if self.flows_dir is not None:
-            self._write(self.flows_dir, first_index, [f[..., ::-1] for f in classifier_rgb])

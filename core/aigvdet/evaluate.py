@@ -1,0 +1,163 @@
+"""AIGVDet on a frame/flow dataset: per-frame and per-video probabilities, and the reference's summary.
+
+Same numbers as the reference ``test.py`` (per-video means of sigmoid probabilities over the sorted
+image files of each folder, fused 0.5/0.5, ``predict >= threshold`` is fake), computed with batched,
+multi-worker loading. Folders the reference would crash on are skipped with a recorded reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from sklearn.metrics import average_precision_score, roc_auc_score
+from torch import nn
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from core.aigvdet.classifier import classify_images
+from core.aigvdet.scoring import fuse_scores
+from core.data.images import ImageCropDataset
+from core.data.layout import CLASS_FOLDERS, VideoFolders, list_images
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class VideoEvaluation:
+    name: str
+    label: int
+    original_paths: list[str]
+    optical_paths: list[str]
+    original_probs: list[float] = field(default_factory=list)
+    optical_probs: list[float] = field(default_factory=list)
+
+    @property
+    def original_prob(self) -> float:
+        return float(np.mean(self.original_probs))
+
+    @property
+    def optical_prob(self) -> float:
+        return float(np.mean(self.optical_probs))
+
+    @property
+    def predict(self) -> float:
+        return fuse_scores(self.original_prob, self.optical_prob)
+
+
+@dataclass(frozen=True)
+class SkippedVideo:
+    name: str
+    label: int
+    reason: str
+
+
+def collect_videos(videos: list[VideoFolders]) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
+    """List each video's image files; videos that cannot be scored are returned apart with the reason."""
+    usable, skipped = [], []
+    for video in videos:
+        frames = list_images(video.rgb_dir)
+        flows = list_images(video.flow_dir) if video.flow_dir.is_dir() else []
+        reason = None
+        if not frames:
+            reason = f"no RGB frames (*.jpg, *.png, *.JPEG) in {video.rgb_dir}"
+        elif not video.flow_dir.is_dir():
+            reason = f"optical-flow folder missing: {video.flow_dir}"
+        elif not flows:
+            reason = f"no optical-flow images in {video.flow_dir}"
+        if reason:
+            log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)
+            skipped.append(SkippedVideo(video.name, video.label, reason))
+        else:
+            usable.append(VideoEvaluation(video.name, video.label, frames, flows))
+    return usable, skipped
+
+
+def _collate(batch):
+    crops, indices, readable = zip(*batch)
+    return torch.stack(crops), list(indices), list(readable)
+
+
+def classify_files(
+    model: nn.Module,
+    paths: list[str],
+    batch_size: int = 32,
+    num_workers: int = 4,
+    desc: str = "images",
+    **classify_options,
+) -> list[float]:
+    """Probabilities of image files, in order, loaded by a DataLoader and classified in batches; NaN for
+    a file that cannot be read."""
+    if not paths:
+        return []
+    device = next(model.parameters()).device
+    loader = DataLoader(
+        ImageCropDataset(paths),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    probs = [math.nan] * len(paths)
+    with tqdm(total=len(paths), unit="img", desc=desc, disable=None) as bar:
+        for crops, indices, readable in loader:
+            for index, ok, prob in zip(indices, readable, classify_images(model, crops, **classify_options)):
+                probs[index] = prob if ok else math.nan
+            bar.update(len(indices))
+    return probs
+
+
+def evaluate_videos(
+    videos: list[VideoEvaluation],
+    rgb_model: nn.Module,
+    flow_model: nn.Module,
+    batch_size: int = 32,
+    num_workers: int = 4,
+    **classify_options,
+) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
+    """Fill each video's per-frame probabilities of both branches (all files of a branch in one stream).
+
+    Returns the scored videos and those skipped because one of their images could not be read.
+    """
+    for branch, model, attribute in (("RGB", rgb_model, "original"), ("flow", flow_model, "optical")):
+        paths = [path for video in videos for path in getattr(video, f"{attribute}_paths")]
+        probs = iter(classify_files(model, paths, batch_size, num_workers, desc=f"{branch} images", **classify_options))
+        for video in videos:
+            setattr(video, f"{attribute}_probs", [next(probs) for _ in getattr(video, f"{attribute}_paths")])
+    scored, skipped = [], []
+    for video in videos:
+        unreadable = [path for path, prob in zip(video.original_paths + video.optical_paths,
+                                                 video.original_probs + video.optical_probs) if math.isnan(prob)]
+        if unreadable:
+            reason = f"unreadable image(s): {', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}"
+            log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)
+            skipped.append(SkippedVideo(video.name, video.label, reason))
+        else:
+            scored.append(video)
+    return scored, skipped
+
+
+def summarize(labels: list[int], scores: list[float], threshold: float = 0.5) -> dict:
+    """The reference's summary (tnr, tpr, acc, ap, auc, p, n, tp, tn); undefined values are None with a note."""
+    labels_arr, scores_arr = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
+    p, n = int((labels_arr == 1).sum()), int((labels_arr == 0).sum())
+    tp = int(((labels_arr == 1) & (scores_arr >= threshold)).sum())
+    tn = int(((labels_arr == 0) & (scores_arr < threshold)).sum())
+    summary: dict = {"tnr": tn / n if n else None, "tpr": tp / p if p else None,
+                     "acc": (tp + tn) / (p + n) if p + n else None, "ap": None, "auc": None,
+                     "p": p, "n": n, "tp": tp, "tn": tn, "threshold": threshold, "notes": []}
+    if p and n:
+        summary["ap"] = float(average_precision_score(labels_arr, scores_arr))
+        summary["auc"] = float(roc_auc_score(labels_arr, scores_arr))
+    else:
+        missing = "fake" if n else "real" if p else "real or fake"
+        summary["notes"].append(f"AP and AUC are undefined: no {missing} videos were evaluated (both classes are needed)")
+    if not n:
+        summary["notes"].append("tnr is undefined: no real videos")
+    if not p:
+        summary["notes"].append("tpr is undefined: no fake videos")
+    return summary

@@ -1,0 +1,1 @@
+"""Datasets: the official frame/flow folder layout, preparing it from videos, loading it for evaluation."""

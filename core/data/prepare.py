@@ -1,0 +1,162 @@
+"""Turn videos into AIGVDet's RGB-frame and optical-flow folders (the official dataset layout).
+
+    # videos laid out as <videos>/0_real/*.mp4 and <videos>/1_fake/*.mp4
+    python -m core.data.prepare --videos data/videos/mytest --rgb_out data/test/original/mytest \
+        --flow_out data/test/mytest --model checkpoints/raft-things.pth
+
+    # a list file: one "path label" per line (label 0/1 or real/fake); paths relative to the list file
+    python -m core.data.prepare --videos my_videos.txt --rgb_out ... --flow_out ...
+
+    # several GPUs: each rank takes its shard of the videos
+    torchrun --nproc_per_node 4 -m core.data.prepare --videos ... --rgb_out ... --flow_out ...
+
+    # no RAFT weights: OpenCV's DIS flow (NOT what the official flow checkpoint was trained on)
+    python -m core.data.prepare --videos ... --rgb_out ... --flow_out ... --flow_method dis
+
+Frames are named and encoded exactly as AIGVDet's demo writes them (``frame_00000.png``; a flow image
+named after the first frame of its pair, written from RAFT's padded flow), so the folders and the
+official preprocessed data are interchangeable. Resumable: each video is written to ``<name>.partial``
+folders renamed when complete; complete videos are skipped. A bad video is logged and reported in
+``prepare_report.csv`` (under ``--rgb_out``) and the rest go on; the exit code is 1 if any failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import logging
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from core.cli import resolve_device
+from core.data.layout import CLASS_FOLDERS, FrameFlowWriter
+from core.data.sources import VideoItem, read_video_list
+from core.errors import ToolkitError, run_cli
+from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
+from core.flow.classical import METHODS, ClassicalFlow
+from core.flow.extractor import frames_to_tensor
+from core.media.video import VideoReader
+
+log = logging.getLogger("core.data.prepare")
+
+REPORT_NAME = "prepare_report.csv"
+
+
+@dataclass
+class PrepareOptions:
+    stride: int = 1
+    max_frames: int | None = None
+    extension: str = ".png"
+    batch_size: int = 8
+
+
+def prepare_video(item: VideoItem, rgb_root: Path, flow_root: Path, flow, options: PrepareOptions) -> tuple[str, int]:
+    """Write one video's frames and flows; returns (status, frames written). Raises ToolkitError on bad input."""
+    rgb_final = rgb_root / CLASS_FOLDERS[item.label] / item.name
+    flow_final = flow_root / CLASS_FOLDERS[item.label] / item.name
+    if rgb_final.is_dir() and flow_final.is_dir():
+        return "skipped (complete)", len(list(rgb_final.iterdir()))
+    rgb_partial, flow_partial = (p.with_name(p.name + ".partial") for p in (rgb_final, flow_final))
+    for folder in (rgb_partial, flow_partial, rgb_final, flow_final):
+        shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted run
+    video = VideoReader(item.path)  # opened before anything is created: a bad file leaves no trace
+    writer = FrameFlowWriter(rgb_partial, flow_partial, options.extension)
+    flow.reset()
+    written = 0
+    chunk = []
+
+    def flush() -> None:
+        nonlocal written
+        writer.write_frames(written, chunk)
+        flows = flow.push(frames_to_tensor(chunk, flow.device))
+        first_pair = written - 1 if written else 0  # the previous chunk's last frame opens the first pair
+        images = [flow_to_classifier_rgb(f) for f in flows.permute(0, 2, 3, 1).float().cpu().numpy()]
+        writer.write_flows(first_pair, images)
+        written += len(chunk)
+        chunk.clear()
+
+    try:
+        with video:
+            for index, frame in enumerate(video):
+                if index % options.stride:
+                    continue
+                chunk.append(frame)
+                if len(chunk) == options.batch_size:
+                    flush()
+                if options.max_frames is not None and written + len(chunk) >= options.max_frames:
+                    break
+            if chunk:
+                flush()
+        if written < 2:
+            raise ToolkitError(f"{written} frame(s) kept; need at least 2 for optical flow")
+    except BaseException:
+        shutil.rmtree(rgb_partial, ignore_errors=True)
+        shutil.rmtree(flow_partial, ignore_errors=True)
+        raise
+    # Flows first: a video counts as complete only when its RGB folder exists too.
+    flow_partial.rename(flow_final)
+    rgb_partial.rename(rgb_final)
+    return "ok", written
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", required=True, help="folder with 0_real/ and 1_fake/ videos, or a list file")
+    parser.add_argument("--rgb_out", required=True, help="RGB frame root to write")
+    parser.add_argument("--flow_out", required=True, help="optical-flow image root to write")
+    parser.add_argument("--flow_method", choices=("raft", *METHODS), default="raft")
+    parser.add_argument("--model", default="checkpoints/raft-things.pth", help="RAFT weights")
+    parser.add_argument("--small", action="store_true", help="RAFT-small")
+    parser.add_argument("--iters", type=int, default=20)
+    parser.add_argument("--mixed_precision", action="store_true")
+    parser.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
+    parser.add_argument("--max_frames", type=int, default=None, help="keep at most this many frames per video")
+    parser.add_argument("--image_format", choices=("png", "jpg"), default="png")
+    parser.add_argument("--batch_size", type=int, default=8)
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--use_cpu", action="store_true")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.stride < 1 or (args.max_frames is not None and args.max_frames < 2):
+        raise ToolkitError("--stride must be >= 1 and --max_frames >= 2")
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    device = resolve_device(args.use_cpu, args.device)
+    if world > 1 and device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
+    if args.flow_method == "raft":
+        raft = load_raft(args.model, small=args.small, mixed_precision=args.mixed_precision, device=device)
+        flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
+    else:
+        log.warning("flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method)
+        flow = ClassicalFlow(args.flow_method)
+    items = read_video_list(args.videos)[rank::world]
+    rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
+    options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
+    rows = []
+    for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
+        try:
+            status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
+        except ToolkitError as exc:
+            status, frames = f"failed: {exc}", 0
+            log.error("%s: %s", item.path, exc)
+        rows.append({"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames})
+    report = rgb_root / (REPORT_NAME if world == 1 else f"prepare_report.rank{rank}.csv")
+    rgb_root.mkdir(parents=True, exist_ok=True)
+    with report.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=["video", "label", "name", "status", "frames"])
+        writer.writeheader()
+        writer.writerows(rows)
+    failed = sum(row["status"].startswith("failed") for row in rows)
+    log.info("%d video(s): %d failed; report in %s", len(rows), failed, report)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))

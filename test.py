@@ -1,0 +1,143 @@
+"""AIGVDet evaluation of a frame/flow dataset: per-video and per-frame CSVs and the summary metrics.
+
+The reference's command line works unchanged:
+
+    python test.py -fop "data/test/hotshot" -mop "checkpoints/optical_aug.pth" \
+        -for "data/test/original/hotshot" -mor "checkpoints/original_aug.pth" \
+        -e "data/results/T2V/hotshot.csv" -ef "data/results/frame/T2V/hotshot.csv" -t 0.5
+
+Both roots hold ``0_real/<video>/`` and ``1_fake/<video>/`` folders of images (make them from videos with
+``python -m core.data.prepare``). Writes the video CSV (``name, pro, flag, optical_pro, original_pro``), the
+frame CSV (``original_path, original_pro, optical_path, optical_pro, flag``), appending to existing files
+without repeating the header as the reference does (``--overwrite`` starts them anew), and the summary as
+JSON beside the video CSV (``<excel_path stem>_summary.json``, or ``--summary_json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+
+import pandas as pd
+import torch
+
+from core.aigvdet import load_classifier
+from core.aigvdet.evaluate import collect_videos, evaluate_videos, summarize
+from core.cli import PRECISIONS, resolve_device, str2bool
+from core.data.layout import CLASS_FOLDERS, find_videos
+from core.errors import InputError, run_cli
+
+log = logging.getLogger("test")
+
+SUMMARY_KEYS = ("tnr", "tpr", "acc", "ap", "auc", "p", "n", "tp", "tn")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-fop", "--folder_optical_flow_path", default="data/test/T2V/videocraft",
+                        help="optical-flow image root (0_real/, 1_fake/)")
+    parser.add_argument("-for", "--folder_original_path", default="data/test/original/T2V/videocraft",
+                        help="RGB frame root (0_real/, 1_fake/)")
+    parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
+    parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
+    parser.add_argument("-t", "--threshold", type=float, default=0.5)
+    parser.add_argument("-e", "--excel_path", default="data/results/moonvalley_wang.csv", help="video-level CSV")
+    parser.add_argument("-ef", "--excel_frame_path", default="data/results/frame/moonvalley_wang.csv",
+                        help="frame-level CSV")
+    parser.add_argument("--overwrite", action="store_true", help="replace the CSVs instead of appending")
+    parser.add_argument("--summary_json", default=None, help="summary JSON (default: beside the video CSV)")
+    parser.add_argument("--use_cpu", action="store_true")
+    parser.add_argument("--device", default=None)
+    parser.add_argument("--arch", default="resnet50")
+    parser.add_argument("--aug_norm", type=str2bool, default=True)
+    parser.add_argument("--batch_size", type=int, default=32)
+    parser.add_argument("--num_workers", type=int, default=4)
+    parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
+    parser.add_argument("--channels_last", action="store_true")
+    parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here (matplotlib)")
+    return parser
+
+
+def write_csv(frame: pd.DataFrame, path: str, overwrite: bool) -> None:
+    """Write, or append without a header to an existing file (the reference's behaviour)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if overwrite or not target.exists():
+        frame.to_csv(target, index=False)
+    else:
+        frame.to_csv(target, mode="a", header=False, index=False)
+
+
+def frame_rows(video) -> list[dict]:
+    """Row i pairs frame i with flow i, as the reference's frame CSV does (the last frame has no flow)."""
+    rows = []
+    for i in range(max(len(video.original_paths), len(video.optical_paths))):
+        has_frame, has_flow = i < len(video.original_paths), i < len(video.optical_paths)
+        rows.append({
+            "original_path": video.original_paths[i] if has_frame else None,
+            "original_pro": video.original_probs[i] if has_frame else None,
+            "optical_path": video.optical_paths[i] if has_flow else None,
+            "optical_pro": video.optical_probs[i] if has_flow else None,
+            "flag": video.label,
+        })
+    return rows
+
+
+def main(args: argparse.Namespace) -> int:
+    device = resolve_device(args.use_cpu, args.device)
+    videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
+    summary_path = Path(args.summary_json or Path(args.excel_path).with_name(Path(args.excel_path).stem + "_summary.json"))
+    if videos:
+        rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
+        flow_model = load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)").to(device)
+        if args.channels_last:
+            rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
+        print("*" * 50)
+        videos, unreadable = evaluate_videos(
+            videos, rgb_model, flow_model, batch_size=args.batch_size, num_workers=args.num_workers,
+            normalize=args.aug_norm, autocast_dtype=PRECISIONS[args.classifier_precision],
+            channels_last=args.channels_last,
+        )
+        skipped += unreadable
+    for video in videos:
+        print(f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.original_prob} "
+              f"optical prob {video.optical_prob} flag:{video.label} predict:{video.predict}")
+
+    summary = summarize([v.label for v in videos], [v.predict for v in videos], args.threshold)
+    summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
+    summary_path.parent.mkdir(parents=True, exist_ok=True)
+    summary_path.write_text(json.dumps(summary, indent=2))
+    if not videos:
+        raise InputError(
+            f"no video could be evaluated under {args.folder_original_path} (expected 0_real/<video>/ and "
+            f"1_fake/<video>/ image folders, mirrored under {args.folder_optical_flow_path}); "
+            f"{len(skipped)} skipped, see {summary_path}"
+        )
+    for key in SUMMARY_KEYS:
+        print(f"{key}:{summary[key] if summary[key] is not None else 'undefined'}")
+    for note in summary["notes"]:
+        print(f"note: {note}")
+    if skipped:
+        print(f"skipped {len(skipped)} video(s); reasons in {summary_path}")
+
+    write_csv(pd.DataFrame(
+        [{"name": v.name, "pro": v.predict, "flag": v.label, "optical_pro": v.optical_prob,
+          "original_pro": v.original_prob} for v in videos],
+        columns=["name", "pro", "flag", "optical_pro", "original_pro"]), args.excel_path, args.overwrite)
+    print(f"Results have been saved to {args.excel_path}")
+    write_csv(pd.DataFrame([row for v in videos for row in frame_rows(v)],
+                           columns=["original_path", "original_pro", "optical_path", "optical_pro", "flag"]),
+              args.excel_frame_path, args.overwrite)
+    print(f"Results have been saved to {args.excel_frame_path}")
+    print(f"Summary has been saved to {summary_path}")
+    if args.plot:
+        from core.aigvdet.plots import plot_scores
+
+        plot_scores([v.label for v in videos], [v.predict for v in videos], args.plot)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))
