@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.media.video import VideoReader, read_video
+from core.media.video import VideoReader, chunked, read_video, sample_frames
 from tests import factories
 
 
@@ -48,3 +48,11 @@ def test_missing_and_non_video_inputs(tmp_path):
         VideoReader(tmp_path / "notes.mp4")
     with pytest.raises(InputError, match="not a file"):
         VideoReader(tmp_path)
+
+
+def test_sampling_and_chunking_of_frame_streams():
+    assert list(sample_frames(range(10), stride=3)) == [0, 3, 6, 9]
+    assert list(sample_frames(range(10), stride=2, max_frames=3)) == [0, 2, 4]
+    assert list(chunked(range(7), 3)) == [[0, 1, 2], [3, 4, 5], [6]]
+    with pytest.raises(ValueError):
+        list(chunked(range(3), 0))

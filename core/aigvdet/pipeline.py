@@ -27,7 +27,7 @@ from core.errors import InputError
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
-from core.media.video import VideoReader
+from core.media.video import VideoReader, chunked
 
 log = logging.getLogger(__name__)
 
@@ -127,12 +127,10 @@ class AIGVDetPipeline:
         """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
         writer = FrameFlowWriter(frames_dir, flows_dir)
         self.flows.reset()
-        chunk: list[np.ndarray] = []
         with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
             total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None
         ) as bar:
-
-            def run_chunk() -> None:
+            for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
                 images = frames_to_tensor(chunk, self.device)
                 result.original_probs += self.classify(self.rgb_model, images)
@@ -148,14 +146,6 @@ class AIGVDetPipeline:
                     writer.write_flows(first_pair, flow_images)
                 writer.write_frames(first_index, chunk)
                 bar.update(len(chunk))
-
-            for frame in frames:
-                chunk.append(frame)
-                if len(chunk) == self.batch_size:
-                    run_chunk()
-                    chunk = []
-            if chunk:
-                run_chunk()
         return result
 
     def score_video(

@@ -40,7 +40,7 @@ from core.errors import ToolkitError, run_cli
 from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
 from core.flow.extractor import frames_to_tensor
-from core.media.video import VideoReader
+from core.media.video import VideoReader, chunked, sample_frames
 
 log = logging.getLogger("core.data.prepare")
 
@@ -68,30 +68,16 @@ def prepare_video(item: VideoItem, rgb_root: Path, flow_root: Path, flow, option
     writer = FrameFlowWriter(rgb_partial, flow_partial, options.extension)
     flow.reset()
     written = 0
-    chunk = []
-
-    def flush() -> None:
-        nonlocal written
-        writer.write_frames(written, chunk)
-        flows = flow.push(frames_to_tensor(chunk, flow.device))
-        first_pair = written - 1 if written else 0  # the previous chunk's last frame opens the first pair
-        images = [flow_to_classifier_rgb(f) for f in flows.permute(0, 2, 3, 1).float().cpu().numpy()]
-        writer.write_flows(first_pair, images)
-        written += len(chunk)
-        chunk.clear()
 
     try:
         with video:
-            for index, frame in enumerate(video):
-                if index % options.stride:
-                    continue
-                chunk.append(frame)
-                if len(chunk) == options.batch_size:
-                    flush()
-                if options.max_frames is not None and written + len(chunk) >= options.max_frames:
-                    break
-            if chunk:
-                flush()
+            for chunk in chunked(sample_frames(video, options.stride, options.max_frames), options.batch_size):
+                writer.write_frames(written, chunk)
+                flows = flow.push(frames_to_tensor(chunk, flow.device))
+                first_pair = written - 1 if written else 0  # the previous chunk's last frame opens the first pair
+                images = [flow_to_classifier_rgb(f) for f in flows.permute(0, 2, 3, 1).float().cpu().numpy()]
+                writer.write_flows(first_pair, images)
+                written += len(chunk)
         if written < 2:
             raise ToolkitError(f"{written} frame(s) kept; need at least 2 for optical flow")
     except BaseException:

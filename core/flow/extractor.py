@@ -19,6 +19,7 @@ from core.checkpoints import extract_state_dict, load_state_dict_strict, read_ch
 from core.errors import CheckpointError
 from core.flow.padding import pad_to_multiple_of_8
 from core.flow.raft import RAFT, normalize_frames
+from core.media.video import chunked
 
 log = logging.getLogger(__name__)
 
@@ -84,11 +85,5 @@ class FlowExtractor:
     def iter_flows(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
         """Yield one padded flow (2, H', W') per consecutive pair of RGB uint8 (H, W, 3) frames."""
         self.reset()
-        chunk: list[np.ndarray] = []
-        for frame in frames:
-            chunk.append(frame)
-            if len(chunk) == self.batch_size:
-                yield from self.push(frames_to_tensor(chunk, self.device))
-                chunk = []
-        if chunk:
+        for chunk in chunked(frames, self.batch_size):
             yield from self.push(frames_to_tensor(chunk, self.device))

@@ -11,7 +11,8 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from itertools import islice
+from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
@@ -20,6 +21,7 @@ from core.errors import InputError
 log = logging.getLogger(__name__)
 
 BACKENDS = ("auto", "opencv", "pyav")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -146,3 +148,19 @@ def read_video(path: str | os.PathLike, backend: str = "auto", max_frames: int |
             if max_frames is not None and len(frames) >= max_frames:
                 break
     return frames
+
+
+def sample_frames(frames: Iterable[T], stride: int = 1, max_frames: int | None = None) -> Iterator[T]:
+    """Every ``stride``-th frame (starting with the first), at most ``max_frames`` of them."""
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    return islice(islice(frames, 0, None, stride), max_frames)
+
+
+def chunked(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """Consecutive lists of ``size`` items (the last may be shorter): how frame streams are batched."""
+    if size < 1:
+        raise ValueError(f"chunk size must be >= 1, got {size}")
+    iterator = iter(items)
+    while chunk := list(islice(iterator, size)):
+        yield chunk
