@@ -17,7 +17,6 @@ Without weight files it uses random ones (timings do not depend on the values).
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import tempfile
 import time
@@ -31,6 +30,7 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from PIL import Image
 
+from bench.common import append_csv_row
 from core.aigvdet import AIGVDetPipeline, build_classifier, load_classifier
 from core.cli import PRECISIONS, resolve_device
 from core.flow import RAFT, FlowExtractor, flow_to_image, load_raft, pad_to_multiple_of_8
@@ -171,14 +171,7 @@ def main(args: argparse.Namespace) -> None:
         print(f"speedup:   {ref_s / ours_s:8.2f}x   max |prob difference| {diff:.2e}")
         row.update(reference_s=round(ref_s, 3), speedup=round(ref_s / ours_s, 3), max_prob_diff=f"{diff:.2e}")
     if args.csv:
-        target = Path(args.csv)
-        new = not target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        with target.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_csv_row(args.csv, row)
 
 
 if __name__ == "__main__":

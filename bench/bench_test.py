@@ -12,7 +12,6 @@ bf16/channels_last). Prints both rates, the ratio and the largest probability di
 from __future__ import annotations
 
 import argparse
-import csv
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -25,6 +24,7 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from PIL import Image
 
+from bench.common import append_csv_row
 from core.aigvdet import build_classifier, load_classifier
 from core.aigvdet.evaluate import collect_videos, evaluate_videos
 from core.cli import PRECISIONS, resolve_device
@@ -110,16 +110,10 @@ def main(args: argparse.Namespace) -> None:
     print(f"reference: {ref_s:8.2f} s  ({images / ref_s:7.2f} images/s)")
     print(f"speedup:   {ref_s / ours_s:8.2f}x   max |prob difference| {diff:.2e}")
     if args.csv:
-        target = Path(args.csv)
         row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "bench": "test", "device": str(device),
                "images": images, "ours_s": round(ours_s, 3), "reference_s": round(ref_s, 3),
                "speedup": round(ref_s / ours_s, 3), "max_prob_diff": f"{diff:.2e}"}
-        new = not target.exists()
-        with target.open("a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new:
-                writer.writeheader()
-            writer.writerow(row)
+        append_csv_row(args.csv, row)
 
 
 if __name__ == "__main__":

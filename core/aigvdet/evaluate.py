@@ -19,7 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
-from core.aigvdet.scoring import fuse_scores
+from core.aigvdet.scoring import FusedScore
 from core.data.images import ImageCropDataset
 from core.data.layout import CLASS_FOLDERS, VideoFolders, list_images
 
@@ -27,25 +27,13 @@ log = logging.getLogger(__name__)
 
 
 @dataclass
-class VideoEvaluation:
+class VideoEvaluation(FusedScore):
     name: str
     label: int
     original_paths: list[str]
     optical_paths: list[str]
     original_probs: list[float] = field(default_factory=list)
     optical_probs: list[float] = field(default_factory=list)
-
-    @property
-    def original_prob(self) -> float:
-        return float(np.mean(self.original_probs))
-
-    @property
-    def optical_prob(self) -> float:
-        return float(np.mean(self.optical_probs))
-
-    @property
-    def predict(self) -> float:
-        return fuse_scores(self.original_prob, self.optical_prob)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from torch import nn
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
-from core.aigvdet.scoring import fuse_scores, verdict
+from core.aigvdet.scoring import FusedScore, verdict
 from core.data.layout import FrameFlowWriter
 from core.errors import InputError
 from core.flow.extractor import FlowExtractor, frames_to_tensor
@@ -32,7 +32,7 @@ from core.media.video import VideoReader, chunked
 log = logging.getLogger(__name__)
 
 @dataclass
-class VideoResult:
+class VideoResult(FusedScore):
     """Per-frame probabilities of both branches for one video, and the video's properties."""
 
     path: str
@@ -46,17 +46,6 @@ class VideoResult:
     def frame_count(self) -> int:
         return len(self.original_probs)
 
-    @property
-    def original_prob(self) -> float:
-        return float(np.mean(self.original_probs))
-
-    @property
-    def optical_prob(self) -> float:
-        return float(np.mean(self.optical_probs))
-
-    @property
-    def predict(self) -> float:
-        return fuse_scores(self.original_prob, self.optical_prob)
 
     def report(self, threshold: float) -> dict:
         """The JSON report of demo.py."""
