@@ -25,10 +25,10 @@ def str2bool(value: str | bool) -> bool:
 
 
 def resolve_device(use_cpu: bool = False, device: str | None = None) -> torch.device:
-    """``--use_cpu`` wins; then an explicit ``--device``; then CUDA when present, else the CPU."""
+    """``--use_cpu`` wins; then an explicit ``--device``; then (no device, or "auto") CUDA when present, else the CPU."""
     if use_cpu:
         return torch.device("cpu")
-    if device:
+    if device and device != "auto":
         try:
             resolved = torch.device(device)
         except RuntimeError as exc:

@@ -1,0 +1,157 @@
+"""Batch driver behind ``detect.py``: resolve the inputs, score each video, write every result as it comes.
+
+Outputs in ``output_dir``:
+
+* ``output.log``: one line per video with its score (the authors' wording, plus the path);
+* ``scores.csv``: ``path, score, steps, status`` -- status ``ok`` or why the video has no score (NaN);
+* ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
+  written as ``testing_score.npy``, the name their README uses);
+* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits.
+
+A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
+score and the run goes on. The CSV and log are flushed after every video and the score arrays rewritten,
+so an interrupted run keeps everything computed so far.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import math
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+from tqdm.contrib.logging import logging_redirect_tqdm
+
+from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.scoring import WINDOW_FRAMES
+from core.checkpoints import require_file
+from core.errors import InputError
+from core.media.av_clip import AVClip, load_av_clip
+
+log = logging.getLogger(__name__)
+
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv", ".3gp", ".ts"}
+SCORE_FILES = ("testing_scores.npy", "testing_score.npy")
+
+
+def resolve_inputs(test_video_path: str | os.PathLike) -> list[str]:
+    """A video path -> [it]; a text file -> its entries (blank lines and ``#`` comments skipped,
+    relative entries taken relative to the list file's folder)."""
+    path = Path(test_video_path)
+    if path.suffix.lower() in VIDEO_SUFFIXES:
+        return [str(path)]
+    if not path.is_file():
+        raise InputError(f"--test_video_path {path}: no such video or list file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        return [str(path)]  # not text: let the decoder judge it as a video
+    entries = []
+    for line in lines:
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        entry_path = Path(entry).expanduser()
+        entries.append(str(entry_path if entry_path.is_absolute() else path.parent / entry_path))
+    if not entries:
+        raise InputError(f"list file {path} names no video")
+    return entries
+
+
+@dataclass
+class RunSettings:
+    output_dir: Path
+    lam: float = 0.0
+    n_workers: int = 0
+    save_distributions: bool = False
+    # The authors' loader reads <video>.wav when it exists (extracting it with ffmpeg otherwise); opt-in here
+    # because a stale WAV would silently replace the video's own audio track.
+    audio_from_wav: bool = False
+
+
+class ResultWriter:
+    """Appends each video's result to the log and CSV at once and keeps the score arrays current."""
+
+    def __init__(self, output_dir: Path, total: int, save_distributions: bool) -> None:
+        self.output_dir = output_dir
+        output_dir.mkdir(parents=True, exist_ok=True)
+        self.scores = np.full(total, np.nan)
+        self.distribution_dir = output_dir / "distributions" if save_distributions else None
+        if self.distribution_dir is not None:
+            self.distribution_dir.mkdir(exist_ok=True)
+        self._log = open(output_dir / "output.log", "w", encoding="utf-8")
+        self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
+        self._csv = csv.writer(self._csv_file)
+        self._csv.writerow(["path", "score", "steps", "status"])
+        self._csv_file.flush()
+
+    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None) -> None:
+        self.scores[index] = score
+        self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n")
+        self._log.flush()
+        self._csv.writerow([path, repr(score), steps, status])
+        self._csv_file.flush()
+        if self.distribution_dir is not None and logits is not None:
+            np.save(self.distribution_dir / f"{index}_{Path(path).stem}.npy", logits)
+        for name in SCORE_FILES:
+            np.save(self.output_dir / name, self.scores)
+
+    def close(self) -> None:
+        self._log.close()
+        self._csv_file.close()
+
+
+def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False) -> AVClip:
+    wav = Path(path).with_suffix(".wav")
+    audio_path = wav if audio_from_wav and wav.is_file() else None
+    if audio_path is not None:
+        log.info("%s: audio read from %s", path, wav)
+    return load_av_clip(path, max_frames=detector.frames_needed, min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+
+
+def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:
+    """Score every input; return the scores in input order (NaN where a video could not be used)."""
+    for path, what in (
+        (checkpoints.sync_model, "audio-visual sync model"),
+        (checkpoints.dist_regressive_model, "offset-distribution autoregressive model"),
+        (checkpoints.avfeature_regressive_model, "audio-visual-feature autoregressive model"),
+        (checkpoints.pca, "PCA file"),
+    ):
+        require_file(path, what)  # all missing files are reported before any work starts
+    detector = AVForensicsDetector.from_checkpoints(checkpoints, **detector_kwargs)
+    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions)
+    pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
+    pending: deque[Future] = deque()
+    next_to_submit = 0
+    try:
+        with logging_redirect_tqdm(), tqdm(total=len(inputs), desc="videos", unit="video") as bar:
+            for index, path in enumerate(inputs):
+                # Decode up to n_workers videos ahead in background threads while this one is scored.
+                while pool is not None and next_to_submit < len(inputs) and len(pending) <= settings.n_workers:
+                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, settings.audio_from_wav))
+                    next_to_submit += 1
+                score, steps, status, logits = math.nan, 0, "ok", None
+                try:
+                    clip = pending.popleft().result() if pool is not None else _load(path, detector, settings.audio_from_wav)
+                    analysis = detector.analyse(clip)
+                    score, steps, logits = analysis.scores.combined(settings.lam), analysis.steps, analysis.logits
+                    log.info("%s: score %.6f over %d steps", path, score, steps)
+                except InputError as exc:
+                    status = str(exc)
+                    log.warning("%s: skipped, %s", path, status)
+                except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
+                    status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
+                    log.error("%s: %s", path, status)
+                writer.add(index, path, score, steps, status, logits)
+                bar.update(1)
+    finally:
+        writer.close()
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+    return writer.scores

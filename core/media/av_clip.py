@@ -1,0 +1,141 @@
+"""Decode a talking-face clip for the audio-visual detector: RGB frames at 25 fps, 224x224, and 16 kHz audio.
+
+Matches the authors' loader: frames decoded by PyAV to RGB (``frame.to_image()``), resized with PIL
+bicubic to 224x224 when they are another size (torchvision's resize on a PIL image is exactly that);
+audio as in :mod:`core.media.audio`; then both truncated to the same number of frames (640 samples each).
+The authors assume 25 fps input and never resample; clips at another rate are resampled here to 25 fps by
+timestamp (each output frame shows the latest input frame at its time, like ffmpeg's fps filter) and a
+log line says so. ``max_frames`` stops decoding early: the detector never looks past ``max_len + 4`` frames.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import av
+import numpy as np
+from PIL import Image
+
+from core.errors import InputError
+from core.media.audio import SAMPLE_RATE, decode_audio_stream, frames_to_samples
+
+log = logging.getLogger(__name__)
+
+TARGET_FPS = 25.0
+FRAME_SIZE = 224
+
+
+class ClipTooShort(InputError):
+    """Fewer frames (after truncating audio and video to the same length) than the detector needs."""
+
+
+@dataclass
+class AVClip:
+    path: str
+    frames: np.ndarray  # (T, size, size, 3) uint8 RGB
+    audio: np.ndarray  # (T * samples_per_frame,) float32, int16 scale
+    source_fps: float
+    resampled: bool
+
+    @property
+    def num_frames(self) -> int:
+        return self.frames.shape[0]
+
+
+def _to_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
+    image = frame.to_image()
+    if image.size != (size, size):
+        image = image.resize((size, size), Image.BICUBIC)
+    return np.asarray(image)
+
+
+def _frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float) -> Iterator[av.VideoFrame]:
+    """Re-time decoded frames to ``fps``: output frame n is the latest input frame whose time rounds to <= n."""
+    source_fps = float(stream.average_rate or stream.guessed_rate or fps)
+    first_time = None
+    current = None
+    next_slot = 0
+    last_time = 0.0
+    for index, frame in enumerate(frames):
+        time = float(frame.time) if frame.time is not None else index / source_fps
+        first_time = time if first_time is None else first_time
+        last_time = time - first_time
+        slot = math.floor(last_time * fps + 0.5)
+        while current is not None and next_slot < slot:
+            yield current
+            next_slot += 1
+        current = frame
+    if current is not None:
+        # The clip lasts until the last frame's end; a slot that rounds up past it is not emitted.
+        end_slot = math.floor((last_time + 1.0 / source_fps) * fps + 0.5)
+        for _ in range(next_slot, end_slot):
+            yield current
+
+
+def load_video_frames(
+    container: av.container.InputContainer, size: int = FRAME_SIZE, fps: float = TARGET_FPS, max_frames: int | None = None
+) -> tuple[np.ndarray, float, bool]:
+    """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled)."""
+    if not container.streams.video:
+        raise InputError("no video track")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+    resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
+    decoded: Iterator[av.VideoFrame] = container.decode(stream)
+    if resample:
+        decoded = _frames_at_rate(stream, decoded, fps)
+    images: list[np.ndarray] = []
+    last_frame, last_image = None, None
+    for frame in decoded:
+        if max_frames is not None and len(images) >= max_frames:
+            break
+        if frame is not last_frame:  # a frame repeated by the re-timing is converted once
+            last_frame, last_image = frame, _to_rgb(frame, size)
+        images.append(last_image)
+    frames = np.stack(images) if images else np.zeros((0, size, size, 3), dtype=np.uint8)
+    return frames, source_fps, resample
+
+
+def load_av_clip(
+    path: str | os.PathLike,
+    size: int = FRAME_SIZE,
+    fps: float = TARGET_FPS,
+    sample_rate: int = SAMPLE_RATE,
+    max_frames: int | None = None,
+    min_frames: int = 1,
+    audio_path: str | os.PathLike | None = None,
+) -> AVClip:
+    """Decode video and audio of ``path``, truncated to the same length (see module docstring).
+
+    ``audio_path`` takes the audio from another file instead (e.g. a WAV already extracted next to the video).
+
+    Raises :class:`InputError` (missing, undecodable, no video), :class:`core.media.audio.NoAudioTrack`
+    or :class:`ClipTooShort`; the message is meant for a results table.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("file not found" if not path.exists() else "not a file")
+    samples_per_frame = frames_to_samples(1, fps, sample_rate)
+    try:
+        with av.open(os.fspath(path)) as container:
+            frames, source_fps, resampled = load_video_frames(container, size, fps, max_frames)
+        with av.open(os.fspath(audio_path if audio_path is not None else path)) as container:
+            max_samples = None if max_frames is None else max_frames * samples_per_frame
+            audio = decode_audio_stream(container, sample_rate, max_samples)
+    except av.FFmpegError as exc:
+        raise InputError(f"cannot decode: {exc}") from None
+    if resampled:
+        log.info("%s: %.3f fps resampled to %g fps (the detector assumes %g fps)", path, source_fps, fps, fps)
+    usable = min(frames.shape[0], audio.shape[0] // samples_per_frame)
+    if usable < min_frames:
+        raise ClipTooShort(
+            f"too short: {usable} frames with audio (video {frames.shape[0]}, audio {audio.shape[0] / sample_rate:.2f} s), "
+            f"need {min_frames}"
+        )
+    return AVClip(str(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled)

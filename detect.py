@@ -1,0 +1,84 @@
+"""Audio-visual forensics: score videos by how unlikely their audio-visual synchronisation evidence is.
+
+Feng, Chen & Owens, "Self-Supervised Video Forensics by Audio-Visual Anomaly Detection" (CVPR 2023).
+Same flags and scores as the authors' detect.py (cfeng16/audio-visual-forensics), much faster.
+Higher score = more likely fake.
+
+Examples (checkpoints under checkpoints/ by default):
+
+    python detect.py --test_video_path data/test.mp4 --device cpu --output_dir outputs/avforensics
+    python detect.py --test_video_path data/videos.txt --device cuda:0 --max-len 50 --lam 0 \
+        --n_workers 4 --output_dir outputs/avforensics --save_distributions
+    python detect.py --test_video_path clip.mp4 --sync_model_path /models/sync_model.pth \
+        --dist_model_path dist_regressive_model.pth --avfeature_model_path avfeature_regressive_model.pth \
+        --pca_path pca.pkl --output_dir outputs/avforensics
+
+Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
+with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from core.avforensics.pipeline import CheckpointPaths
+from core.avforensics.runner import RunSettings, resolve_inputs, run_detection
+from core.cli import resolve_device
+from core.errors import InputError, run_cli
+
+log = logging.getLogger("detect")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--test_video_path", required=True,
+                        help="a video, or a text file listing videos one per line (relative to the list file; # comments)")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (default: cuda when available)")
+    parser.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50,
+                        help="time steps scored per video (the official models fit at most 50)")
+    parser.add_argument("--n_workers", type=int, default=0, help="background threads decoding the next videos")
+    parser.add_argument("--bs", type=int, default=1,
+                        help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)")
+    parser.add_argument("--lam", type=float, default=0.0,
+                        help="weight of the audio-visual-feature score added to the offset-distribution score")
+    parser.add_argument("--output_dir", default="./save", help="folder for output.log, scores.csv, testing_scores.npy")
+    parser.add_argument("--save_distributions", action="store_true",
+                        help="also save each video's per-step 31-way sync logits under output_dir/distributions/")
+    parser.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
+    parser.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
+    parser.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
+    parser.add_argument("--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays")
+    parser.add_argument("--audio_from_wav", action="store_true",
+                        help="use <video>.wav next to a video when it exists, as the authors' loader does "
+                             "(default: always decode the video's own audio track)")
+    parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
+    return parser
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.bs != 1:
+        log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
+    inputs = resolve_inputs(args.test_video_path)
+    checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
+    settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
+    scores = run_detection(
+        inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
+        window_batch=args.window_batch, progress=not args.no_progress,
+    )
+    scored = int((scores == scores).sum())
+    log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)
+    if scored == 0:
+        raise InputError(f"no video could be scored; see {settings.output_dir / 'scores.csv'} for the reasons")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))

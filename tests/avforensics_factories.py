@@ -1,0 +1,109 @@
+"""Small inputs for the audio-visual forensics tests: synthetic clips with sound, random models in official layouts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+import numpy as np
+import torch
+from torch import nn
+
+from core.avforensics.pca import PcaMap
+from core.avforensics.regressive import AutoregressiveModel
+from core.avforensics.sync_transformer import SyncModel
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics"
+
+
+def write_av_clip(
+    path: Path,
+    frames: int = 8,
+    size: tuple[int, int] = (64, 48),
+    fps: int = 25,
+    audio_rate: int | None = 16000,
+    channels: int = 1,
+    audio_seconds: float | None = None,
+    seed: int = 0,
+) -> Path:
+    """H.264 + AAC clip of a moving pattern and a gated tone; ``audio_rate=None`` writes no audio track."""
+    rng = np.random.default_rng(seed)
+    width, height = size
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        audio = None
+        if audio_rate is not None:
+            audio = container.add_stream("aac", rate=audio_rate)
+            audio.layout = "mono" if channels == 1 else "stereo"
+        yy, xx = np.mgrid[0:height, 0:width]
+        for index in range(frames):
+            image = np.stack([(xx * 4 + index * 9) % 256, (yy * 3 + index * 5) % 256, (xx + yy) % 256], -1).astype(np.uint8)
+            image[: height // 2, index % width :] = rng.integers(0, 256, 3, dtype=np.uint8)
+            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in video.encode():
+            container.mux(packet)
+        if audio is not None:
+            seconds = audio_seconds if audio_seconds is not None else frames / fps + 0.1
+            t = np.arange(int(seconds * audio_rate)) / audio_rate
+            signal = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0) + 0.02 * rng.standard_normal(t.size)
+            planes = np.repeat(signal[None], channels, axis=0).astype(np.float32)
+            for start in range(0, planes.shape[1], 1024):
+                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planes[:, start : start + 1024]), format="fltp",
+                                                   layout=audio.layout.name)
+                frame.sample_rate, frame.pts = audio_rate, start
+                for packet in audio.encode(frame):
+                    container.mux(packet)
+            for packet in audio.encode():
+                container.mux(packet)
+    return path
+
+
+def randomize_batchnorm(model: nn.Module, generator: torch.Generator) -> None:
+    """Non-trivial running statistics and affine parameters, so eval-mode BatchNorm really transforms."""
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.2)
+            module.running_var.copy_(torch.rand(n, generator=generator) + 0.5)
+            module.weight.data.copy_(torch.rand(n, generator=generator) * 0.8 + 0.6)
+            module.bias.data.copy_(torch.randn(n, generator=generator) * 0.2)
+            module.num_batches_tracked.fill_(100)
+
+
+def random_sync_model(seed: int = 0, feature_map_size: int = 14) -> SyncModel:
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    model = SyncModel(feature_map_size=feature_map_size)
+    with torch.no_grad():
+        randomize_batchnorm(model, generator)
+        # Raw 0..255 pixels meet kaiming-initialised convolutions: scale the stem so activations stay O(1).
+        model.vis_enc.conv1.weight.mul_(1 / 128)
+        model.aud_enc.conv1.weight.mul_(1 / 8)
+    return model.eval()
+
+
+def random_regressive_model(seed: int = 0) -> AutoregressiveModel:
+    torch.manual_seed(seed)
+    model = AutoregressiveModel().eval()
+    with torch.no_grad():
+        model.pos_embedding.mul_(0.1)
+    return model
+
+
+def random_pca(seed: int = 0, dim: int = 1024, components: int = 31) -> PcaMap:
+    rng = np.random.default_rng(seed)
+    basis, _ = np.linalg.qr(rng.standard_normal((dim, components)))
+    return PcaMap(
+        scaler_mean=rng.standard_normal(dim), scaler_scale=rng.random(dim) + 0.5,
+        pca_mean=rng.standard_normal(dim) * 0.1, components=basis.T.copy(),
+    )
+
+
+def require_fixtures() -> Path:
+    import pytest
+
+    if not (FIXTURES / "test.mp4").is_file():
+        pytest.skip(f"audio-visual forensics fixtures not found at {FIXTURES} (see ../shared/fixtures)")
+    return FIXTURES

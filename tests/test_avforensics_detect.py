@@ -1,0 +1,115 @@
+"""detect.py end to end on tiny clips: list handling, per-video statuses, outputs, checkpoint errors."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import detect
+from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
+from core.errors import run_cli
+
+
+@pytest.fixture(scope="module")
+def checkpoint_dir(tmp_path_factory):
+    """Random weights in the official layouts (bare state dicts), and the PCA as an .npz."""
+    folder = tmp_path_factory.mktemp("avf_checkpoints")
+    torch.save(random_sync_model(seed=5).state_dict(), folder / "sync_model.pth")
+    torch.save(random_regressive_model(6).state_dict(), folder / "dist_regressive_model.pth")
+    torch.save(random_regressive_model(7).state_dict(), folder / "avfeature_regressive_model.pth")
+    random_pca(seed=8).save_npz(folder / "pca.npz")
+    return folder
+
+
+def _checkpoint_args(folder) -> list[str]:
+    return ["--sync_model_path", str(folder / "sync_model.pth"),
+            "--dist_model_path", str(folder / "dist_regressive_model.pth"),
+            "--avfeature_model_path", str(folder / "avfeature_regressive_model.pth"),
+            "--pca_path", str(folder / "pca.npz")]
+
+
+def _run(argv) -> int:
+    return run_cli(detect.main, detect.get_args_parser(), argv)
+
+
+def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
+    videos = tmp_path / "my videos"
+    (videos / "clips").mkdir(parents=True)
+    good = write_av_clip(videos / "clips" / "a clip.v1.mp4", frames=7, seed=1)  # 3 steps
+    write_av_clip(videos / "silent.mp4", frames=7, audio_rate=None)
+    write_av_clip(videos / "short.mp4", frames=4)
+    (videos / "broken.mp4").write_text("not a video")
+    listing = videos / "list.txt"
+    listing.write_text(
+        "# test list\n"
+        "clips/a clip.v1.mp4\n"
+        "\n"
+        "missing.mp4\n"
+        "silent.mp4\n"
+        f"  {good}  \n"
+        "short.mp4\n"
+        "broken.mp4\n"
+    )
+    out = tmp_path / "out"
+    code = _run(["--test_video_path", str(listing), "--device", "cpu", "--lam", "1", "--output_dir", str(out),
+                 "--save_distributions", "--no_progress", "--n_workers", "2", "--bs", "4"]
+                + _checkpoint_args(checkpoint_dir))
+    assert code == 0
+
+    with open(out / "scores.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [r["path"] for r in rows] == [str(videos / "clips" / "a clip.v1.mp4"), str(videos / "missing.mp4"),
+                                         str(videos / "silent.mp4"), str(good), str(videos / "short.mp4"),
+                                         str(videos / "broken.mp4")]
+    statuses = [r["status"] for r in rows]
+    assert statuses[0] == "ok" and statuses[3] == "ok"
+    assert statuses[1] == "file not found"
+    assert statuses[2] == "no audio track"
+    assert statuses[4].startswith("too short: 4 frames")
+    assert statuses[5].startswith("cannot decode")
+    assert [r["steps"] for r in rows] == ["3", "0", "0", "3", "0", "0"]
+
+    for name in ("testing_scores.npy", "testing_score.npy"):
+        scores = np.load(out / name)
+        assert scores.shape == (6,)
+        assert np.isfinite(scores[[0, 3]]).all() and np.isnan(scores[[1, 2, 4, 5]]).all()
+        assert scores[0] == pytest.approx(scores[3], abs=1e-6)  # the same clip, named two ways
+        assert float(rows[0]["score"]) == scores[0]
+    log_lines = (out / "output.log").read_text().splitlines()
+    assert len(log_lines) == 6 and "The score of this video is" in log_lines[0]
+    logits = np.load(out / "distributions" / "0_a clip.v1.npy")
+    assert logits.shape == (3, 31) and np.isfinite(logits).all()
+    assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_a clip.v1.npy", "3_a clip.v1.npy"]
+
+
+def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_dir, capsys):
+    out = tmp_path / "out"
+    code = _run(["--test_video_path", str(tmp_path / "nope.mp4"), "--device", "cpu", "--output_dir", str(out),
+                 "--no_progress"] + _checkpoint_args(checkpoint_dir))
+    assert code == 1
+    assert "error: no video could be scored" in capsys.readouterr().err
+    with open(out / "scores.csv", newline="") as handle:
+        (row,) = list(csv.DictReader(handle))
+    assert row["status"] == "file not found" and math.isnan(float(row["score"]))
+
+
+def test_missing_checkpoint_is_one_error_line_naming_the_file(tmp_path, checkpoint_dir, capsys):
+    clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
+    args = _checkpoint_args(checkpoint_dir)
+    args[1] = str(tmp_path / "checkpoints" / "sync_model.pth")
+    code = _run(["--test_video_path", str(clip), "--device", "cpu", "--output_dir", str(tmp_path / "out")] + args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert err[0].startswith("error:") and "sync_model.pth" in err[0] and "drive.google.com" in err[0]
+    assert not (tmp_path / "out").exists()  # nothing started before the checkpoints were all found
+
+
+def test_max_len_beyond_the_learned_positions_is_refused(tmp_path, checkpoint_dir, capsys):
+    clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
+    code = _run(["--test_video_path", str(clip), "--device", "cpu", "--max-len", "80",
+                 "--output_dir", str(tmp_path / "out")] + _checkpoint_args(checkpoint_dir))
+    assert code == 1 and "max-len 80" in capsys.readouterr().err
