@@ -24,6 +24,8 @@ from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.cli import PRECISIONS, resolve_device, str2bool
 from core.errors import run_cli
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow.classical import METHODS as FLOW_METHODS
+from core.flow.classical import ClassicalFlow
 
 log = logging.getLogger("demo")
 
@@ -49,6 +51,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--alternate_corr", action="store_true",
                         help="accepted for compatibility; the all-pairs correlation is always used")
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
+    parser.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft",
+                        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
+                             "weight-free DIS/Farneback (only for flow branches trained on those)")
+    parser.add_argument("--crop_size", type=int, default=448,
+                        help="centre crop of the classifier input (448 for the official weights)")
     parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32",
                         help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)")
@@ -62,16 +69,22 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     if args.alternate_corr:
         log.warning("--alternate_corr is ignored: it only changes memory use, not the result")
-    raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-    raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device)
+    if args.flow_method == "raft":
+        raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
+        raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device)
+        flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
+    else:
+        log.warning("optical flow by OpenCV %s: not what the official flow checkpoint was trained on", args.flow_method)
+        flow = ClassicalFlow(args.flow_method, device=device)
     pipeline = AIGVDetPipeline(
         rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
         flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
-        flow_extractor=FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+        flow_extractor=flow,
         normalize=args.aug_norm,
         batch_size=args.batch_size,
         classifier_dtype=PRECISIONS[args.classifier_precision],
         channels_last=args.channels_last,
+        crop_size=args.crop_size,
     )
     result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
 

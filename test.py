@@ -52,6 +52,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None)
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True)
+    parser.add_argument("--crop_size", type=int, default=448,
+                        help="centre crop of the classifier input (448 for the official weights; "
+                             "use your training cropSize for models trained on smaller images)")
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--num_workers", type=int, default=4)
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
@@ -98,7 +101,7 @@ def main(args: argparse.Namespace) -> int:
         videos, unreadable = evaluate_videos(
             videos, rgb_model, flow_model, batch_size=args.batch_size, num_workers=args.num_workers,
             normalize=args.aug_norm, autocast_dtype=PRECISIONS[args.classifier_precision],
-            channels_last=args.channels_last,
+            channels_last=args.channels_last, crop_size=args.crop_size,
         )
         skipped += unreadable
     for video in videos:

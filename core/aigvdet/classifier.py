@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from torchvision import models
 
-from core.aigvdet.preprocess import to_classifier_input
+from core.aigvdet.preprocess import CROP_SIZE, to_classifier_input
 from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint
 from core.errors import CheckpointError
 
@@ -60,10 +60,11 @@ def classify_images(
     normalize: bool = True,
     autocast_dtype: torch.dtype | None = None,
     channels_last: bool = False,
+    crop_size: int = CROP_SIZE,
 ) -> list[float]:
     """Fake probabilities (sigmoid of the logit) of uint8 (N, 3, H, W) RGB images, on the model's device."""
     device = next(model.parameters()).device
-    batch = to_classifier_input(images.to(device, non_blocking=True), normalize=normalize)
+    batch = to_classifier_input(images.to(device, non_blocking=True), normalize=normalize, size=crop_size)
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
     amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else nullcontext()

@@ -19,6 +19,7 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
+from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.scoring import FusedScore
 from core.data.images import ImageCropDataset
 from core.data.layout import CLASS_FOLDERS, VideoFolders, list_images
@@ -75,6 +76,7 @@ def classify_files(
     batch_size: int = 32,
     num_workers: int = 4,
     desc: str = "images",
+    crop_size: int = CROP_SIZE,
     **classify_options,
 ) -> list[float]:
     """Probabilities of image files, in order, loaded by a DataLoader and classified in batches; NaN for
@@ -83,7 +85,7 @@ def classify_files(
         return []
     device = next(model.parameters()).device
     loader = DataLoader(
-        ImageCropDataset(paths),
+        ImageCropDataset(paths, crop_size),
         batch_size=batch_size,
         num_workers=num_workers,
         collate_fn=_collate,
@@ -93,7 +95,7 @@ def classify_files(
     probs = [math.nan] * len(paths)
     with tqdm(total=len(paths), unit="img", desc=desc, disable=None) as bar:
         for crops, indices, readable in loader:
-            for index, ok, prob in zip(indices, readable, classify_images(model, crops, **classify_options)):
+            for index, ok, prob in zip(indices, readable, classify_images(model, crops, crop_size=crop_size, **classify_options)):
                 probs[index] = prob if ok else math.nan
             bar.update(len(indices))
     return probs

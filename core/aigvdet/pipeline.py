@@ -21,9 +21,11 @@ from torch import nn
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
+from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.scoring import FusedScore, verdict
 from core.data.layout import FrameFlowWriter
 from core.errors import InputError
+from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
@@ -71,24 +73,27 @@ class AIGVDetPipeline:
     Args:
         rgb_model: the spatial (RGB frame) classifier, eval mode.
         flow_model: the optical-flow classifier, eval mode.
-        flow_extractor: RAFT wrapped for consecutive pairs; its device is the pipeline's device.
+        flow_extractor: RAFT wrapped for consecutive pairs (or a weight-free ``ClassicalFlow``); its device
+            is the pipeline's device.
         normalize: ImageNet normalisation of classifier inputs (the reference's ``--aug_norm``).
         batch_size: frames per chunk (classifier batch and RAFT pairs).
         classifier_dtype: autocast dtype for the ResNets on CUDA (None: float32, the reference's numbers).
         channels_last: channels-last memory format for the ResNets (faster convolutions on GPU).
         flow_image_workers: threads turning flows into colour images (NumPy releases the GIL).
+        crop_size: side of the classifiers' centre crop (448 for the official weights).
     """
 
     def __init__(
         self,
         rgb_model: nn.Module,
         flow_model: nn.Module,
-        flow_extractor: FlowExtractor,
+        flow_extractor: FlowExtractor | ClassicalFlow,
         normalize: bool = True,
         batch_size: int = 8,
         classifier_dtype: torch.dtype | None = None,
         channels_last: bool = False,
         flow_image_workers: int = 4,
+        crop_size: int = CROP_SIZE,
     ) -> None:
         self.device = flow_extractor.device
         memory_format = torch.channels_last if channels_last else torch.preserve_format
@@ -100,10 +105,11 @@ class AIGVDetPipeline:
         self.classifier_dtype = classifier_dtype
         self.channels_last = channels_last
         self.flow_image_workers = flow_image_workers
+        self.crop_size = crop_size
 
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
-        return classify_images(model, images, self.normalize, self.classifier_dtype, self.channels_last)
+        return classify_images(model, images, self.normalize, self.classifier_dtype, self.channels_last, self.crop_size)
 
     def score_frames(
         self,
@@ -148,7 +154,7 @@ class AIGVDetPipeline:
         with VideoReader(path, backend) as video:
             info = video.info
             padded = [side + (-side) % 8 for side in (info.height, info.width)]
-            if min(padded) < min_frame_side():
+            if isinstance(self.flows, FlowExtractor) and min(padded) < min_frame_side():
                 raise InputError(
                     f"{path} is {info.width}x{info.height}: RAFT needs both sides of at least "
                     f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"

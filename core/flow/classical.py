@@ -19,11 +19,12 @@ METHODS = ("dis", "farneback")
 class ClassicalFlow:
     """Consecutive-pair flow of a frame stream with an OpenCV method, on CPU."""
 
-    def __init__(self, method: str = "dis") -> None:
+    def __init__(self, method: str = "dis", device: str | torch.device = "cpu") -> None:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         self.method = method
-        self.device = torch.device("cpu")
+        # OpenCV computes on the CPU; ``device`` is where callers keep frames and classifiers.
+        self.device = torch.device(device)
         self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
         self.reset()
 
