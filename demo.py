@@ -47,7 +47,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
     parser.add_argument("--small", action="store_true", help="use RAFT-small")
-    parser.add_argument("--mixed_precision", action="store_true", help="RAFT under float16 autocast (CUDA)")
+    parser.add_argument("--mixed_precision", action="store_true",
+                        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU")
     parser.add_argument("--alternate_corr", action="store_true",
                         help="accepted for compatibility; the all-pairs correlation is always used")
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")

@@ -50,8 +50,8 @@ class RAFT(nn.Module):
 
     Args:
         small: the 1M-parameter variant (``raft-small.pth``) instead of the 5M one (``raft-things.pth``).
-        mixed_precision: run the encoders and the update block under float16 autocast on CUDA; the
-            correlation volume stays float32 either way.
+        mixed_precision: run the encoders and the update block under autocast (float16 on CUDA as the
+            reference, bfloat16 on the CPU); the correlation volume stays float32 either way.
         dropout: encoder dropout, training only.
     """
 
@@ -75,10 +75,13 @@ class RAFT(nn.Module):
         return "RAFT-small" if self.small else "RAFT (large)"
 
     def _autocast(self, device: torch.device):
-        # The reference autocasts with torch.cuda.amp (float16); on the CPU we keep float32.
-        if self.mixed_precision and device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return nullcontext()
+        if not self.mixed_precision:
+            return nullcontext()
+        if device.type == "cuda":
+            return torch.autocast("cuda", dtype=torch.float16)  # as the reference's torch.cuda.amp
+        # The reference's autocast does nothing on a CPU; bfloat16 roughly halves the time on CPUs with
+        # bf16 instructions, at the cost of flows (and so scores) that differ slightly from float32.
+        return torch.autocast(device.type, dtype=torch.bfloat16)
 
     def encode_features(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised frames (N, 3, H, W) -> float32 matching features (N, D, H/8, W/8)."""
