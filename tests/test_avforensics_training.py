@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -17,21 +16,16 @@ import pytest
 import torch
 from sklearn.metrics import roc_auc_score
 
+import detect
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS
 from core.avforensics.sync_transformer import SyncModel
 from core.avforensics.training.cli import entry
-from core.avforensics.training.models import SyncArch, build_sync_model, export_sync_model, load_sync_model
+from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model, load_sync_model
 from core.avforensics.training.synthetic import write_synthetic_splits
 from core.checkpoints import load_weights
-
-# The learning run takes minutes on a CPU and, at this size, does not yet reach the AUC goal of issue 6
-# (measured 0.47-0.50; offset accuracy 0.06 against chance 0.03): opt in while working on it.
-E2E = pytest.mark.skipif(
-    os.environ.get("AVF_TRAINING_E2E") != "1",
-    reason="opt-in (AVF_TRAINING_E2E=1): minutes-long CPU learning run; issue 6's AUC goal is not reached yet",
-)
+from core.errors import run_cli
 
 SMALL = ["--frame_size", "32", "--width_div", "16", "--cache", "true", "--num_workers", "0", "--device", "cpu",
          "--no_progress"]
@@ -50,28 +44,31 @@ def synth(tmp_path_factory) -> dict[str, Path]:
 def trained(synth, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("av_runs")
     run("sync", "--train_list", synth["train"], "--val_list", synth["val"], "--output_dir", root / "sync", *SMALL,
-        "--epochs1", 3, "--epochs2", 12, "--batch_size1", 16, "--batch_size2", 8, "--windows_per_video", 8,
+        "--epochs1", 3, "--epochs2", 40, "--batch_size1", 16, "--batch_size2", 8, "--windows_per_video", 8,
         "--lr1", 3e-3, "--lr2", 3e-3)
     run("anomaly", "--sync_model", root / "sync" / "sync_model.pth", "--train_list", synth["train"],
         "--val_list", synth["val"], "--output_dir", root / "anomaly", "--device", "cpu", "--no_progress",
         "--epochs", 30, "--batch_size", 4, "--lr", 1e-3)
-    run("score", "--sync_model", root / "sync" / "sync_model.pth", "--anomaly_dir", root / "anomaly",
-        "--videos", synth["test"], "--output_dir", root / "score")
+    # detect.py itself scores the test clips: it reads sync_model.json to build the small model.
+    assert run_cli(detect.main, detect.get_args_parser(), [
+        "--test_video_path", str(synth["test"]), "--device", "cpu", "--no_progress", "--output_dir", str(root / "score"),
+        "--sync_model_path", str(root / "sync" / "sync_model.pth"),
+        "--dist_model_path", str(root / "anomaly" / "dist_regressive_model.pth"),
+        "--avfeature_model_path", str(root / "anomaly" / "avfeature_regressive_model.pth"),
+        "--pca_path", str(root / "anomaly" / "pca.npz")]) == 0
     return {"sync": root / "sync", "anomaly": root / "anomaly", "score": root / "score"}
 
 
-@E2E
 def test_sync_model_offset_accuracy_beats_chance(trained):
     rows = json.loads((trained["sync"] / "metrics.json").read_text())
-    assert [r["phase"] for r in rows] == [1] * 3 + [2] * 12
+    assert [r["phase"] for r in rows] == [1] * 3 + [2] * 40
     best = max(r["val_offset_acc"] for r in rows if r["phase"] == 2)
     print(f"\nsync: best held-out offset accuracy {best:.3f} (chance {1 / NUM_OFFSETS:.3f}), "
           f"within 1 frame {max(r['val_offset_acc_1'] for r in rows):.3f}")
-    assert best > 1.5 / NUM_OFFSETS
+    assert best > 0.3  # about 10x chance (1/31); measured 0.86
     assert (trained["sync"] / "config.json").is_file() and (trained["sync"] / "metrics.csv").is_file()
 
 
-@E2E
 def test_detector_scores_fakes_higher(trained):
     with open(trained["score"] / "scores.csv", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
@@ -88,7 +85,7 @@ def test_detector_scores_fakes_higher(trained):
     print(f"\ndetection AUC vs in-sync: {aucs}")
     metrics = json.loads((trained["anomaly"] / "metrics.json").read_text())
     assert metrics[-1]["val_nll"] < metrics[0]["val_nll"]  # the held-out likelihood of real sequences improves
-    assert aucs["all"] > 0.75
+    assert aucs["shift"] > 0.75 and aucs["swap"] > 0.75  # measured 1.0 and 1.0
 
 
 @pytest.fixture(scope="module")

@@ -34,10 +34,11 @@ from core.avforensics.scoring import (
     num_steps,
     sequence_scores,
 )
+from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
-from core.media.av_clip import AVClip
+from core.media.av_clip import FRAME_SIZE, AVClip
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,7 @@ class AVForensicsDetector:
         device: torch.device | str = "cpu",
         window_batch: int = 8,
         progress: bool = True,
+        frame_size: int = FRAME_SIZE,
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -82,6 +84,7 @@ class AVForensicsDetector:
                 f"so max_len must be between 2 and {positions + 1}"
             )
         self.device = torch.device(device)
+        self.frame_size = frame_size  # side of the square frames the sync model was trained on
         self.sync_model = sync_model.to(self.device).eval()
         self.distribution_model = distribution_model.to(self.device).eval()
         self.feature_model = feature_model.to(self.device).eval()
@@ -93,8 +96,9 @@ class AVForensicsDetector:
 
     @classmethod
     def from_checkpoints(cls, paths: CheckpointPaths, **kwargs) -> "AVForensicsDetector":
-        sync_model = SyncModel()
-        load_weights(sync_model, paths.sync_model, "audio-visual sync model")
+        # A sidecar sync_model.json (written by our training) describes a non-official size; none: official.
+        sync_model, arch = load_sync_model(paths.sync_model)
+        kwargs.setdefault("frame_size", arch.frame_size)
         distribution_model = AutoregressiveModel()
         load_weights(distribution_model, paths.dist_regressive_model, "offset-distribution autoregressive model")
         feature_model = AutoregressiveModel()

@@ -112,7 +112,8 @@ def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False
     audio_path = wav if audio_from_wav and wav.is_file() else None
     if audio_path is not None:
         log.info("%s: audio read from %s", path, wav)
-    return load_av_clip(path, max_frames=detector.frames_needed, min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+    return load_av_clip(path, size=detector.frame_size, max_frames=detector.frames_needed,
+                        min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
 
 
 def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:

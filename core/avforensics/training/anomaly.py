@@ -43,7 +43,7 @@ from core.avforensics.scoring import NUM_OFFSETS, pad_to_length
 from core.avforensics.training import runs
 from core.avforensics.training.data import read_video_list
 from core.avforensics.training.extract import SyncExtractor
-from core.avforensics.training.models import load_sync_model
+from core.avforensics.sync_arch import load_sync_model
 from core.checkpoints import require_file
 from core.errors import InputError
 from core.training.distributed import barrier, cleanup, mean_over_ranks

@@ -21,16 +21,20 @@ Two steps, then detect.py. Video lists are text files, one video per line (relat
         --dist_model_path runs/avanomaly/dist_regressive_model.pth \
         --avfeature_model_path runs/avanomaly/avfeature_regressive_model.pth --pca_path runs/avanomaly/pca.npz
 
-Small CPU run on synthetic clips (a disc whose size follows a tone's loudness; detect.py needs the official
-224-px full-width model, so small models are scored with ``score``):
+Small CPU run on synthetic clips (a disc whose size follows a tone's loudness; about 2 minutes on 2 cores).
+detect.py reads sync_model.json beside the weights, so it scores models of any size:
 
-    python -m core.avforensics.training synth --output_dir data/av_synth --count 24
+    python -m core.avforensics.training synth --output_dir data/av_synth --count 16 --frames 48
     python -m core.avforensics.training sync --train_list data/av_synth/train.txt --val_list data/av_synth/val.txt \
-        --output_dir runs/avsync_small --frame_size 32 --width_div 16 --epochs1 2 --epochs2 6 --cache true
+        --output_dir runs/avsync_small --frame_size 32 --width_div 16 --epochs1 3 --epochs2 40 --batch_size1 16 \
+        --batch_size2 8 --windows_per_video 8 --lr1 3e-3 --lr2 3e-3 --cache true --num_workers 0
     python -m core.avforensics.training anomaly --sync_model runs/avsync_small/sync_model.pth \
-        --train_list data/av_synth/train.txt --val_list data/av_synth/val.txt --output_dir runs/avanomaly_small
-    python -m core.avforensics.training score --sync_model runs/avsync_small/sync_model.pth \
-        --anomaly_dir runs/avanomaly_small --videos data/av_synth/test.txt --output_dir runs/avscore_small
+        --train_list data/av_synth/train.txt --val_list data/av_synth/val.txt --output_dir runs/avanomaly_small \
+        --epochs 30 --batch_size 4 --lr 1e-3
+    python detect.py --test_video_path data/av_synth/test.txt --sync_model_path runs/avsync_small/sync_model.pth \
+        --dist_model_path runs/avanomaly_small/dist_regressive_model.pth \
+        --avfeature_model_path runs/avanomaly_small/avfeature_regressive_model.pth \
+        --pca_path runs/avanomaly_small/pca.npz --output_dir runs/avscore_small
 
 Every run writes config.json, metrics.csv/metrics.json (one row per epoch) and last.pth; ``--resume true``
 (the default) continues from last.pth when it exists.
@@ -39,12 +43,11 @@ Every run writes config.json, metrics.csv/metrics.json (one row per epoch) and l
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 from pathlib import Path
 
 from core.cli import str2bool
-from core.errors import InputError, run_cli
+from core.errors import run_cli
 
 log = logging.getLogger("core.avforensics.training")
 
@@ -95,14 +98,6 @@ def get_args_parser() -> argparse.ArgumentParser:
     anomaly.add_argument("--lr", type=float, default=1e-4)
     anomaly.add_argument("--weight_decay", type=float, default=1e-4)
 
-    score = commands.add_parser("score", help="score videos with trained files of any size (detect.py's detector)")
-    score.add_argument("--sync_model", required=True)
-    score.add_argument("--anomaly_dir", required=True, help="folder with the anomaly step's outputs")
-    score.add_argument("--videos", required=True, help="a video or a text file of videos")
-    score.add_argument("--output_dir", required=True)
-    score.add_argument("--max_len", type=int, default=50)
-    score.add_argument("--lam", type=float, default=0.0)
-    score.add_argument("--device", default="cpu")
 
     synth = commands.add_parser("synth", help="write tiny synthetic clips and lists (train/val real, test real+fakes)")
     synth.add_argument("--output_dir", required=True)
@@ -122,42 +117,11 @@ def main(args: argparse.Namespace) -> int:
         from core.avforensics.training.anomaly import train_anomaly
 
         train_anomaly(config)
-    elif args.command == "score":
-        score_command(args)
     else:
         from core.avforensics.training.synthetic import write_synthetic_splits
 
         write_synthetic_splits(Path(args.output_dir), args.count, args.frames, args.size)
     return 0
-
-
-def score_command(args: argparse.Namespace) -> None:
-    from core.avforensics.scoring import WINDOW_FRAMES
-    from core.avforensics.training.data import read_video_list
-    from core.avforensics.training.models import load_trained_detector
-    from core.media.av_clip import load_av_clip
-
-    folder = Path(args.anomaly_dir)
-    detector, arch = load_trained_detector(args.sync_model, folder / "dist_regressive_model.pth",
-                                           folder / "avfeature_regressive_model.pth", folder / "pca.npz",
-                                           max_len=args.max_len, device=args.device, progress=False)
-    output = Path(args.output_dir)
-    output.mkdir(parents=True, exist_ok=True)
-    scored = 0
-    with open(output / "scores.csv", "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["path", "score", "steps", "status"])
-        for path in read_video_list(args.videos):
-            try:
-                clip = load_av_clip(path, size=arch.frame_size, max_frames=detector.frames_needed, min_frames=WINDOW_FRAMES + 1)
-                analysis = detector.analyse(clip)
-                writer.writerow([path, repr(analysis.scores.combined(args.lam)), analysis.steps, "ok"])
-                scored += 1
-            except InputError as exc:
-                writer.writerow([path, "nan", 0, str(exc)])
-    log.info("%d videos scored; %s", scored, output / "scores.csv")
-    if scored == 0:
-        raise InputError(f"no video could be scored; see {output / 'scores.csv'}")
 
 
 def entry(argv: list[str] | None = None) -> int:

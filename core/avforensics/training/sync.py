@@ -32,7 +32,7 @@ from core.avforensics.scoring import ALIGNED_OFFSET, NUM_OFFSETS
 from core.avforensics.training import runs
 from core.avforensics.training.data import SyncWindowDataset, read_video_list
 from core.avforensics.training.extract import SyncExtractor, offset_hits
-from core.avforensics.training.models import SyncArch, build_sync_model, export_sync_model
+from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.errors import InputError
 from core.training.distributed import all_gather_objects, barrier, cleanup, mean_over_ranks
 

@@ -1,4 +1,4 @@
-"""The sync model to train, at the official size or scaled down, and its exported files.
+"""The sync model's architecture (official, or scaled down for small runs) and its exported files.
 
 ``width_div`` 1 builds exactly :class:`core.avforensics.sync_transformer.SyncModel` (the official
 ``sync_model.pth`` layout). ``width_div`` > 1 divides every convolution width and the fusion transformer's
@@ -10,7 +10,8 @@ make them unnecessary).
 
 Exported weights: ``sync_model.pth`` is a bare state dict, loadable by detect.py and by the authors' code
 (``load_state_dict(torch.load(...))``); ``sync_model.json`` beside it records the architecture
-(frame size, width divisor) and the training run's configuration.
+(frame size, width divisor) and the training run's configuration. detect.py reads the sidecar to
+build the right model and decode frames at the right size; no sidecar means the official model.
 """
 
 from __future__ import annotations
@@ -24,9 +25,6 @@ import torch
 from torch import nn
 
 from core.avforensics.audio_encoder import AudioEncoder
-from core.avforensics.pca import load_pca
-from core.avforensics.pipeline import AVForensicsDetector
-from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_transformer import FusionTransformer, SyncModel
 from core.avforensics.video_encoder import BasicBlock, VideoEncoder
 from core.checkpoints import load_weights
@@ -141,15 +139,3 @@ def load_sync_model(path: str | os.PathLike, arch: SyncArch | None = None) -> tu
     model = build_sync_model(arch)
     load_weights(model, path, "audio-visual sync model")
     return model, arch
-
-
-def load_trained_detector(
-    sync_path: str | os.PathLike, dist_path: str | os.PathLike, feature_path: str | os.PathLike,
-    pca_path: str | os.PathLike, **detector_kwargs,
-) -> tuple[AVForensicsDetector, SyncArch]:
-    """The detect.py detector over trained files of any size (``from_checkpoints`` assumes the official size)."""
-    sync_model, arch = load_sync_model(sync_path)
-    distribution_model, feature_model = AutoregressiveModel(), AutoregressiveModel()
-    load_weights(distribution_model, dist_path, "offset-distribution autoregressive model")
-    load_weights(feature_model, feature_path, "audio-visual-feature autoregressive model")
-    return AVForensicsDetector(sync_model, distribution_model, feature_model, load_pca(pca_path), **detector_kwargs), arch
