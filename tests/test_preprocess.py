@@ -45,3 +45,11 @@ def test_fusion_and_threshold():
     assert fuse_scores(0.2, 0.6) == pytest.approx(0.4)
     assert verdict(0.5, 0.5) == "fake"  # the reference: predict < threshold is real
     assert verdict(0.4999, 0.5) == "real"
+
+
+def test_decoded_frames_become_plain_nchw_batches():
+    # Frames stacked as (N, H, W, 3) and permuted are channels-last in memory; the classifier must get the
+    # reference's NCHW layout, or oneDNN's channels-last kernels shift probabilities by about 2e-5.
+    frames = torch.zeros(2, 500, 460, 3, dtype=torch.uint8).permute(0, 3, 1, 2)
+    assert not frames.is_contiguous()
+    assert to_classifier_input(frames).is_contiguous()

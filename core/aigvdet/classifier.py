@@ -62,12 +62,17 @@ def classify_images(
     channels_last: bool = False,
     crop_size: int = CROP_SIZE,
 ) -> list[float]:
-    """Fake probabilities (sigmoid of the logit) of uint8 (N, 3, H, W) RGB images, on the model's device."""
+    """Fake probabilities (sigmoid of the logit) of uint8 (N, 3, H, W) RGB images, on the model's device.
+
+    On a GPU the images go through as one batch. On a CPU they go one at a time, as in the reference:
+    a 448-pixel ResNet-50 runs faster per image at batch 1 there (its activations stay in cache), and
+    oneDNN's batch-1 kernels give the reference's exact numbers.
+    """
     device = next(model.parameters()).device
     batch = to_classifier_input(images.to(device, non_blocking=True), normalize=normalize, size=crop_size)
     if channels_last:
         batch = batch.contiguous(memory_format=torch.channels_last)
     amp = torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else nullcontext()
     with amp:
-        logits = model(batch)
+        logits = torch.cat([model(part) for part in (batch.split(1) if device.type == "cpu" else (batch,))])
     return logits.float().sigmoid().flatten().tolist()

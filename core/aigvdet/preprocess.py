@@ -35,7 +35,9 @@ def to_classifier_input(images: torch.Tensor, normalize: bool = True, size: int 
     """(N, 3, H, W) uint8 RGB -> (N, 3, size, size) float32 ready for the ResNet."""
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:
         raise ValueError(f"expected (N, 3, H, W) uint8 images, got {tuple(images.shape)} {images.dtype}")
-    batch = center_crop_or_pad(images, size).float().div_(255.0)
+    # Frames decoded as (H, W, 3) arrive channels-last in memory; a plain NCHW copy keeps oneDNN on the
+    # kernels the reference's ToTensor input uses (the two layouts round differently, by about 2e-5).
+    batch = center_crop_or_pad(images, size).to(torch.float32, memory_format=torch.contiguous_format).div_(255.0)
     if normalize:
         mean = torch.tensor(IMAGENET_MEAN, device=batch.device).view(1, 3, 1, 1)
         std = torch.tensor(IMAGENET_STD, device=batch.device).view(1, 3, 1, 1)

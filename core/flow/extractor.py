@@ -40,6 +40,11 @@ def load_raft(
     return model.to(device).eval()
 
 
+def _split(tensor: torch.Tensor, size: int | None) -> tuple[torch.Tensor, ...]:
+    """``tensor`` in pieces of ``size`` along the first dimension (whole when ``size`` is None)."""
+    return (tensor,) if size is None else tensor.split(size)
+
+
 def frames_to_tensor(frames: list[np.ndarray], device: torch.device) -> torch.Tensor:
     """RGB uint8 (H, W, 3) arrays -> uint8 (N, 3, H, W) on ``device``."""
     return torch.from_numpy(np.stack(frames)).to(device).permute(0, 3, 1, 2)
@@ -61,6 +66,10 @@ class FlowExtractor:
         self.iters = iters
         self.batch_size = batch_size
         self.device = next(model.parameters()).device
+        # On a CPU small batches are faster (activations stay in cache) and reproduce the reference's
+        # arithmetic (oneDNN picks kernels by batch size): features in pairs of frames, context and
+        # refinement one pair at a time, as the reference runs them. On a GPU whole chunks are batched.
+        self._feature_batch, self._pair_batch = (2, 1) if self.device.type == "cpu" else (None, None)
         self.reset()
 
     def reset(self) -> None:
@@ -72,15 +81,18 @@ class FlowExtractor:
         """Add frames (N, 3, H, W) in [0, 255] on the model's device; return the flows (M, 2, H', W') of
         the pairs they complete (M = N, or N - 1 for the first frames of a video), padded as the reference."""
         images = normalize_frames(pad_to_multiple_of_8(frames.float()))
-        features = self.model.encode_features(images)
+        features = torch.cat([self.model.encode_features(part) for part in _split(images, self._feature_batch)])
         if self._carry_image is not None:
             images = torch.cat([self._carry_image, images])
             features = torch.cat([self._carry_feature, features])
         self._carry_image, self._carry_feature = images[-1:], features[-1:]
         if images.shape[0] < 2:
             return images.new_zeros((0, 2, *images.shape[-2:]))
-        net, inp = self.model.encode_context(images[:-1])
-        return self.model.refine(features[:-1], features[1:], net, inp, iters=self.iters)[1]
+        flows = []
+        for pairs in _split(torch.arange(images.shape[0] - 1, device=images.device), self._pair_batch):
+            net, inp = self.model.encode_context(images[pairs])
+            flows.append(self.model.refine(features[pairs], features[pairs + 1], net, inp, iters=self.iters)[1])
+        return torch.cat(flows)
 
     def iter_flows(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
         """Yield one padded flow (2, H', W') per consecutive pair of RGB uint8 (H, W, 3) frames."""
