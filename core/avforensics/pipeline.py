@@ -168,8 +168,11 @@ class AVForensicsDetector:
         return torch.cat(rows)
 
     @torch.no_grad()
-    def analyse(self, clip: AVClip) -> VideoAnalysis:
-        """Logits, PCA features and both sequence scores of one decoded clip."""
+    def extract(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step sync logits (steps, 31) as float64 and offset-0 audio-visual features (steps, D) as float32.
+
+        The authors store logits in a float64 array; we keep that so both paths see identical inputs.
+        """
         steps = num_steps(clip.num_frames, self.max_len)
         samples_per_frame = clip.audio.shape[0] // clip.num_frames
         video = self.video_tokens(clip.frames, steps)
@@ -177,9 +180,13 @@ class AVForensicsDetector:
         logits = self.sync_logits(video, audio)
         aligned_audio = audio[torch.arange(steps, device=self.device) + ALIGNED_OFFSET]
         features = self.sync_model.transformer.av_feature(video, aligned_audio)
-        pca_features = self.pca.transform(features.cpu().numpy())
-        # The authors store logits in a float64 array; keep that so both paths see identical inputs.
-        logits_np = logits.cpu().numpy().astype(np.float64)
+        return logits.float().cpu().numpy().astype(np.float64), features.float().cpu().numpy()
+
+    @torch.no_grad()
+    def analyse(self, clip: AVClip) -> VideoAnalysis:
+        """Logits, PCA features and both sequence scores of one decoded clip."""
+        logits_np, features = self.extract(clip)
+        pca_features = self.pca.transform(features)
         scores = sequence_scores(
             logits_np, pca_features, self.distribution_model, self.feature_model, self.max_len, self.device
         )
