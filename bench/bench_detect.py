@@ -18,7 +18,6 @@ agreement; the scores mean nothing then).
 from __future__ import annotations
 
 import argparse
-import csv
 import logging
 import time
 from pathlib import Path
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.common import append_csv_row
 from core.avforensics.pca import load_pca
 from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.reference_loop import reference_style_analysis
@@ -134,14 +134,7 @@ def main(args: argparse.Namespace) -> int:
         row.update(reference_s=round(slow_s, 3), reference_steps=slow.steps, speedup=round(slow_s / fast_s, 2),
                    max_logit_diff=logit_diff, max_score_diff=max(score_diffs) if score_diffs else "",
                    agree=logit_diff <= 1e-4 and max(score_diffs, default=0.0) <= 1e-4)
-    csv_path = Path(args.csv)
-    csv_path.parent.mkdir(parents=True, exist_ok=True)
-    new = not csv_path.exists()
-    with open(csv_path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=CSV_FIELDS, restval="")
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    append_csv_row(args.csv, {field: row.get(field, "") for field in CSV_FIELDS})
     return 0 if row.get("agree", True) else 1
 
 

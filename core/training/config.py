@@ -11,6 +11,8 @@ Paths are relative to the working directory (the reference resolves them against
 
 from __future__ import annotations
 
+import argparse
+
 import logging
 import os
 from pathlib import Path
@@ -19,6 +21,7 @@ from typing import Any, Iterable, Sequence
 import yaml
 from yacs.config import CfgNode
 
+from core.cli import str2bool
 from core.errors import ToolkitError
 
 log = logging.getLogger(__name__)
@@ -108,14 +111,10 @@ SUPPORTED = {"mode": ("binary",), "optim": ("adam", "sgd"), "precision": ("bf16"
 
 
 def _to_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    lowered = str(value).strip().lower()
-    if lowered in ("true", "yes", "on", "y", "t", "1"):
-        return True
-    if lowered in ("false", "no", "off", "n", "f", "0"):
-        return False
-    raise ConfigError(f"config key {key} expects true/false, got {value!r}")
+    try:
+        return str2bool(value if isinstance(value, bool) else str(value).strip())
+    except argparse.ArgumentTypeError:
+        raise ConfigError(f"config key {key} expects true/false, got {value!r}") from None
 
 
 def coerce_value(key: str, default: Any, value: Any) -> Any:
