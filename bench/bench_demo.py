@@ -4,7 +4,9 @@ Reference style (multimediaFor/AIGVDet demo.py, rebuilt from our modules so it r
 frames written as PNG, read back one by one; RAFT per pair (both frames through the feature encoder,
 mask head and upsampling at every iteration); each flow image written as PNG; both classifiers one
 image at a time from the files. Ours: ``AIGVDetPipeline`` (streamed, shared, batched, in memory).
-Both run on the same frames and weights; the script checks the probabilities agree and prints the ratio.
+Both run on the same frames and weights, each in its own process (warm-up run, then a timed run); the
+script checks the probabilities agree and prints the ratio. Ours sets glibc to reuse freed memory as
+demo.py does (core/memory.py); ``--reference_allocator tuned`` gives the reference style that too.
 
     python -m bench.bench_demo --size 256x448 --frames 6                 # CPU, random weights
     python -m bench.bench_demo --size 720x1280 --frames 16 --device cuda --csv bench/results.csv
@@ -17,7 +19,11 @@ Without weight files it uses random ones (timings do not depend on the values).
 from __future__ import annotations
 
 import argparse
+import json
 import platform
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from datetime import datetime, timezone
@@ -36,6 +42,7 @@ from core.cli import PRECISIONS, resolve_device
 from core.flow import RAFT, FlowExtractor, flow_to_image, load_raft, pad_to_multiple_of_8
 from core.flow.corr import CorrBlock, coords_grid
 from core.flow.raft import normalize_frames, upsample_flow_bilinear, upsample_flow_convex
+from core.memory import reuse_freed_cpu_memory
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -54,6 +61,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32", help="ours only")
     parser.add_argument("--channels_last", action="store_true", help="ours only")
     parser.add_argument("--skip_reference", action="store_true", help="time ours only")
+    parser.add_argument("--reference_allocator", choices=["default", "tuned"], default="default",
+                        help="'tuned': give the reference style our glibc setting too (core.memory), which "
+                             "isolates the speed-up of the pipeline itself")
+    parser.add_argument("--side", choices=["ours", "reference"], default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--csv", default=None, help="append a result row to this CSV file")
     return parser
 
@@ -124,58 +136,95 @@ def synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def main(args: argparse.Namespace) -> None:
+def load_models(args: argparse.Namespace, device: torch.device):
+    torch.manual_seed(0)  # random weights are the same in both sides' processes
+    raft = (load_raft(args.raft, mixed_precision=args.mixed_precision, device=device) if args.raft
+            else RAFT(mixed_precision=args.mixed_precision).to(device).eval())
+    rgb_model = (load_classifier(args.model_original_path) if args.model_original_path else build_classifier()).to(device).eval()
+    flow_model = (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()).to(device).eval()
+    return raft, rgb_model, flow_model
+
+
+def time_side(args: argparse.Namespace) -> dict:
+    """One side, in this process: a warm-up run (allocator, cuDNN autotuning, lazy imports), then a timed one."""
     device = resolve_device(device=args.device)
+    video = Path(args.video)
+    raft, rgb_model, flow_model = load_models(args, device)
+    if args.side == "ours":
+        # As demo.py does (through core.errors.run_cli); the reference style keeps glibc's defaults, as
+        # the reference runs, unless --reference_allocator tuned asks for the same setting on both sides.
+        tuned = reuse_freed_cpu_memory()
+        pipeline = AIGVDetPipeline(rgb_model, flow_model, FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+                                   batch_size=args.batch_size, classifier_dtype=PRECISIONS[args.classifier_precision],
+                                   channels_last=args.channels_last)
+        run = lambda: pipeline.score_video(video)  # noqa: E731
+    else:
+        tuned = args.reference_allocator == "tuned" and reuse_freed_cpu_memory()
+        # The reference's autocast is CUDA-only: on a CPU it always runs RAFT in float32.
+        raft.mixed_precision = args.mixed_precision and device.type == "cuda"
+        workdir = Path(args.result).parent  # the parent's scratch folder, removed when it is done
+        run = lambda: run_reference_style(video, raft, rgb_model, flow_model, device, args.iters,  # noqa: E731
+                                          Path(tempfile.mkdtemp(dir=workdir)))
+    run()
+    synchronize(device)
+    start = time.perf_counter()
+    result = run()
+    synchronize(device)
+    seconds = time.perf_counter() - start
+    if args.side == "ours":
+        original, optical = result.original_probs, result.optical_probs
+        extra = {"frames": result.frame_count, "size": f"{result.width}x{result.height}"}
+    else:
+        (original, optical), extra = result, {}
+    return {"seconds": seconds, "device": str(device), "allocator_tuned": bool(tuned),
+            "original_probs": list(map(float, original)), "optical_probs": list(map(float, optical)), **extra}
+
+
+def run_side_in_subprocess(side: str, video: Path, argv: list[str], workdir: Path) -> dict:
+    """Each side gets a fresh process, so neither inherits the other's allocator state or warm caches."""
+    result_path = workdir / f"{side}.json"
+    command = [sys.executable, "-m", "bench.bench_demo", *argv, "--video", str(video), "--side", side,
+               "--result", str(result_path)]
+    subprocess.run(command, check=True)
+    return json.loads(result_path.read_text())
+
+
+def main(args: argparse.Namespace, argv: list[str]) -> None:
+    if args.side:
+        Path(args.result).write_text(json.dumps(time_side(args)))
+        return
     workdir = Path(tempfile.mkdtemp(prefix="bench_demo_"))
     if args.video:
         video = Path(args.video)
     else:
         height, width = (int(v) for v in args.size.lower().split("x"))
         video = synthetic_video(workdir / "synthetic.avi", args.frames, height, width)
-    torch.manual_seed(0)
-    raft = (load_raft(args.raft, mixed_precision=args.mixed_precision, device=device) if args.raft
-            else RAFT(mixed_precision=args.mixed_precision).to(device).eval())
-    rgb_model = (load_classifier(args.model_original_path) if args.model_original_path else build_classifier()).to(device).eval()
-    flow_model = (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()).to(device).eval()
-
-    pipeline = AIGVDetPipeline(rgb_model, flow_model, FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
-                               batch_size=args.batch_size, classifier_dtype=PRECISIONS[args.classifier_precision],
-                               channels_last=args.channels_last)
-    pipeline.score_video(video)  # warm-up: allocator, cuDNN autotuning, lazy imports
-    synchronize(device)
-    start = time.perf_counter()
-    ours = pipeline.score_video(video)
-    synchronize(device)
-    ours_s = time.perf_counter() - start
-    frames = ours.frame_count
-    print(f"ours:      {ours_s:8.2f} s  ({frames / ours_s:6.2f} frames/s)  {frames} frames {ours.width}x{ours.height} on {device}")
-
-    row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": str(device),
+    ours = run_side_in_subprocess("ours", video, argv, workdir)
+    frames = ours["frames"]
+    print(f"ours:      {ours['seconds']:8.2f} s  ({frames / ours['seconds']:6.2f} frames/s)  {frames} frames "
+          f"{ours['size']} on {ours['device']}, allocator {'tuned' if ours['allocator_tuned'] else 'default'}")
+    device = torch.device(ours["device"])
+    row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": ours["device"],
            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-           "size": f"{ours.width}x{ours.height}", "frames": frames, "iters": args.iters,
-           "batch_size": args.batch_size, "ours_s": round(ours_s, 3), "reference_s": "", "speedup": "",
-           "max_prob_diff": ""}
+           "size": ours["size"], "frames": frames, "iters": args.iters, "batch_size": args.batch_size,
+           "mixed_precision": args.mixed_precision, "classifier_precision": args.classifier_precision,
+           "ours_allocator": "tuned" if ours["allocator_tuned"] else "default",
+           "reference_allocator": args.reference_allocator, "ours_s": round(ours["seconds"], 3),
+           "reference_s": "", "speedup": "", "max_prob_diff": ""}
     if not args.skip_reference:
-        # Reference style always runs float32 classifiers and no channels_last, as the reference does.
-        rgb_model = rgb_model.to(memory_format=torch.contiguous_format)
-        flow_model = flow_model.to(memory_format=torch.contiguous_format)
-        # The reference's autocast is CUDA-only: on a CPU it always runs RAFT in float32.
-        raft.mixed_precision = args.mixed_precision and device.type == "cuda"
-        run_reference_style(video, raft, rgb_model, flow_model, device, args.iters, Path(tempfile.mkdtemp(dir=workdir)))
-        synchronize(device)
-        start = time.perf_counter()
-        ref_rgb, ref_flow = run_reference_style(video, raft, rgb_model, flow_model, device, args.iters,
-                                                Path(tempfile.mkdtemp(dir=workdir)))
-        synchronize(device)
-        ref_s = time.perf_counter() - start
-        diff = max(np.abs(np.subtract(ref_rgb, ours.original_probs)).max(),
-                   np.abs(np.subtract(ref_flow, ours.optical_probs)).max())
-        print(f"reference: {ref_s:8.2f} s  ({frames / ref_s:6.2f} frames/s)")
-        print(f"speedup:   {ref_s / ours_s:8.2f}x   max |prob difference| {diff:.2e}")
-        row.update(reference_s=round(ref_s, 3), speedup=round(ref_s / ours_s, 3), max_prob_diff=f"{diff:.2e}")
+        reference = run_side_in_subprocess("reference", video, argv, workdir)
+        diff = max(np.abs(np.subtract(reference["original_probs"], ours["original_probs"])).max(),
+                   np.abs(np.subtract(reference["optical_probs"], ours["optical_probs"])).max())
+        ratio = reference["seconds"] / ours["seconds"]
+        print(f"reference: {reference['seconds']:8.2f} s  ({frames / reference['seconds']:6.2f} frames/s)  "
+              f"allocator {'tuned' if reference['allocator_tuned'] else 'default'}")
+        print(f"speedup:   {ratio:8.2f}x   max |prob difference| {diff:.2e}")
+        row.update(reference_s=round(reference["seconds"], 3), speedup=round(ratio, 3), max_prob_diff=f"{diff:.2e}")
     if args.csv:
         append_csv_row(args.csv, row)
+    shutil.rmtree(workdir, ignore_errors=True)
 
 
 if __name__ == "__main__":
-    main(get_args_parser().parse_args())
+    argv = sys.argv[1:]
+    main(get_args_parser().parse_args(argv), argv)

@@ -11,6 +11,8 @@ import logging
 import sys
 from typing import Callable, Sequence
 
+from core.memory import reuse_freed_cpu_memory
+
 
 class ToolkitError(Exception):
     """An error the user can act on; its message is shown alone, on one line."""
@@ -27,11 +29,13 @@ class CheckpointError(ToolkitError):
 def run_cli(main: Callable[[object], int | None], parser, argv: Sequence[str] | None = None) -> int:
     """Parse ``argv`` with ``parser``, call ``main(args)`` and map user errors to exit codes.
 
+    Also sets up the process: logging, and glibc's handling of large freed blocks (``core.memory``).
     Returns the exit code: ``main``'s return value (``None`` means 0), 1 for a ``ToolkitError``
     (printed as ``error: <message>`` on stderr), 130 when interrupted.
     """
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    reuse_freed_cpu_memory()  # large CPU tensors reuse memory instead of fresh pages (see core.memory)
     try:
         code = main(args)
     except ToolkitError as exc:

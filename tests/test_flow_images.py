@@ -51,3 +51,12 @@ def test_classifier_pixels_equal_the_reference_png_round_trip(tmp_path):
 def test_rejects_wrong_shape():
     with pytest.raises(ValueError, match="shape"):
         flow_to_image(np.zeros((4, 4, 3), np.float32))
+
+
+def test_a_region_is_coloured_as_in_the_whole_image_normalised_by_the_whole_field():
+    rng = np.random.default_rng(0)
+    flow = (rng.standard_normal((40, 56, 2)) * 3).astype(np.float32)
+    flow[0, 0] = (30, -40)  # the largest magnitude lies outside the region
+    region = (slice(5, 37), slice(10, 42))
+    assert np.array_equal(flow_to_classifier_rgb(flow, region), flow_to_classifier_rgb(flow)[region])
+    assert not np.array_equal(flow_to_classifier_rgb(flow, region), flow_to_classifier_rgb(flow[region]))

@@ -53,3 +53,13 @@ def test_decoded_frames_become_plain_nchw_batches():
     frames = torch.zeros(2, 500, 460, 3, dtype=torch.uint8).permute(0, 3, 1, 2)
     assert not frames.is_contiguous()
     assert to_classifier_input(frames).is_contiguous()
+
+
+@pytest.mark.parametrize("height,width", [(130, 150), (449, 640), (500, 461), (448, 448), (300, 451), (720, 1280)])
+def test_crop_region_holds_everything_the_crop_keeps(height, width):
+    from core.aigvdet.preprocess import crop_region
+
+    images = torch.randint(0, 256, (1, 3, height, width), dtype=torch.uint8)
+    rows, cols = crop_region(height, width)
+    assert rows.stop - rows.start == min(height, 448) and cols.stop - cols.start == min(width, 448)
+    assert torch.equal(center_crop_or_pad(images[..., rows, cols]), center_crop_or_pad(images))

@@ -112,3 +112,15 @@ def test_frames_too_small_for_the_correlation_pyramid_are_refused():
     frames = torch.zeros(2, 3, 120, 240)
     with pytest.raises(ValueError, match="too small"):
         model(frames[:1], frames[1:], iters=1)
+
+
+@pytest.mark.parametrize("dim", [256, 128])  # raft-things (sqrt 16, scaled beforehand) and raft-small (in place)
+def test_correlation_volume_has_the_reference_bits(dim):
+    from core.flow.corr import CorrBlock
+
+    torch.manual_seed(0)
+    fmap1, fmap2 = torch.randn(2, dim, 8, 16), torch.randn(2, dim, 8, 16)
+    # The reference: product of the flattened features, then division by sqrt(dim) as a float32 tensor.
+    expected = torch.matmul(fmap1.view(2, dim, 128).transpose(1, 2), fmap2.view(2, dim, 128))
+    expected = (expected / torch.sqrt(torch.tensor(dim).float())).view(256, 1, 8, 16)
+    assert torch.equal(CorrBlock(fmap1, fmap2).pyramid[0], expected)

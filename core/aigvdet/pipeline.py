@@ -12,6 +12,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Iterable
 
@@ -21,7 +22,7 @@ from torch import nn
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
-from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet.preprocess import CROP_SIZE, crop_region
 from core.aigvdet.scoring import FusedScore, verdict
 from core.data.layout import FrameFlowWriter
 from core.errors import InputError
@@ -133,7 +134,9 @@ class AIGVDetPipeline:
                 if len(flows):
                     first_pair = len(result.optical_probs)
                     flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
-                    flow_images = list(pool.map(flow_to_classifier_rgb, flows_hwc))
+                    # Unless the images are written out, colour only the part the classifier's crop keeps.
+                    region = None if writer.writes_flows else crop_region(*flows_hwc.shape[1:3], self.crop_size)
+                    flow_images = list(pool.map(partial(flow_to_classifier_rgb, region=region), flows_hwc))
                     result.optical_probs += self.classify(
                         self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2)
                     )

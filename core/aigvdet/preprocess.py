@@ -31,6 +31,19 @@ def center_crop_or_pad(images: torch.Tensor, size: int = CROP_SIZE) -> torch.Ten
     return images[..., top : top + size, left : left + size]
 
 
+def crop_region(height: int, width: int, size: int = CROP_SIZE) -> tuple[slice, slice]:
+    """The rows and columns of an H x W image that ``center_crop_or_pad`` keeps (whole sides shorter than
+    ``size``): ``center_crop_or_pad(image[..., rows, cols])`` equals ``center_crop_or_pad(image)``."""
+
+    def kept(side: int) -> slice:
+        if side <= size:
+            return slice(0, side)
+        start = int(round((side - size) / 2.0))
+        return slice(start, start + size)
+
+    return kept(height), kept(width)
+
+
 def to_classifier_input(images: torch.Tensor, normalize: bool = True, size: int = CROP_SIZE) -> torch.Tensor:
     """(N, 3, H, W) uint8 RGB -> (N, 3, size, size) float32 ready for the ResNet."""
     if images.dtype != torch.uint8 or images.ndim != 4 or images.shape[1] != 3:

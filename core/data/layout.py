@@ -79,6 +79,10 @@ class FrameFlowWriter:
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def writes_flows(self) -> bool:
+        return self.flows_dir is not None
+
     def _write(self, folder: Path, first_index: int, images: list[np.ndarray]) -> None:
         for offset, image in enumerate(images):
             target = folder / (FRAME_NAME.format(first_index + offset) + self.extension)

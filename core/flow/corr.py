@@ -6,6 +6,8 @@ the dot products of 256-d features overflow float16's precision long before its 
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 
@@ -33,8 +35,15 @@ class CorrBlock:
         self.num_levels = num_levels
         self.radius = radius
         batch, dim, ht, wd = fmap1.shape
+        scale = math.sqrt(dim)
+        scale_is_power_of_two = scale == 2 ** round(math.log2(scale))
+        if scale_is_power_of_two:
+            # Dividing by a power of two is exact, so scaling the (small) features before the product
+            # gives the very bits of dividing the (large) volume after it, without a pass over it.
+            fmap1 = fmap1 / scale
         corr = torch.matmul(fmap1.reshape(batch, dim, ht * wd).transpose(1, 2), fmap2.reshape(batch, dim, ht * wd))
-        corr = corr / torch.sqrt(torch.tensor(dim).float())
+        if not scale_is_power_of_two:  # as the reference: divide by the float32 square root, in place
+            corr.div_(torch.sqrt(torch.tensor(dim).float()))
         corr = corr.reshape(batch * ht * wd, 1, ht, wd)
         self.pyramid = [corr]
         for _ in range(num_levels - 1):

@@ -55,16 +55,22 @@ def flow_uv_to_colors(u: np.ndarray, v: np.ndarray) -> np.ndarray:
     return np.floor(255 * col).astype(np.uint8)
 
 
-def flow_to_image(flow: np.ndarray) -> np.ndarray:
-    """(H, W, 2) flow -> (H, W, 3) uint8 RGB, normalised by this field's largest magnitude."""
+def flow_to_image(flow: np.ndarray, region: tuple[slice, slice] | None = None) -> np.ndarray:
+    """(H, W, 2) flow -> (H, W, 3) uint8 RGB, normalised by this field's largest magnitude.
+
+    ``region`` (rows, columns) colours only that part, still normalised by the whole field's maximum: the
+    classifiers see a centre crop, so the pixels outside it need not be computed.
+    """
     if flow.ndim != 3 or flow.shape[2] != 2:
         raise ValueError(f"flow must have shape (H, W, 2), got {flow.shape}")
     u, v = flow[..., 0], flow[..., 1]
     rad_max = np.max(np.sqrt(np.square(u) + np.square(v)))
+    if region is not None:
+        u, v = u[region], v[region]
     epsilon = 1e-5
     return flow_uv_to_colors(u / (rad_max + epsilon), v / (rad_max + epsilon))
 
 
-def flow_to_classifier_rgb(flow: np.ndarray) -> np.ndarray:
+def flow_to_classifier_rgb(flow: np.ndarray, region: tuple[slice, slice] | None = None) -> np.ndarray:
     """The pixels AIGVDet's flow classifier sees: the colour image with channels reversed (see module doc)."""
-    return np.ascontiguousarray(flow_to_image(flow)[..., ::-1])
+    return np.ascontiguousarray(flow_to_image(flow, region)[..., ::-1])
