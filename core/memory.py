@@ -4,10 +4,9 @@ glibc serves every allocation above 32 MB with its own ``mmap`` and gives it bac
 freed. RAFT at 720p allocates such blocks dozens of times per frame pair (the 830 MB correlation
 volume, 60-240 MB encoder activations), so each one is page-faulted in and zero-filled again by the
 kernel: on the 2-core VM we measured, that was over a quarter of a 720p demo's time (19.1 s -> 13.7 s
-for 3 frames). Telling glibc
-to serve large blocks from its heap and not to trim it lets them be reused instead. The arithmetic is
-untouched (same kernels, same inputs, bit-identical outputs); the process simply keeps its peak
-memory until it exits, which for a command-line run is what it needs anyway.
+for 3 frames). Telling glibc to serve large blocks from its heap and not to trim it lets them be reused
+instead. The arithmetic is untouched (same kernels, same inputs, bit-identical outputs); the process
+simply keeps its peak memory until it exits, which for a command-line run is what it needs anyway.
 
 The command-line scripts call :func:`reuse_freed_cpu_memory` once at start. Set the environment
 variable ``VIDEO_FORENSICS_DEFAULT_MALLOC=1`` to keep glibc's defaults. Other C libraries (macOS,
