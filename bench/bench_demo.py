@@ -180,6 +180,10 @@ def time_side(args: argparse.Namespace) -> dict:
             "original_probs": list(map(float, original)), "optical_probs": list(map(float, optical)), **extra}
 
 
+def allocator_label(tuned: bool) -> str:
+    return "tuned" if tuned else "default"
+
+
 def run_side_in_subprocess(side: str, video: Path, argv: list[str], workdir: Path) -> dict:
     """Each side gets a fresh process, so neither inherits the other's allocator state or warm caches."""
     result_path = workdir / f"{side}.json"
@@ -202,13 +206,13 @@ def main(args: argparse.Namespace, argv: list[str]) -> None:
     ours = run_side_in_subprocess("ours", video, argv, workdir)
     frames = ours["frames"]
     print(f"ours:      {ours['seconds']:8.2f} s  ({frames / ours['seconds']:6.2f} frames/s)  {frames} frames "
-          f"{ours['size']} on {ours['device']}, allocator {'tuned' if ours['allocator_tuned'] else 'default'}")
+          f"{ours['size']} on {ours['device']}, allocator {allocator_label(ours['allocator_tuned'])}")
     device = torch.device(ours["device"])
     row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": ours["device"],
            "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
            "size": ours["size"], "frames": frames, "iters": args.iters, "batch_size": args.batch_size,
            "mixed_precision": args.mixed_precision, "classifier_precision": args.classifier_precision,
-           "ours_allocator": "tuned" if ours["allocator_tuned"] else "default",
+           "ours_allocator": allocator_label(ours["allocator_tuned"]),
            "reference_allocator": args.reference_allocator, "ours_s": round(ours["seconds"], 3),
            "reference_s": "", "speedup": "", "max_prob_diff": ""}
     if not args.skip_reference:
@@ -217,7 +221,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> None:
                    np.abs(np.subtract(reference["optical_probs"], ours["optical_probs"])).max())
         ratio = reference["seconds"] / ours["seconds"]
         print(f"reference: {reference['seconds']:8.2f} s  ({frames / reference['seconds']:6.2f} frames/s)  "
-              f"allocator {'tuned' if reference['allocator_tuned'] else 'default'}")
+              f"allocator {allocator_label(reference['allocator_tuned'])}")
         print(f"speedup:   {ratio:8.2f}x   max |prob difference| {diff:.2e}")
         row.update(reference_s=round(reference["seconds"], 3), speedup=round(ratio, 3), max_prob_diff=f"{diff:.2e}")
     if args.csv:
