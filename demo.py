@@ -21,8 +21,10 @@ import logging
 from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.cli import PRECISIONS, resolve_device, str2bool
-from core.errors import run_cli
+from core.aigvdet.preprocess import CROP_SIZE
+from core.cli import resolve_device, str2bool
+from core.runs.precision import PRECISIONS
+from core.cli import run_cli
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
@@ -55,7 +57,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft",
                         help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
                              "weight-free DIS/Farneback (only for flow branches trained on those)")
-    parser.add_argument("--crop_size", type=int, default=448,
+    parser.add_argument("--crop_size", type=int, default=CROP_SIZE,
                         help="centre crop of the classifier input (448 for the official weights)")
     parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32",
@@ -86,12 +88,13 @@ def main(args: argparse.Namespace) -> int:
         classifier_dtype=PRECISIONS[args.classifier_precision],
         channels_last=args.channels_last,
         crop_size=args.crop_size,
+        threshold=args.threshold,
     )
     result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
 
     print("*" * 30)
-    print("original prob", result.original_prob)
-    print("optical prob", result.optical_prob)
+    print("original prob", result.rgb_prob)
+    print("optical prob", result.flow_prob)
     print(f"predict:{result.predict}")
     print("Fake video" if result.predict >= args.threshold else "Real video")
     if args.json:

@@ -26,9 +26,11 @@ from pathlib import Path
 import torch
 
 from core.avforensics.pipeline import CheckpointPaths
-from core.avforensics.runner import RunSettings, resolve_inputs, run_detection
+from core.avforensics.runner import RunSettings, run_detection
 from core.cli import resolve_device
-from core.errors import InputError, run_cli
+from core.errors import InputError
+from core.media.sources import read_video_list
+from core.cli import run_cli
 
 log = logging.getLogger("detect")
 
@@ -66,7 +68,7 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.bs != 1:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
-    inputs = resolve_inputs(args.test_video_path)
+    inputs = [str(entry.path) for entry in read_video_list(args.test_video_path)]
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
     settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
     scores = run_detection(

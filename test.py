@@ -7,7 +7,7 @@ The reference's command line works unchanged:
         -e "data/results/T2V/hotshot.csv" -ef "data/results/frame/T2V/hotshot.csv" -t 0.5
 
 Both roots hold ``0_real/<video>/`` and ``1_fake/<video>/`` folders of images (make them from videos with
-``python -m core.data.prepare``). Writes the video CSV (``name, pro, flag, optical_pro, original_pro``), the
+``python -m core.aigvdet.data.prepare``). Writes the video CSV (``name, pro, flag, optical_pro, original_pro``), the
 frame CSV (``original_path, original_pro, optical_path, optical_pro, flag``), appending to existing files
 without repeating the header as the reference does (``--overwrite`` starts them anew), and the summary as
 JSON beside the video CSV (``<excel_path stem>_summary.json``, or ``--summary_json``).
@@ -24,10 +24,13 @@ import pandas as pd
 import torch
 
 from core.aigvdet import load_classifier
+from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.evaluate import collect_videos, evaluate_videos, summarize
-from core.cli import PRECISIONS, resolve_device, str2bool
-from core.data.layout import CLASS_FOLDERS, find_videos
-from core.errors import InputError, run_cli
+from core.cli import resolve_device, str2bool
+from core.runs.precision import PRECISIONS
+from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
+from core.errors import InputError
+from core.cli import run_cli
 
 log = logging.getLogger("test")
 
@@ -52,7 +55,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None)
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True)
-    parser.add_argument("--crop_size", type=int, default=448,
+    parser.add_argument("--crop_size", type=int, default=CROP_SIZE,
                         help="centre crop of the classifier input (448 for the official weights; "
                              "use your training cropSize for models trained on smaller images)")
     parser.add_argument("--batch_size", type=int, default=32)
@@ -76,13 +79,13 @@ def write_csv(frame: pd.DataFrame, path: str, overwrite: bool) -> None:
 def frame_rows(video) -> list[dict]:
     """Row i pairs frame i with flow i, as the reference's frame CSV does (the last frame has no flow)."""
     rows = []
-    for i in range(max(len(video.original_paths), len(video.optical_paths))):
-        has_frame, has_flow = i < len(video.original_paths), i < len(video.optical_paths)
+    for i in range(max(len(video.rgb_paths), len(video.flow_paths))):
+        has_frame, has_flow = i < len(video.rgb_paths), i < len(video.flow_paths)
         rows.append({
-            "original_path": video.original_paths[i] if has_frame else None,
-            "original_pro": video.original_probs[i] if has_frame else None,
-            "optical_path": video.optical_paths[i] if has_flow else None,
-            "optical_pro": video.optical_probs[i] if has_flow else None,
+            "original_path": video.rgb_paths[i] if has_frame else None,
+            "original_pro": video.rgb_probs[i] if has_frame else None,
+            "optical_path": video.flow_paths[i] if has_flow else None,
+            "optical_pro": video.flow_probs[i] if has_flow else None,
             "flag": video.label,
         })
     return rows
@@ -105,8 +108,8 @@ def main(args: argparse.Namespace) -> int:
         )
         skipped += unreadable
     for video in videos:
-        print(f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.original_prob} "
-              f"optical prob {video.optical_prob} flag:{video.label} predict:{video.predict}")
+        print(f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.rgb_prob} "
+              f"optical prob {video.flow_prob} flag:{video.label} predict:{video.predict}")
 
     summary = summarize([v.label for v in videos], [v.predict for v in videos], args.threshold)
     summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
@@ -126,8 +129,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"skipped {len(skipped)} video(s); reasons in {summary_path}")
 
     write_csv(pd.DataFrame(
-        [{"name": v.name, "pro": v.predict, "flag": v.label, "optical_pro": v.optical_prob,
-          "original_pro": v.original_prob} for v in videos],
+        [{"name": v.name, "pro": v.predict, "flag": v.label, "optical_pro": v.flow_prob,
+          "original_pro": v.rgb_prob} for v in videos],
         columns=["name", "pro", "flag", "optical_pro", "original_pro"]), args.excel_path, args.overwrite)
     print(f"Results have been saved to {args.excel_path}")
     write_csv(pd.DataFrame([row for v in videos for row in frame_rows(v)],

@@ -16,11 +16,11 @@ Four GPUs, DistributedDataParallel (batch_size stays the global batch, 16 per GP
     torchrun --standalone --nproc_per_node 4 train.py --gpus 0 1 2 3 --exp_name RGB4 datasets a,b datasets_test c
     python train.py --gpus 0 1 2 3 --exp_name RGB4 datasets a,b datasets_test c      # spawns the 4 itself
 
-Resume, a YAML config, CPU quickstart on the synthetic world (python -m core.synthetic, see the README):
+Resume, a YAML config, CPU quickstart on the synthetic world (python -m core.aigvdet.synthetic, see the README):
 
     python train.py --exp_name RGB4 continue_train True
     python train.py --exp_name mine --config my.yaml lr 1e-5
-    python -m core.synthetic
+    python -m core.aigvdet.synthetic
     python train.py --exp_name synth_rgb dataset_root data/synthetic/rgb datasets synth datasets_test synth \
         arch resnet18 pretrained False cropSize 64 batch_size 32 num_workers 2 nepoch 4
 """
@@ -30,8 +30,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from core.errors import run_cli
-from core.training import build_config, launch
+from core.cli import run_cli
+from core.aigvdet.training import build_config, launch
 
 log = logging.getLogger("train")
 

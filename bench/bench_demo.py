@@ -38,7 +38,8 @@ from PIL import Image
 
 from bench.common import append_csv_row
 from core.aigvdet import AIGVDetPipeline, build_classifier, load_classifier
-from core.cli import PRECISIONS, resolve_device
+from core.cli import resolve_device
+from core.runs.precision import PRECISIONS
 from core.flow import RAFT, FlowExtractor, flow_to_image, load_raft, pad_to_multiple_of_8
 from core.flow.corr import CorrBlock, coords_grid
 from core.flow.raft import normalize_frames, upsample_flow_bilinear, upsample_flow_convex
@@ -172,7 +173,7 @@ def time_side(args: argparse.Namespace) -> dict:
     synchronize(device)
     seconds = time.perf_counter() - start
     if args.side == "ours":
-        original, optical = result.original_probs, result.optical_probs
+        original, optical = result.rgb_probs, result.flow_probs
         extra = {"frames": result.frame_count, "size": f"{result.width}x{result.height}"}
     else:
         (original, optical), extra = result, {}

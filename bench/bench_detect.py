@@ -28,11 +28,11 @@ import torch
 from bench.common import append_csv_row
 from core.avforensics.pca import load_pca
 from core.avforensics.pipeline import AVForensicsDetector
-from core.avforensics.reference_loop import reference_style_analysis
+from bench.av_reference_loop import reference_style_analysis
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
-from core.errors import run_cli
+from core.cli import run_cli
 from core.media.av_clip import load_av_clip
 
 log = logging.getLogger("bench_detect")

@@ -27,8 +27,9 @@ from PIL import Image
 from bench.common import append_csv_row
 from core.aigvdet import build_classifier, load_classifier
 from core.aigvdet.evaluate import collect_videos, evaluate_videos
-from core.cli import PRECISIONS, resolve_device
-from core.data.layout import find_videos
+from core.cli import resolve_device
+from core.runs.precision import PRECISIONS
+from core.aigvdet.data.layout import find_videos
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -84,7 +85,7 @@ def main(args: argparse.Namespace) -> None:
     rgb_model = (load_classifier(args.model_original_path) if args.model_original_path else build_classifier()).to(device).eval()
     flow_model = (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()).to(device).eval()
     videos, _ = collect_videos(find_videos(rgb_root, flow_root))
-    images = sum(len(v.original_paths) + len(v.optical_paths) for v in videos)
+    images = sum(len(v.rgb_paths) + len(v.flow_paths) for v in videos)
 
     def timed(fn):
         if device.type == "cuda":
@@ -100,10 +101,10 @@ def main(args: argparse.Namespace) -> None:
     if args.channels_last:
         rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
     (scored, _), ours_s = timed(lambda: evaluate_videos(videos, rgb_model, flow_model, **options))
-    ours = [p for v in scored for p in v.original_probs + v.optical_probs]
+    ours = [p for v in scored for p in v.rgb_probs + v.flow_probs]
     rgb_model, flow_model = (m.to(memory_format=torch.contiguous_format) for m in (rgb_model, flow_model))
-    reference, ref_s = timed(lambda: [p for v in videos for p in reference_loop(v.original_paths, rgb_model, device)
-                                      + reference_loop(v.optical_paths, flow_model, device)])
+    reference, ref_s = timed(lambda: [p for v in videos for p in reference_loop(v.rgb_paths, rgb_model, device)
+                                      + reference_loop(v.flow_paths, flow_model, device)])
     diff = float(np.abs(np.subtract(ours, reference)).max())
     print(f"images:    {images} on {device}")
     print(f"ours:      {ours_s:8.2f} s  ({images / ours_s:7.2f} images/s)")

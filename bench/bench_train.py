@@ -1,4 +1,4 @@
-"""Training throughput: our loop (core.training.Trainer: fused Adam; bf16 autocast and channels_last on GPU)
+"""Training throughput: our loop (core.aigvdet.training.Trainer: fused Adam; bf16 autocast and channels_last on GPU)
 against a plain single-process PyTorch loop (fp32, default Adam), same model, same data, same loader.
 
     python -m bench.bench_train                                  # resnet50, 448 crops, batch 64, GPU if any
@@ -25,10 +25,10 @@ from torch.utils.data import DataLoader
 
 from bench.common import append_csv_row
 from core.aigvdet import build_classifier
-from core.training import build_config
-from core.training.data import ShardedSampler, build_dataset
-from core.training.distributed import DistInfo
-from core.training.engine import Trainer
+from core.aigvdet.training import build_config
+from core.aigvdet.training.data import ShardedSampler, build_dataset
+from core.runs.distributed import DistInfo
+from core.aigvdet.training.engine import Trainer
 
 
 def write_frames(root: Path, count: int, size: int) -> None:

@@ -124,3 +124,14 @@ def load_weights(model: nn.Module, path: str | os.PathLike, what: str = "checkpo
         raise CheckpointError(f"{what} {path}: {exc}") from None
     load_state_dict_strict(model, state, f"{what} {path}")
     return raw
+
+
+def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` under a temporary name, then rename: an interrupted save never leaves a truncated file
+    under ``path`` (the previous checkpoint stays intact)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + ".partial")
+    torch.save(state, partial)
+    os.replace(partial, path)
+    return path

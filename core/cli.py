@@ -1,15 +1,41 @@
-"""Small helpers shared by the top-level scripts' argument parsers."""
+"""What every command-line script shares: ``run_cli`` (process setup, errors as one line) and argument helpers."""
 
 from __future__ import annotations
 
 import argparse
 import logging
+import sys
+from typing import Callable, Sequence
 
 import torch
 
 from core.errors import ToolkitError
+from core.memory import reuse_freed_cpu_memory
+from core.runs.precision import PRECISIONS
 
 log = logging.getLogger(__name__)
+
+
+def run_cli(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
+            argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv`` with ``parser``, call ``main(args)`` and map user errors to exit codes.
+
+    Also sets up the process: logging, and glibc's handling of large freed blocks (``core.memory``).
+    Returns the exit code: ``main``'s return value (``None`` means 0), 1 for a ``ToolkitError``
+    (printed as ``error: <message>`` on stderr), 130 when interrupted.
+    """
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    reuse_freed_cpu_memory()  # large CPU tensors reuse memory instead of fresh pages (see core.memory)
+    try:
+        code = main(args)
+    except ToolkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    return 0 if code is None else int(code)
 
 
 def str2bool(value: str | bool) -> bool:
@@ -22,6 +48,11 @@ def str2bool(value: str | bool) -> bool:
     if lowered in ("false", "no", "off", "f", "n", "0"):
         return False
     raise argparse.ArgumentTypeError(f"expected a boolean (true/false), got {value!r}")
+
+
+def add_precision_arg(parser: argparse.ArgumentParser, flag: str, default: str, help: str) -> None:
+    """A precision flag whose choices are the toolkit's precision names (``core.runs.precision``)."""
+    parser.add_argument(flag, choices=sorted(PRECISIONS), default=default, help=help)
 
 
 def resolve_device(use_cpu: bool = False, device: str | None = None) -> torch.device:
@@ -40,6 +71,3 @@ def resolve_device(use_cpu: bool = False, device: str | None = None) -> torch.de
         return torch.device("cuda")
     log.info("CUDA is not available; running on the CPU")
     return torch.device("cpu")
-
-
-PRECISIONS = {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}

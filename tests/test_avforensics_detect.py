@@ -11,7 +11,7 @@ import torch
 
 import detect
 from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
-from core.errors import run_cli
+from core.cli import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -112,4 +112,4 @@ def test_max_len_beyond_the_learned_positions_is_refused(tmp_path, checkpoint_di
     clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
     code = _run(["--test_video_path", str(clip), "--device", "cpu", "--max-len", "80",
                  "--output_dir", str(tmp_path / "out")] + _checkpoint_args(checkpoint_dir))
-    assert code == 1 and "max-len 80" in capsys.readouterr().err
+    assert code == 1 and "max_len 80" in capsys.readouterr().err

@@ -10,7 +10,7 @@ import torch
 
 from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, require_fixtures
 from core.avforensics.pipeline import AVForensicsDetector
-from core.avforensics.reference_loop import reference_style_analysis
+from bench.av_reference_loop import reference_style_analysis
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import audio_window_index, num_steps, pad_to_length, sequence_scores
 from core.avforensics.sync_transformer import SyncModel
@@ -154,7 +154,7 @@ def test_fast_pipeline_equals_the_reference_style_loop():
     short = AVForensicsDetector(detector.sync_model, detector.distribution_model, detector.feature_model,
                                 detector.pca, max_len=4, progress=False).analyse(clip)
     np.testing.assert_allclose(short.logits, fast.logits[:4], rtol=0, atol=1e-5)
-    with pytest.raises(CheckpointError, match="max-len 51"):
+    with pytest.raises(CheckpointError, match="max_len 51"):
         AVForensicsDetector(detector.sync_model, detector.distribution_model, detector.feature_model, detector.pca,
                             max_len=51)
 

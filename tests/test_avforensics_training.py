@@ -23,9 +23,9 @@ from core.avforensics.scoring import NUM_OFFSETS
 from core.avforensics.sync_transformer import SyncModel
 from core.avforensics.training.cli import entry
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model, load_sync_model
-from core.avforensics.training.synthetic import write_synthetic_splits
+from core.avforensics.synthetic import write_synthetic_splits
 from core.checkpoints import load_weights
-from core.errors import run_cli
+from core.cli import run_cli
 
 SMALL = ["--frame_size", "32", "--width_div", "16", "--cache", "true", "--num_workers", "0", "--device", "cpu",
          "--no_progress"]
@@ -66,7 +66,7 @@ def test_sync_model_offset_accuracy_beats_chance(trained):
     print(f"\nsync: best held-out offset accuracy {best:.3f} (chance {1 / NUM_OFFSETS:.3f}), "
           f"within 1 frame {max(r['val_offset_acc_1'] for r in rows):.3f}")
     assert best > 0.3  # about 10x chance (1/31); measured 0.86
-    assert (trained["sync"] / "config.json").is_file() and (trained["sync"] / "metrics.csv").is_file()
+    assert (trained["sync"] / "config.yaml").is_file() and (trained["sync"] / "metrics.csv").is_file()
 
 
 def test_detector_scores_fakes_higher(trained):

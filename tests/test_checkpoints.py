@@ -36,7 +36,7 @@ def test_classifier_layouts_load(tmp_path, resnet18_state, layout):
 
 def test_wrong_architecture_is_explained(tmp_path, resnet18_state):
     torch.save({"model": resnet18_state}, tmp_path / "optical.pth")
-    with pytest.raises(CheckpointError, match="resnet18 checkpoint, but --arch is resnet50"):
+    with pytest.raises(CheckpointError, match="resnet18 checkpoint, but the architecture asked for is resnet50"):
         load_classifier(tmp_path / "optical.pth", "resnet50")
 
 

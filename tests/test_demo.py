@@ -17,7 +17,7 @@ from PIL import Image
 
 import demo
 from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.errors import run_cli
+from core.cli import run_cli
 from core.flow import FlowExtractor, load_raft
 from tests import factories
 
@@ -82,9 +82,9 @@ def test_chunk_size_does_not_change_the_numbers(weights_dir, small_video):
             batch_size=batch_size,
         )
         results.append(pipeline.score_video(small_video))
-    np.testing.assert_allclose(results[0].original_probs, results[1].original_probs, atol=1e-5)
-    np.testing.assert_allclose(results[0].optical_probs, results[1].optical_probs, atol=1e-5)
-    assert len(results[0].optical_probs) == 4
+    np.testing.assert_allclose(results[0].rgb_probs, results[1].rgb_probs, atol=1e-5)
+    np.testing.assert_allclose(results[0].flow_probs, results[1].flow_probs, atol=1e-5)
+    assert len(results[0].flow_probs) == 4
 
 
 def test_no_files_are_written_without_folder_flags(tmp_path, weights_dir, small_video, monkeypatch):
@@ -100,7 +100,7 @@ def test_no_files_are_written_without_folder_flags(tmp_path, weights_dir, small_
         ("text_file", "error: cannot read video"),
         ("one_frame", "at least 2"),
         ("missing_checkpoint", r"error: optical-flow-branch checkpoint \(-mop\) not found: .*optical\.pth.*Google Drive"),
-        ("wrong_arch", "resnet18 checkpoint, but --arch is resnet50"),
+        ("wrong_arch", "resnet18 checkpoint, but the architecture asked for is resnet50"),
         ("tiny_frames", "RAFT needs both sides"),
     ],
 )

@@ -13,9 +13,10 @@ import pytest
 
 import demo
 from core.aigvdet.evaluate import summarize
-from core.data import prepare
-from core.data.sources import read_video_list
-from core.errors import InputError, run_cli
+from core.aigvdet.data import prepare
+from core.media.sources import read_video_list
+from core.errors import InputError
+from core.cli import run_cli
 from tests import factories
 
 

@@ -6,9 +6,10 @@ import pytest
 import yaml
 
 import train
-from core.errors import ToolkitError, run_cli
-from core.training import ConfigError, build_config, get_default_config
-from core.training.config import overrides_to_dict, save_config
+from core.errors import ToolkitError
+from core.cli import run_cli
+from core.aigvdet.training import ConfigError, build_config, get_default_config
+from core.aigvdet.training.config import overrides_to_dict, save_config
 
 
 def test_defaults_are_the_reference_values():

@@ -12,8 +12,8 @@ import torch
 from scipy.ndimage import gaussian_filter
 
 from core.aigvdet.preprocess import IMAGENET_MEAN, IMAGENET_STD
-from core.training import ConfigError
-from core.training.data import (FrameFolder, FrameTransform, ShardedSampler, ValidationSampler, build_dataset,
+from core.aigvdet.training import ConfigError
+from core.aigvdet.training.data import (FrameFolder, FrameTransform, ShardedSampler, ValidationSampler, build_dataset,
                                 gaussian_blur, jpeg_cv2)
 from tests.training_helpers import tiny_config, write_frame_dataset
 

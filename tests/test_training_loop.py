@@ -8,14 +8,14 @@ import json
 import pytest
 import torch
 
-import core.training.loop as loop
+import core.aigvdet.training.loop as loop
 from core.aigvdet import load_classifier
-from core.training import build_config, train
-from core.training.config import get_default_config
-from core.training.data import build_dataset
-from core.training.distributed import DistInfo
-from core.training.earlystop import EarlyStopping, drop_learning_rate
-from core.training.engine import Trainer, scheduled_lr
+from core.aigvdet.training import build_config, train
+from core.aigvdet.training.config import get_default_config
+from core.aigvdet.training.data import build_dataset
+from core.runs.distributed import DistInfo
+from core.aigvdet.training.earlystop import EarlyStopping, drop_learning_rate
+from core.aigvdet.training.engine import Trainer, scheduled_lr
 from tests.training_helpers import tiny_config, write_frame_dataset
 
 

@@ -9,9 +9,9 @@ import pytest
 
 import demo
 import test as test_script
-from core.errors import run_cli
-from core.synthetic import WorldSpec, generate
-from core.training import build_config, train
+from core.cli import run_cli
+from core.aigvdet.synthetic import WorldSpec, generate
+from core.aigvdet.training import build_config, train
 
 # Small frames keep training fast; demo.py's RAFT needs 121+ pixels, so its video comes from a second world.
 SPEC = WorldSpec(train=64, val=16, test=2, frames=2, height=64, width=64, seed=5, name="synth")

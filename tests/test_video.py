@@ -6,8 +6,19 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.media.video import VideoReader, chunked, read_video, sample_frames
+from core.media.video import VideoReader, chunked, sample_frames
 from tests import factories
+
+
+def read_video(path, backend: str = "auto", max_frames: int | None = None) -> list[np.ndarray]:
+    """All frames (or the first ``max_frames``) of a short video."""
+    frames = []
+    with VideoReader(path, backend) as video:
+        for frame in video:
+            frames.append(frame)
+            if max_frames is not None and len(frames) >= max_frames:
+                break
+    return frames
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from core.training import build_config
+from core.aigvdet.training import build_config
 
 
 def write_frame_dataset(root: Path, name: str = "toy", videos: int = 3, frames: int = 2, size: int = 24,

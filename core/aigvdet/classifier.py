@@ -48,7 +48,7 @@ def load_classifier(path: str | os.PathLike, arch: str = "resnet50", what: str =
         raise CheckpointError(f"{what} {path} has a {fc.shape[0]}-way head, not AIGVDet's single logit")
     guessed = _guess_arch(state)
     if guessed is not None and guessed != arch:
-        raise CheckpointError(f"{what} {path} is a {guessed} checkpoint, but --arch is {arch}")
+        raise CheckpointError(f"{what} {path} is a {guessed} checkpoint, but the architecture asked for is {arch}")
     load_state_dict_strict(model, state, f"{what} {path}")
     return model.eval()
 

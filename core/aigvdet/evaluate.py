@@ -21,8 +21,8 @@ from tqdm import tqdm
 from core.aigvdet.classifier import classify_images
 from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.scoring import FusedScore
-from core.data.images import ImageCropDataset
-from core.data.layout import CLASS_FOLDERS, VideoFolders, list_images
+from core.aigvdet.images import ImageCropDataset
+from core.aigvdet.data.layout import CLASS_FOLDERS, VideoFolders, list_images
 
 log = logging.getLogger(__name__)
 
@@ -31,10 +31,10 @@ log = logging.getLogger(__name__)
 class VideoEvaluation(FusedScore):
     name: str
     label: int
-    original_paths: list[str]
-    optical_paths: list[str]
-    original_probs: list[float] = field(default_factory=list)
-    optical_probs: list[float] = field(default_factory=list)
+    rgb_paths: list[str]
+    flow_paths: list[str]
+    rgb_probs: list[float] = field(default_factory=list)
+    flow_probs: list[float] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -113,15 +113,18 @@ def evaluate_videos(
 
     Returns the scored videos and those skipped because one of their images could not be read.
     """
-    for branch, model, attribute in (("RGB", rgb_model, "original"), ("flow", flow_model, "optical")):
-        paths = [path for video in videos for path in getattr(video, f"{attribute}_paths")]
-        probs = iter(classify_files(model, paths, batch_size, num_workers, desc=f"{branch} images", **classify_options))
-        for video in videos:
-            setattr(video, f"{attribute}_probs", [next(probs) for _ in getattr(video, f"{attribute}_paths")])
+    # Each branch's files of all videos go through one loader stream; the probabilities are then dealt back.
+    rgb_probs = iter(classify_files(rgb_model, [p for v in videos for p in v.rgb_paths], batch_size, num_workers,
+                                    desc="RGB images", **classify_options))
+    flow_probs = iter(classify_files(flow_model, [p for v in videos for p in v.flow_paths], batch_size, num_workers,
+                                     desc="flow images", **classify_options))
+    for video in videos:
+        video.rgb_probs = [next(rgb_probs) for _ in video.rgb_paths]
+        video.flow_probs = [next(flow_probs) for _ in video.flow_paths]
     scored, skipped = [], []
     for video in videos:
-        unreadable = [path for path, prob in zip(video.original_paths + video.optical_paths,
-                                                 video.original_probs + video.optical_probs) if math.isnan(prob)]
+        unreadable = [path for path, prob in zip(video.rgb_paths + video.flow_paths,
+                                                 video.rgb_probs + video.flow_probs) if math.isnan(prob)]
         if unreadable:
             reason = f"unreadable image(s): {', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}"
             log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)

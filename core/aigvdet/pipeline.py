@@ -12,6 +12,7 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import ClassVar
 from functools import partial
 from pathlib import Path
 from typing import Iterable
@@ -24,8 +25,9 @@ from tqdm import tqdm
 from core.aigvdet.classifier import classify_images
 from core.aigvdet.preprocess import CROP_SIZE, crop_region
 from core.aigvdet.scoring import FusedScore, verdict
-from core.data.layout import FrameFlowWriter
+from core.aigvdet.data.layout import FrameFlowWriter
 from core.errors import InputError
+from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
@@ -33,6 +35,7 @@ from core.flow.visualize import flow_to_classifier_rgb
 from core.media.video import VideoReader, chunked
 
 log = logging.getLogger(__name__)
+
 
 @dataclass
 class VideoResult(FusedScore):
@@ -42,13 +45,12 @@ class VideoResult(FusedScore):
     fps: float
     width: int
     height: int
-    original_probs: list[float] = field(default_factory=list)
-    optical_probs: list[float] = field(default_factory=list)
+    rgb_probs: list[float] = field(default_factory=list)
+    flow_probs: list[float] = field(default_factory=list)
 
     @property
     def frame_count(self) -> int:
-        return len(self.original_probs)
-
+        return len(self.rgb_probs)
 
     def report(self, threshold: float) -> dict:
         """The JSON report of demo.py."""
@@ -58,10 +60,10 @@ class VideoResult(FusedScore):
             "fps": self.fps,
             "width": self.width,
             "height": self.height,
-            "original_probs": self.original_probs,
-            "optical_probs": self.optical_probs,
-            "original_prob": self.original_prob,
-            "optical_prob": self.optical_prob,
+            "original_probs": self.rgb_probs,
+            "optical_probs": self.flow_probs,
+            "original_prob": self.rgb_prob,
+            "optical_prob": self.flow_prob,
             "predict": self.predict,
             "threshold": threshold,
             "verdict": verdict(self.predict, threshold),
@@ -82,7 +84,11 @@ class AIGVDetPipeline:
         channels_last: channels-last memory format for the ResNets (faster convolutions on GPU).
         flow_image_workers: threads turning flows into colour images (NumPy releases the GIL).
         crop_size: side of the classifiers' centre crop (448 for the official weights).
+        threshold: the fused probability from which a video is called fake (the reference's 0.5).
     """
+
+    name: ClassVar[str] = "aigvdet"
+    score_kind: ClassVar[ScoreKind] = ScoreKind.PROBABILITY
 
     def __init__(
         self,
@@ -95,6 +101,7 @@ class AIGVDetPipeline:
         channels_last: bool = False,
         flow_image_workers: int = 4,
         crop_size: int = CROP_SIZE,
+        threshold: float = 0.5,
     ) -> None:
         self.device = flow_extractor.device
         memory_format = torch.channels_last if channels_last else torch.preserve_format
@@ -107,6 +114,7 @@ class AIGVDetPipeline:
         self.channels_last = channels_last
         self.flow_image_workers = flow_image_workers
         self.crop_size = crop_size
+        self.threshold = threshold
 
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
@@ -116,12 +124,12 @@ class AIGVDetPipeline:
         self,
         frames: Iterable[np.ndarray],
         result: VideoResult,
-        frames_dir: str | os.PathLike | None = None,
-        flows_dir: str | os.PathLike | None = None,
+        rgb_dir: str | os.PathLike | None = None,
+        flow_dir: str | os.PathLike | None = None,
         total: int | None = None,
     ) -> VideoResult:
         """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
-        writer = FrameFlowWriter(frames_dir, flows_dir)
+        writer = FrameFlowWriter(rgb_dir, flow_dir)
         self.flows.reset()
         with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
             total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None
@@ -129,15 +137,15 @@ class AIGVDetPipeline:
             for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
                 images = frames_to_tensor(chunk, self.device)
-                result.original_probs += self.classify(self.rgb_model, images)
+                result.rgb_probs += self.classify(self.rgb_model, images)
                 flows = self.flows.push(images)
                 if len(flows):
-                    first_pair = len(result.optical_probs)
+                    first_pair = len(result.flow_probs)
                     flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
                     # Unless the images are written out, colour only the part the classifier's crop keeps.
                     region = None if writer.writes_flows else crop_region(*flows_hwc.shape[1:3], self.crop_size)
                     flow_images = list(pool.map(partial(flow_to_classifier_rgb, region=region), flows_hwc))
-                    result.optical_probs += self.classify(
+                    result.flow_probs += self.classify(
                         self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2)
                     )
                     # The pair (t, t+1) is named after frame t.
@@ -149,8 +157,8 @@ class AIGVDetPipeline:
     def score_video(
         self,
         path: str | os.PathLike,
-        frames_dir: str | os.PathLike | None = None,
-        flows_dir: str | os.PathLike | None = None,
+        rgb_dir: str | os.PathLike | None = None,
+        flow_dir: str | os.PathLike | None = None,
         backend: str = "auto",
     ) -> VideoResult:
         """Decode ``path`` as a stream and score it; raises InputError for unusable videos."""
@@ -163,9 +171,35 @@ class AIGVDetPipeline:
                     f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"
                 )
             result = VideoResult(str(path), info.fps, info.width, info.height)
-            self.score_frames(video, result, frames_dir, flows_dir, total=info.frame_count)
+            self.score_frames(video, result, rgb_dir, flow_dir, total=info.frame_count)
         if result.frame_count < 2:
             raise InputError(
                 f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
             )
         return result
+
+    def analyse_video(self, path: str | os.PathLike) -> Evidence:
+        """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities.
+
+        A frame's time is its index over the container's frame rate; a flow pair is timed by its first frame.
+        """
+        return evidence_of(self.score_video(path), self.threshold)
+
+
+def evidence_of(result: VideoResult, threshold: float) -> Evidence:
+    """The interface's view of one scored video."""
+    frame_s = np.arange(result.frame_count, dtype=np.float64) / (result.fps if result.fps > 0 else 1.0)
+    return Evidence(
+        detector=AIGVDetPipeline.name,
+        score=result.predict,
+        score_kind=AIGVDetPipeline.score_kind,
+        facts=VideoFacts(result.path, result.width, result.height, result.fps, result.frame_count),
+        series={
+            "rgb": TimeSeries(frame_s, np.asarray(result.rgb_probs), "RGB-branch fake probability per frame"),
+            "flow": TimeSeries(frame_s[:-1], np.asarray(result.flow_probs),
+                               "flow-branch fake probability per consecutive pair (t, t+1)"),
+        },
+        threshold=threshold,
+        details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob},
+        warnings=[] if result.fps > 0 else ["the container gives no frame rate: times are frame indices"],
+    )

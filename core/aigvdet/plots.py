@@ -18,7 +18,7 @@ def plot_scores(labels: list[int], scores: list[float], folder: str | Path) -> l
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ToolkitError("--plot needs matplotlib: pip install matplotlib") from None
+        raise ToolkitError("plots need matplotlib: pip install matplotlib") from None
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     labels_arr, scores_arr = np.asarray(labels), np.asarray(scores)

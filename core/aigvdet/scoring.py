@@ -8,9 +8,9 @@ RGB_WEIGHT = 0.5
 FLOW_WEIGHT = 0.5
 
 
-def fuse_scores(original_prob: float, optical_prob: float) -> float:
+def fuse_scores(rgb_prob: float, flow_prob: float) -> float:
     """The video's fake probability from the RGB-branch and flow-branch means."""
-    return original_prob * RGB_WEIGHT + optical_prob * FLOW_WEIGHT
+    return rgb_prob * RGB_WEIGHT + flow_prob * FLOW_WEIGHT
 
 
 def verdict(predict: float, threshold: float = 0.5) -> str:
@@ -19,19 +19,23 @@ def verdict(predict: float, threshold: float = 0.5) -> str:
 
 
 class FusedScore:
-    """Mixin for results holding ``original_probs`` (per frame) and ``optical_probs`` (per pair)."""
+    """Mixin for results holding ``rgb_probs`` (per frame) and ``flow_probs`` (per consecutive pair).
 
-    original_probs: list[float]
-    optical_probs: list[float]
+    The reference calls the two branches "original" and "optical"; its names survive only in the outputs it
+    defines (printed lines, CSV columns, demo.py's JSON keys).
+    """
+
+    rgb_probs: list[float]
+    flow_probs: list[float]
 
     @property
-    def original_prob(self) -> float:
-        return float(np.mean(self.original_probs))
+    def rgb_prob(self) -> float:
+        return float(np.mean(self.rgb_probs))
 
     @property
-    def optical_prob(self) -> float:
-        return float(np.mean(self.optical_probs))
+    def flow_prob(self) -> float:
+        return float(np.mean(self.flow_probs))
 
     @property
     def predict(self) -> float:
-        return fuse_scores(self.original_prob, self.optical_prob)
+        return fuse_scores(self.rgb_prob, self.flow_prob)

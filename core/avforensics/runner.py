@@ -18,7 +18,6 @@ from __future__ import annotations
 import csv
 import logging
 import math
-import os
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,39 +28,13 @@ from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
-from core.avforensics.scoring import WINDOW_FRAMES
 from core.checkpoints import require_file
 from core.errors import InputError
-from core.media.av_clip import AVClip, load_av_clip
+from core.media.av_clip import AVClip
 
 log = logging.getLogger(__name__)
 
-VIDEO_SUFFIXES = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".flv", ".mpg", ".mpeg", ".wmv", ".3gp", ".ts"}
 SCORE_FILES = ("testing_scores.npy", "testing_score.npy")
-
-
-def resolve_inputs(test_video_path: str | os.PathLike) -> list[str]:
-    """A video path -> [it]; a text file -> its entries (blank lines and ``#`` comments skipped,
-    relative entries taken relative to the list file's folder)."""
-    path = Path(test_video_path)
-    if path.suffix.lower() in VIDEO_SUFFIXES:
-        return [str(path)]
-    if not path.is_file():
-        raise InputError(f"--test_video_path {path}: no such video or list file")
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        return [str(path)]  # not text: let the decoder judge it as a video
-    entries = []
-    for line in lines:
-        entry = line.strip()
-        if not entry or entry.startswith("#"):
-            continue
-        entry_path = Path(entry).expanduser()
-        entries.append(str(entry_path if entry_path.is_absolute() else path.parent / entry_path))
-    if not entries:
-        raise InputError(f"list file {path} names no video")
-    return entries
 
 
 @dataclass
@@ -112,8 +85,7 @@ def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False
     audio_path = wav if audio_from_wav and wav.is_file() else None
     if audio_path is not None:
         log.info("%s: audio read from %s", path, wav)
-    return load_av_clip(path, size=detector.frame_size, max_frames=detector.frames_needed,
-                        min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+    return detector.load_clip(path, audio_path)
 
 
 def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:
@@ -125,7 +97,7 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
         (checkpoints.pca, "PCA file"),
     ):
         require_file(path, what)  # all missing files are reported before any work starts
-    detector = AVForensicsDetector.from_checkpoints(checkpoints, **detector_kwargs)
+    detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, **detector_kwargs)
     writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
@@ -141,7 +113,7 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
                 try:
                     clip = pending.popleft().result() if pool is not None else _load(path, detector, settings.audio_from_wav)
                     analysis = detector.analyse(clip)
-                    score, steps, logits = analysis.scores.combined(settings.lam), analysis.steps, analysis.logits
+                    score, steps, logits = analysis.scores.combined(detector.lam), analysis.steps, analysis.logits
                     log.info("%s: score %.6f over %d steps", path, score, steps)
                 except InputError as exc:
                     status = str(exc)

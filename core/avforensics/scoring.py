@@ -34,11 +34,6 @@ def num_steps(frames: int, max_len: int) -> int:
     return max(0, min(frames - WINDOW_FRAMES + 1, max_len))
 
 
-def audio_window_start(step: int, offset_index: int) -> int:
-    """Start, in frames of the zero-padded audio, of the audio paired with video window ``step`` at ``offset_index``."""
-    return step + offset_index
-
-
 def audio_window_index(steps: int) -> torch.Tensor:
     """(steps, 31) index into the ``steps + 30`` distinct audio windows, for every (step, offset) pair."""
     return torch.arange(steps)[:, None] + torch.arange(NUM_OFFSETS)[None, :]

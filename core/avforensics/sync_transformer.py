@@ -134,12 +134,14 @@ class FusionTransformer(nn.Module):
 class SyncModel(nn.Module):
     """The whole ``sync_model.pth``: ``vis_enc`` + ``aud_enc`` + ``transformer`` (keys match the checkpoint)."""
 
-    def __init__(self, feature_map_size: int = 14) -> None:
+    def __init__(self, feature_map_size: int = 14, width_div: int = 1) -> None:
         super().__init__()
-        self.vis_enc = VideoEncoder()
-        self.aud_enc = AudioEncoder()
+        # width_div > 1 divides every width (same layers and key names, smaller shapes) for CPU-sized runs.
+        self.vis_enc = VideoEncoder(widths=tuple(w // width_div for w in (64, 128, 256, 512)))
+        self.aud_enc = AudioEncoder(512 // width_div, tuple(w // width_div for w in (64, 192, 384, 256, 256)))
         # 14 for 224x224 frames (the official model); tests use smaller frames with a smaller map.
-        self.transformer = FusionTransformer(feature_map_size=feature_map_size)
+        self.transformer = FusionTransformer(dim=512 // width_div, dim_head=128 // width_div,
+                                             mlp_dim=512 // width_div, feature_map_size=feature_map_size)
 
     def forward(self, video: torch.Tensor, log_mel: torch.Tensor) -> torch.Tensor:
         """Reference-style call on matching pairs: (B, 3, 5, H, W) clips and (B, 1, 80, 20) log-mels -> (B,) logits."""

@@ -34,7 +34,7 @@ def load_raft(
     state = extract_state_dict(read_checkpoint(path, "RAFT checkpoint"))
     stem = state.get("fnet.conv1.weight")
     if stem is not None and stem.shape[0] != model.fnet.conv1.out_channels:
-        other = "RAFT-small (pass --small)" if stem.shape[0] == 32 else "RAFT large (drop --small)"
+        other = "RAFT-small" if stem.shape[0] == 32 else "RAFT large"
         raise CheckpointError(f"RAFT checkpoint {path} is for {other}, not {model.describe()}")
     load_state_dict_strict(model, state, f"RAFT checkpoint {path}")
     return model.to(device).eval()

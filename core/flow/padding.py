@@ -20,8 +20,3 @@ def pad_to_multiple_of_8(frames: torch.Tensor) -> torch.Tensor:
         return frames
     return F.pad(frames, [left, right, top, bottom], mode="replicate")
 
-
-def unpad(tensor: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Crop a padded (..., H', W') tensor back to the original ``height`` x ``width``."""
-    left, _, top, _ = sintel_padding(height, width)
-    return tensor[..., top : top + height, left : left + width]

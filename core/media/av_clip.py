@@ -41,6 +41,8 @@ class AVClip:
     audio: np.ndarray  # (T * samples_per_frame,) float32, int16 scale
     source_fps: float
     resampled: bool
+    source_width: int = 0  # the decoded video's size before resizing (0: unknown)
+    source_height: int = 0
 
     @property
     def num_frames(self) -> int:
@@ -79,8 +81,9 @@ def _frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.Vid
 
 def load_video_frames(
     container: av.container.InputContainer, size: int = FRAME_SIZE, fps: float = TARGET_FPS, max_frames: int | None = None
-) -> tuple[np.ndarray, float, bool]:
-    """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled)."""
+) -> tuple[np.ndarray, float, bool, tuple[int, int]]:
+    """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled,
+    (source width, source height))."""
     if not container.streams.video:
         raise InputError("no video track")
     stream = container.streams.video[0]
@@ -99,7 +102,7 @@ def load_video_frames(
             last_frame, last_image = frame, _to_rgb(frame, size)
         images.append(last_image)
     frames = np.stack(images) if images else np.zeros((0, size, size, 3), dtype=np.uint8)
-    return frames, source_fps, resample
+    return frames, source_fps, resample, (stream.width, stream.height)
 
 
 def load_av_clip(
@@ -124,7 +127,7 @@ def load_av_clip(
     samples_per_frame = frames_to_samples(1, fps, sample_rate)
     try:
         with av.open(os.fspath(path)) as container:
-            frames, source_fps, resampled = load_video_frames(container, size, fps, max_frames)
+            frames, source_fps, resampled, source_size = load_video_frames(container, size, fps, max_frames)
         with av.open(os.fspath(audio_path if audio_path is not None else path)) as container:
             max_samples = None if max_frames is None else max_frames * samples_per_frame
             audio = decode_audio_stream(container, sample_rate, max_samples)
@@ -138,4 +141,4 @@ def load_av_clip(
             f"too short: {usable} frames with audio (video {frames.shape[0]}, audio {audio.shape[0] / sample_rate:.2f} s), "
             f"need {min_frames}"
         )
-    return AVClip(str(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled)
+    return AVClip(str(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled, *source_size)

@@ -139,17 +139,6 @@ class VideoReader:
         self.close()
 
 
-def read_video(path: str | os.PathLike, backend: str = "auto", max_frames: int | None = None) -> list[np.ndarray]:
-    """All frames (or the first ``max_frames``) of a short video, for tests and small clips."""
-    frames = []
-    with VideoReader(path, backend) as video:
-        for frame in video:
-            frames.append(frame)
-            if max_frames is not None and len(frames) >= max_frames:
-                break
-    return frames
-
-
 def sample_frames(frames: Iterable[T], stride: int = 1, max_frames: int | None = None) -> Iterator[T]:
     """Every ``stride``-th frame (starting with the first), at most ``max_frames`` of them."""
     if stride < 1:

@@ -1,8 +1,7 @@
-"""Training of the audio-visual forensics models on real videos only (issue 6).
+"""Training of the audio-visual forensics models on real videos only.
 
-Modules: ``data`` (video lists, video windows + shifted audio windows), ``models`` (sync model at official or
-reduced size, export in the official layout), ``extract`` (per-video logits and features by the detector's
-own code), ``sync`` (two-phase sync training), ``anomaly`` (PCA + autoregressive models), ``runs`` (run
-folder, resume, DDP, autocast), ``synthetic`` (tiny synthetic clips), ``cli`` (``python -m
-core.avforensics.training``).
+Modules: ``data`` (video windows + shifted audio windows), ``sync`` (two-phase sync training), ``anomaly``
+(PCA + autoregressive models, on sequences extracted by :mod:`core.avforensics.features`), ``cli`` (``python -m
+core.avforensics.training``). The run folder, DDP and precision come from :mod:`core.runs`, shared with
+AIGVDet's trainer; tiny synthetic clips for small runs come from :mod:`core.avforensics.synthetic`.
 """

@@ -1,4 +1,4 @@
-"""``python -m core.avforensics.training {sync,anomaly,score,synth} ...``; see :mod:`core.avforensics.training.cli`."""
+"""``python -m core.avforensics.training {sync,anomaly,synth} ...``; see :mod:`core.avforensics.training.cli`."""
 
 from core.avforensics.training.cli import entry
 

@@ -40,13 +40,15 @@ from tqdm import tqdm
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, pad_to_length
-from core.avforensics.training import runs
-from core.avforensics.training.data import read_video_list
-from core.avforensics.training.extract import SyncExtractor
+from core.avforensics.training.data import list_videos
+from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import load_sync_model
 from core.checkpoints import require_file
 from core.errors import InputError
-from core.training.distributed import barrier, cleanup, mean_over_ranks
+from core.runs.precision import autocast
+from core.checkpoints import save_checkpoint
+from core.runs import folder as runs
+from core.runs.distributed import process_group, barrier, mean_over_ranks
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +68,12 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
                 shard.unlink()
     if not shard.is_file():
         model, arch = load_sync_model(sync_path)
-        extractor = SyncExtractor(model.to(info.device), extract_len, info.device, config["window_batch"])
+        extractor = SyncFeatureExtractor(model, arch.frame_size, extract_len, info.device, config["window_batch"])
         logits, features, lengths, kept = [], [], [], []
         mine = paths[info.rank :: info.world_size]
         for path in tqdm(mine, desc=f"extracting {cache.stem}", unit="video", disable=not info.is_primary or config["no_progress"]):
             try:
-                video_logits, video_features = extractor.extract(extractor.load(path, arch.frame_size))
+                video_logits, video_features = extractor.extract_in_eval_mode(extractor.load_clip(path))
             except InputError as exc:
                 log.warning("%s: not used (%s)", path, exc)
                 continue
@@ -137,7 +139,7 @@ def sequence_losses(dist_model: nn.Module, feat_model: nn.Module, batch: dict, d
     mask = batch["mask"].to(device)
     input_mask = mask[:, :-1]
     valid = 1.0 - mask[:, 1:]  # prediction t is scored when step t+1 is a real step
-    with runs.autocast(device, precision):
+    with autocast(device, precision):
         predicted = dist_model(logits[:, :-1].float(), input_mask)
         predicted_features = feat_model(features[:, :-1].float(), input_mask)
     target = torch.softmax(logits[:, 1:].float(), dim=2)
@@ -150,11 +152,8 @@ def sequence_losses(dist_model: nn.Module, feat_model: nn.Module, batch: dict, d
 
 def train_anomaly(config: dict[str, Any]) -> dict[str, Any]:
     """Extract, fit the PCA, train both autoregressive models (or resume); returns the last epoch's metrics."""
-    info = runs.setup_process(config["device"])
-    try:
+    with process_group(config["device"]) as info:
         return _train(config, info)
-    finally:
-        cleanup()
 
 
 def _loader(dataset: Dataset, config: dict, info, shuffle: bool, epoch: int) -> DataLoader:
@@ -166,16 +165,16 @@ def _loader(dataset: Dataset, config: dict, info, shuffle: bool, epoch: int) -> 
 def _train(config: dict[str, Any], info) -> dict[str, Any]:
     output_dir = Path(config["output_dir"])
     if not 2 <= config["max_len"] <= 50:
-        raise InputError(f"--max_len {config['max_len']}: the reference models have 49 positions, so 2..50")
+        raise InputError(f"max_len {config['max_len']}: the reference models have 49 positions, so 2..50")
     config["extract_len"] = config.get("extract_len") or config["max_len"]
     if info.is_primary:
         runs.save_config(output_dir, config)
-    train = extract_split(read_video_list(config["train_list"]), config["sync_model"], config["extract_len"], config, info,
+    train = extract_split(list_videos(config["train_list"]), config["sync_model"], config["extract_len"], config, info,
                           output_dir / "extract" / "train.npz")
     val = []
     if config.get("val_list"):
         # Validation sequences are what detection will see: the first max_len steps.
-        val = extract_split(read_video_list(config["val_list"]), config["sync_model"], config["max_len"], config, info,
+        val = extract_split(list_videos(config["val_list"]), config["sync_model"], config["max_len"], config, info,
                             output_dir / "extract" / "val.npz")
     if not train:
         raise InputError(f"no usable training video in {config['train_list']}")
@@ -200,7 +199,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             optimizers[name].load_state_dict(resumed["optimizers"][name])
         start_epoch, best = resumed["epoch"] + 1, resumed["best"]
         runs.restore_rng(resumed["rng"])
-        log.info("resumed %s at epoch %d of %d", output_dir / runs.CHECKPOINT, start_epoch, config["epochs"])
+        log.info("resumed %s at epoch %d of %d", runs.latest_checkpoint(output_dir), start_epoch, config["epochs"])
     wrapped = {name: DistributedDataParallel(m, device_ids=[info.device.index] if info.device.type == "cuda" else None)
                if info.distributed else m for name, m in models.items()}
     metrics = runs.MetricsLog(output_dir, start_epoch) if info.is_primary else None
@@ -232,6 +231,8 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             _save(output_dir, models, optimizers, epoch, best, row, config, metrics)
             log.info("epoch %d: %s", epoch, ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float)))
         barrier()
+    if metrics is not None:
+        metrics.close()
     return row
 
 
@@ -261,10 +262,10 @@ def _save(output_dir: Path, models: dict, optimizers: dict, epoch: int, best: di
         if loss <= best[name]:
             best[name] = loss
             state = {k: v.detach().cpu().clone() for k, v in models[name].state_dict().items()}
-            runs.save_checkpoint(output_dir / MODEL_FILES[name], state)  # bare state dict: the official layout
-    runs.save_checkpoint(output_dir / runs.CHECKPOINT, {
+            save_checkpoint(state, output_dir / MODEL_FILES[name])  # bare state dict: the official layout
+    save_checkpoint({
         "models": {n: m.state_dict() for n, m in models.items()},
         "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
         "epoch": epoch, "best": dict(best), "config": config, "rng": runs.rng_state(),
-    })
+    }, runs.checkpoint_path(output_dir, runs.LATEST))
     metrics.add(row)

@@ -36,8 +36,9 @@ detect.py reads sync_model.json beside the weights, so it scores models of any s
         --avfeature_model_path runs/avanomaly_small/avfeature_regressive_model.pth \
         --pca_path runs/avanomaly_small/pca.npz --output_dir runs/avscore_small
 
-Every run writes config.json, metrics.csv/metrics.json (one row per epoch) and last.pth; ``--resume true``
-(the default) continues from last.pth when it exists.
+Every run folder is laid out as AIGVDet's (``core.runs.folder``): config.yaml, metrics.csv/metrics.json (one row
+per epoch) and ckpt/model_epoch_latest.pth; ``--resume true`` (the default) continues from it when it exists
+(or from last.pth, where earlier versions kept it).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ import argparse
 import logging
 from pathlib import Path
 
-from core.cli import str2bool
-from core.errors import run_cli
+from core.cli import add_precision_arg, str2bool
+from core.cli import run_cli
 
 log = logging.getLogger("core.avforensics.training")
 
@@ -58,10 +59,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output_dir", required=True, help="run folder: config, metrics, checkpoints, exported models")
     parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
                         help="under torchrun each process uses the GPU of its LOCAL_RANK")
-    parser.add_argument("--precision", default="bf16", choices=("bf16", "fp32"), help="autocast on GPU (the CPU uses fp32)")
+    add_precision_arg(parser, "--precision", "bf16", "autocast on GPU (the CPU uses fp32)")
     parser.add_argument("--num_workers", type=int, default=4, help="data-loader processes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", type=str2bool, default=True, help="continue from output_dir/last.pth if present")
+    parser.add_argument("--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present")
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per encoder batch in extraction")
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
@@ -118,7 +119,7 @@ def main(args: argparse.Namespace) -> int:
 
         train_anomaly(config)
     else:
-        from core.avforensics.training.synthetic import write_synthetic_splits
+        from core.avforensics.synthetic import write_synthetic_splits
 
         write_synthetic_splits(Path(args.output_dir), args.count, args.frames, args.size)
     return 0

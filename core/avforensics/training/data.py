@@ -23,19 +23,19 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from core.avforensics.runner import resolve_inputs
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES
 from core.errors import InputError
 from core.media.av_clip import AVClip, load_av_clip
+from core.media.sources import read_video_list
 
 log = logging.getLogger(__name__)
 
 MAX_TRIES = 20
 
 
-def read_video_list(path: str | os.PathLike) -> list[str]:
-    """A video, or a text file of videos (one per line, relative to the list file, ``#`` comments), as detect.py reads them."""
-    return resolve_inputs(path)
+def list_videos(source: str | os.PathLike) -> list[str]:
+    """The video paths of a video, list file or class folder, as detect.py reads them (labels are not needed)."""
+    return [str(entry.path) for entry in read_video_list(source)]
 
 
 def load_training_clip(path: str, frame_size: int, max_frames: int | None) -> AVClip:

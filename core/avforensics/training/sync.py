@@ -9,7 +9,7 @@ Phase 2 (``--epochs2``), offset classification: each video window is scored agai
 shifted by -15..+15 frames (the detector's indexing) and a 31-way cross-entropy picks the true offset.
 
 Validation after every epoch: offset accuracy over every step of the held-out videos, computed by the
-detector's own code (:mod:`core.avforensics.training.extract`); chance is 1/31. The best epoch by that
+detector's own code (:mod:`core.avforensics.features`); chance is 1/31. The best epoch by that
 accuracy (the last one without ``--val_list``) is exported as ``sync_model.pth`` (official layout).
 """
 
@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -28,13 +29,15 @@ from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
 from core.avforensics.mel import LogMel
-from core.avforensics.scoring import ALIGNED_OFFSET, NUM_OFFSETS
-from core.avforensics.training import runs
-from core.avforensics.training.data import SyncWindowDataset, read_video_list
-from core.avforensics.training.extract import SyncExtractor, offset_hits
+from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS
+from core.avforensics.training.data import SyncWindowDataset, list_videos
+from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.errors import InputError
-from core.training.distributed import all_gather_objects, barrier, cleanup, mean_over_ranks
+from core.runs.precision import autocast
+from core.checkpoints import save_checkpoint
+from core.runs import folder as runs
+from core.runs.distributed import process_group, all_gather_objects, barrier, mean_over_ranks
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +70,12 @@ class SyncTrainingModel(nn.Module):
         return fusion.sync_logit(paired_video, audio_tokens).reshape(batch, windows)
 
 
+def offset_hits(logits: np.ndarray, tolerance: int = 0) -> tuple[int, int]:
+    """(steps whose arg-max offset is within ``tolerance`` frames of the true one, steps)."""
+    error = np.abs(logits.argmax(axis=1) - MAX_OFFSET)
+    return int((error <= tolerance).sum()), int(logits.shape[0])
+
+
 def phase_loss(logits: torch.Tensor, video_index: torch.Tensor, phase: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross-entropy and top-1 hits of a batch: the own audio (phase 1) or the true offset (phase 2)."""
     logits = logits.float()
@@ -82,11 +91,11 @@ def phase_loss(logits: torch.Tensor, video_index: torch.Tensor, phase: int) -> t
 
 def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info) -> dict[str, float]:
     """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks."""
-    extractor = SyncExtractor(model, max_len=config["val_max_len"], device=info.device, window_batch=config["window_batch"])
+    extractor = SyncFeatureExtractor(model, config["frame_size"], config["val_max_len"], info.device, config["window_batch"])
     hits = near = steps = 0
     for path in paths[info.rank :: info.world_size]:
         try:
-            logits, _ = extractor.extract(extractor.load(path, config["frame_size"]))
+            logits, _ = extractor.extract_in_eval_mode(extractor.load_clip(path))
         except InputError as exc:
             log.warning("%s: not used for validation (%s)", path, exc)
             continue
@@ -101,18 +110,15 @@ def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info) -
 
 def train_sync(config: dict[str, Any]) -> dict[str, Any]:
     """Run (or resume) a sync-model training; returns the last epoch's metrics. See the CLI for ``config``."""
-    info = runs.setup_process(config["device"])
-    try:
+    with process_group(config["device"]) as info:
         return _train(config, info)
-    finally:
-        cleanup()
 
 
 def _train(config: dict[str, Any], info) -> dict[str, Any]:
     output_dir = Path(config["output_dir"])
     arch = SyncArch(config["frame_size"], config["width_div"])
-    train_paths = read_video_list(config["train_list"])
-    val_paths = read_video_list(config["val_list"]) if config.get("val_list") else []
+    train_paths = list_videos(config["train_list"])
+    val_paths = list_videos(config["val_list"]) if config.get("val_list") else []
     total_epochs = config["epochs1"] + config["epochs2"]
     if info.is_primary:
         runs.save_config(output_dir, config)
@@ -129,7 +135,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         optimizer.load_state_dict(resumed["optimizer"])
         start_epoch, best = resumed["epoch"] + 1, resumed["best"]
         runs.restore_rng(resumed["rng"])
-        log.info("resumed %s at epoch %d of %d", output_dir / runs.CHECKPOINT, start_epoch, total_epochs)
+        log.info("resumed %s at epoch %d of %d", runs.latest_checkpoint(output_dir), start_epoch, total_epochs)
     if info.distributed:
         model = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
     metrics = runs.MetricsLog(output_dir, start_epoch) if info.is_primary else None
@@ -148,7 +154,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         batch_size = config["batch_size1"] if phase == 1 else config["batch_size2"]
         if len(sampler) < batch_size:
             raise InputError(f"{len(dataset)} samples per epoch cannot fill one batch of {batch_size} per process; "
-                             "list more videos, raise --windows_per_video or lower the batch size")
+                             "list more videos, raise windows_per_video or lower the batch size")
         loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=config["num_workers"],
                             drop_last=True, pin_memory=info.device.type == "cuda")
         model.train()
@@ -158,7 +164,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         for batch in bar:
             video = batch["video"].to(info.device, non_blocking=True)
             audio = batch["audio"].to(info.device, non_blocking=True)
-            with runs.autocast(info.device, config["precision"]):
+            with autocast(info.device, config["precision"]):
                 logits = model(video, audio, phase)
             loss, batch_hits = phase_loss(logits, batch["video_index"].to(info.device), phase)
             optimizer.zero_grad(set_to_none=True)
@@ -186,6 +192,8 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
     if info.is_primary and total_epochs > start_epoch:
         chosen = f"best epoch {best['epoch']} by offset accuracy {best['val_offset_acc']:.3f}" if val_paths else "last epoch"
         log.info("sync model: %s (%s)", output_dir / "sync_model.pth", chosen)
+    if metrics is not None:
+        metrics.close()
     return last
 
 
@@ -198,8 +206,8 @@ def _save(output_dir: Path, model, optimizer, epoch: int, best: dict, row: dict,
         best.update(val_offset_acc=accuracy, epoch=epoch)
         export_sync_model(sync_model, output_dir / "sync_model.pth", arch, config)
     export_sync_model(sync_model, output_dir / "sync_model_last.pth", arch, config)
-    runs.save_checkpoint(output_dir / runs.CHECKPOINT, {
+    save_checkpoint({
         "model": runs.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
         "best": dict(best), "config": config, "rng": runs.rng_state(),
-    })
+    }, runs.checkpoint_path(output_dir, runs.LATEST))
     metrics.add(row)

@@ -7,7 +7,7 @@ wobble from frame to frame, and blending with an earlier frame (ghosting). Both 
 ghosts, warps are visible in single frames) and the flow branch (flicker and warps break the smooth flow)
 have something to learn. None of this resembles what real video generators get wrong.
 
-Frames and flow images are made from the written videos (MJPG .avi) by ``core.data.prepare``, the same
+Frames and flow images are made from the written videos (MJPG .avi) by ``core.aigvdet.data.prepare``, the same
 code that prepares real datasets, with OpenCV's DIS optical flow (no RAFT weights needed): so
 ``demo.py --flow_method dis`` sees a video exactly as training saw it.
 """
@@ -22,13 +22,12 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from core.data.prepare import PrepareOptions, prepare_video
-from core.data.sources import VideoItem
+from core.aigvdet.data.prepare import PrepareOptions, prepare_video
+from core.media.sources import CLASS_FOLDERS, VideoEntry
 from core.flow.classical import ClassicalFlow
 
 log = logging.getLogger(__name__)
 
-CLASSES = ("0_real", "1_fake")
 SPLITS = ("train", "val", "test")
 
 
@@ -142,10 +141,10 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
 
 def write_clip(root: Path, split: str, spec: WorldSpec, label: str, video: str, frames: list[np.ndarray],
                flow: ClassicalFlow) -> None:
-    """The video, then its frames and flow images by ``core.data.prepare``: decoded back from the file as a
+    """The video, then its frames and flow images by ``core.aigvdet.data.prepare``: decoded back from the file as a
     real video would be, and written exactly as the reference demo writes frames and flows."""
     video_path = write_video(root / "videos" / split / spec.name / label / f"{video}.avi", frames, spec.fps)
-    prepare_video(VideoItem(video_path, CLASSES.index(label)), root / "rgb" / split / spec.name,
+    prepare_video(VideoEntry(video_path, CLASS_FOLDERS.index(label)), root / "rgb" / split / spec.name,
                   root / "flow" / split / spec.name, flow, PrepareOptions())
 
 
@@ -153,11 +152,11 @@ def generate(root: str | Path, spec: WorldSpec = WorldSpec(), show_progress: boo
     """Write the world under ``root`` (see the package docstring for the layout); returns ``root``."""
     root = Path(root)
     counts = {"train": spec.train, "val": spec.val, "test": spec.test}
-    jobs = [(split, label, i) for split in SPLITS for label in CLASSES for i in range(counts[split])]
+    jobs = [(split, label, i) for split in SPLITS for label in CLASS_FOLDERS for i in range(counts[split])]
     flow = ClassicalFlow("dis")
     for split, label, i in tqdm(jobs, desc="synthetic videos", disable=not show_progress):
         # One generator per video: any clip can be regenerated alone, whatever the counts.
-        seed = [spec.seed, SPLITS.index(split), CLASSES.index(label), i]
+        seed = [spec.seed, SPLITS.index(split), CLASS_FOLDERS.index(label), i]
         rng = np.random.default_rng(seed)
         frames = real_clip(rng, spec) if label == "0_real" else fake_clip(rng, spec)
         write_clip(root, split, spec, label, f"video_{i:05d}", frames, flow)

@@ -1,4 +1,4 @@
-"""The authors' per-step, per-offset loop, rebuilt from our modules: the slow baseline for checks and the bench.
+"""The authors' per-step, per-offset loop, rebuilt from our modules: the slow baseline for tests and bench_detect.
 
 For every time step it does what their ``detect.py`` does: repeat the 5-frame window 31 times, cut the 31
 audio windows out of a 35-frame slice of the zero-padded audio, compute their log-mels, and run the full
@@ -38,7 +38,7 @@ def reference_style_analysis(
         audio = audio_set[:, k * aud_fact : (k + 5 + 15 + 15) * aud_fact]
         video = video[:, None].repeat(1, 31, 1, 1, 1, 1).reshape(-1, *video.shape[1:]).to(device)
         audio = torch.cat([audio[:, i * aud_fact : (i + 5) * aud_fact] for i in range(31)]).to(device)
-        log_mel = detector.log_mel(audio)
+        log_mel = detector.features.log_mel(audio)
         logits[k] = model(video, log_mel).reshape(31).cpu().numpy()
         feature = model.av_feature(video, log_mel)[15]
         pca_features[k] = detector.pca.transform(feature.cpu().numpy()[None])

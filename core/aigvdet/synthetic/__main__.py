@@ -1,16 +1,16 @@
-"""``python -m core.synthetic``: write the synthetic world (see ``core/synthetic/__init__.py``)."""
+"""``python -m core.aigvdet.synthetic``: write the synthetic world (see ``core/synthetic/__init__.py``)."""
 
 from __future__ import annotations
 
 import argparse
 
-from core.errors import run_cli
-from core.synthetic import WorldSpec, generate
-from core.synthetic import __doc__ as package_doc
+from core.cli import run_cli
+from core.aigvdet.synthetic import WorldSpec, generate
+from core.aigvdet.synthetic import __doc__ as package_doc
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.synthetic", description=package_doc,
+    parser = argparse.ArgumentParser(prog="python -m core.aigvdet.synthetic", description=package_doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     defaults = WorldSpec()
     parser.add_argument("--out", default="data/synthetic", help="output folder")

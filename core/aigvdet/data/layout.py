@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import InputError
+from core.media.sources import CLASS_FOLDERS
 
-CLASS_FOLDERS = ("0_real", "1_fake")  # label = index
 FRAME_NAME = "frame_{:05d}"
 # The reference globs exactly these patterns (case-sensitive), concatenated, then sorts the paths.
 IMAGE_PATTERNS = ("*.jpg", "*.png", "*.JPEG")
@@ -68,20 +68,20 @@ class FrameFlowWriter:
     Either folder may be None (nothing written there).
     """
 
-    def __init__(self, frames_dir=None, flows_dir=None, extension: str = ".png") -> None:
+    def __init__(self, rgb_dir=None, flow_dir=None, extension: str = ".png") -> None:
         import cv2
 
         self._imwrite = cv2.imwrite
         self.extension = extension if extension.startswith(".") else f".{extension}"
-        self.frames_dir = Path(frames_dir) if frames_dir else None
-        self.flows_dir = Path(flows_dir) if flows_dir else None
-        for folder in (self.frames_dir, self.flows_dir):
+        self.rgb_dir = Path(rgb_dir) if rgb_dir else None
+        self.flow_dir = Path(flow_dir) if flow_dir else None
+        for folder in (self.rgb_dir, self.flow_dir):
             if folder is not None:
                 folder.mkdir(parents=True, exist_ok=True)
 
     @property
     def writes_flows(self) -> bool:
-        return self.flows_dir is not None
+        return self.flow_dir is not None
 
     def _write(self, folder: Path, first_index: int, images: list[np.ndarray]) -> None:
         for offset, image in enumerate(images):
@@ -90,9 +90,9 @@ class FrameFlowWriter:
                 raise InputError(f"cannot write {target}")
 
     def write_frames(self, first_index: int, frames_rgb: list[np.ndarray]) -> None:
-        if self.frames_dir is not None:
-            self._write(self.frames_dir, first_index, [f[..., ::-1] for f in frames_rgb])
+        if self.rgb_dir is not None:
+            self._write(self.rgb_dir, first_index, [f[..., ::-1] for f in frames_rgb])
 
     def write_flows(self, first_index: int, classifier_rgb: list[np.ndarray]) -> None:
-        if self.flows_dir is not None:
-            self._write(self.flows_dir, first_index, [f[..., ::-1] for f in classifier_rgb])
+        if self.flow_dir is not None:
+            self._write(self.flow_dir, first_index, [f[..., ::-1] for f in classifier_rgb])

@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-from contextlib import nullcontext
 from pathlib import Path
 
 import torch
@@ -21,15 +20,16 @@ from torchvision import models
 from yacs.config import CfgNode
 
 from core.aigvdet.classifier import build_classifier
-from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint
+from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint, save_checkpoint
 from core.errors import CheckpointError
-from core.training.config import config_to_dict
-from core.training.distributed import DistInfo
-from core.training.earlystop import AFTER_DROP_DELTA, FIRST_DELTA, EarlyStopping, drop_learning_rate
+from core.aigvdet.training.config import config_to_dict
+from core.runs.distributed import DistInfo
+from core.runs.folder import checkpoint_path
+from core.runs.precision import autocast, autocast_dtype
+from core.aigvdet.training.earlystop import AFTER_DROP_DELTA, FIRST_DELTA, EarlyStopping, drop_learning_rate
 
 log = logging.getLogger(__name__)
 
-AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": None}
 # File names of the ImageNet weights in torch's hub cache: torchvision's current IMAGENET1K_V1 files and
 # the older names the reference's ``model_zoo.load_url`` downloads (the same weights).
 LEGACY_IMAGENET_FILES = {"resnet18": "resnet18-5c106cde.pth", "resnet34": "resnet34-333f7ec4.pth",
@@ -98,7 +98,7 @@ class Trainer:
         self.model = build_training_model(cfg).to(self.device)
         if self.on_cuda and cfg.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.amp_dtype = AMP_DTYPES[cfg.precision] if self.on_cuda else None
+        self.amp_dtype = autocast_dtype(cfg.precision) if self.on_cuda else None
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype is torch.float16)
         self.optimizer = self._new_optimizer()
         self.loss_fn = nn.BCEWithLogitsLoss()
@@ -124,9 +124,7 @@ class Trainer:
 
     # ------------------------------------------------------------ steps
     def autocast(self):
-        if self.amp_dtype is None:
-            return nullcontext()
-        return torch.autocast(device_type="cuda", dtype=self.amp_dtype)
+        return autocast(self.device, self.cfg.precision)
 
     def _to_device(self, images: torch.Tensor) -> torch.Tensor:
         images = images.to(self.device, non_blocking=True)
@@ -187,14 +185,9 @@ class Trainer:
             "config": config_to_dict(self.cfg),
         }
 
-    def save(self, folder: str | os.PathLike, tag: str | int) -> Path:
-        """Write ``model_epoch_<tag>.pth`` atomically (a crash mid-write never leaves a truncated file)."""
-        target = Path(folder) / f"model_epoch_{tag}.pth"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        partial = target.with_suffix(".pth.partial")
-        torch.save(self.state(), partial)
-        os.replace(partial, target)
-        return target
+    def save(self, run_dir: str | os.PathLike, tag: str | int) -> Path:
+        """Write ``ckpt/model_epoch_<tag>.pth`` of the run folder, atomically."""
+        return save_checkpoint(self.state(), checkpoint_path(run_dir, tag))
 
     def load(self, path: str | os.PathLike) -> None:
         """Resume: model, and unless ``new_optim`` the optimiser (with its lr), step, epoch and stopper."""

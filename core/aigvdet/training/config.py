@@ -22,11 +22,12 @@ import yaml
 from yacs.config import CfgNode
 
 from core.cli import str2bool
+from core.aigvdet.preprocess import CROP_SIZE
 from core.errors import ToolkitError
+from core.runs import folder as run_folder
+from core.runs.precision import PRECISIONS
 
 log = logging.getLogger(__name__)
-
-CONFIG_NAME = "config.yaml"
 
 
 class ConfigError(ToolkitError, ValueError):
@@ -49,7 +50,7 @@ def get_default_config() -> CfgNode:
     c.loadSize = 256
     # The reference's config says 224 but its dataset hard-codes 448 (random crop to train, centre crop to
     # validate); 448 is what the official weights were trained with, and what test.py / demo.py crop.
-    c.cropSize = 448
+    c.cropSize = CROP_SIZE
     c.epoch = "latest"  # which ckpt/model_epoch_<epoch>.pth continue_train loads
     c.num_workers = 20
     c.serial_batches = False  # True: no shuffling
@@ -106,7 +107,7 @@ def get_default_config() -> CfgNode:
 # Keys the reference declares but its training never reads; accepted so its command lines keep working.
 NO_EFFECT_KEYS = ("loadSize", "rz_interp", "aug_resize", "gray_prob", "isTrain", "epoch_count", "last_epoch",
                   "init_type", "loss_freq")
-SUPPORTED = {"mode": ("binary",), "optim": ("adam", "sgd"), "precision": ("bf16", "fp16", "fp32"),
+SUPPORTED = {"mode": ("binary",), "optim": ("adam", "sgd"), "precision": tuple(PRECISIONS),
              "jpg_method": ("cv2", "pil")}
 
 
@@ -187,7 +188,7 @@ def build_config(exp_name: str = "", gpus: Iterable[int] | None = None, config_f
     resuming = _to_bool("continue_train", overrides.get("continue_train", file_values.get("continue_train", False)))
     if resuming:
         exp_root = overrides.get("exp_root", file_values.get("exp_root", cfg.exp_root))
-        saved = Path(exp_root) / exp_name / CONFIG_NAME
+        saved = Path(exp_root) / exp_name / run_folder.CONFIG_NAME
         if saved.is_file():
             merge_dict(cfg, load_yaml(saved), str(saved))
             log.info("resuming: starting from the saved configuration %s", saved)
@@ -228,7 +229,7 @@ def validate_config(cfg: CfgNode) -> None:
     if cfg.lr <= 0 or cfg.min_lr <= 0:
         raise ConfigError(f"lr and min_lr must be positive, got {cfg.lr} and {cfg.min_lr}")
     if not cfg.exp_name:
-        raise ConfigError("--exp_name is required: the run is saved under <exp_root>/<exp_name>")
+        raise ConfigError("an experiment name (exp_name) is required: the run is saved under <exp_root>/<exp_name>")
     defaults = get_default_config()
     changed = [key for key in NO_EFFECT_KEYS if cfg[key] != defaults[key]]
     if changed:
@@ -242,8 +243,5 @@ def config_to_dict(cfg: CfgNode) -> dict:
 
 
 def save_config(cfg: CfgNode, folder: str | os.PathLike) -> Path:
-    """Write the resolved configuration as ``config.yaml`` (reloadable with ``--config``)."""
-    target = Path(folder) / CONFIG_NAME
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    return target
+    """Write the resolved configuration as the run folder's ``config.yaml`` (reloadable with ``--config``)."""
+    return run_folder.save_config(folder, config_to_dict(cfg))

@@ -70,17 +70,6 @@ def render_clip(seed: int, frames: int = 40, size: int = 32) -> SyntheticClip:
     return SyntheticClip(video, np.clip(wave, -32768, 32767).astype(np.int16), envelope)
 
 
-def shift_audio(audio: np.ndarray, frames: int) -> np.ndarray:
-    """Delay (``frames`` > 0) or advance (< 0) the audio by whole video frames, keeping its length (zero fill)."""
-    shift = frames * SAMPLES_PER_FRAME
-    out = np.zeros_like(audio)
-    if shift >= 0:
-        out[shift:] = audio[: audio.size - shift]
-    else:
-        out[:shift] = audio[-shift:]
-    return out
-
-
 def write_av(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, fps: int = FPS) -> Path:
     """Write (T, H, W, 3) uint8 frames as H.264 and int16 mono audio as PCM into one file."""
     path = Path(path)

@@ -1,4 +1,4 @@
-"""Process-group helpers for DistributedDataParallel training.
+"""Process groups for DistributedDataParallel runs, shared by every trainer and batch command.
 
 Two ways to start N processes, both ending in ``init_process``:
 
@@ -15,13 +15,16 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
+
+from core.errors import ToolkitError
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +77,26 @@ def init_process(use_cuda: bool | None = None) -> DistInfo:
         dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world_size,
                                 timeout=timedelta(minutes=30))
     return DistInfo(rank, world_size, local_rank, device)
+
+
+def setup_process(device: str = "auto") -> DistInfo:
+    """Join torchrun's process group if there is one, on ``device``: ``auto``, ``cpu`` or ``cuda`` (under
+    torchrun each process takes the GPU of its LOCAL_RANK)."""
+    if device not in ("auto", "cpu", "cuda"):
+        raise ToolkitError(f"device {device!r}: use auto, cpu or cuda (each process takes its LOCAL_RANK's GPU)")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ToolkitError("device cuda asked for, but CUDA is not available here")
+    return init_process(use_cuda=torch.cuda.is_available() if device == "auto" else device == "cuda")
+
+
+@contextmanager
+def process_group(device: str = "auto") -> Iterator[DistInfo]:
+    """``setup_process`` for the duration of a run; the group is torn down however the run ends."""
+    info = setup_process(device)
+    try:
+        yield info
+    finally:
+        cleanup()
 
 
 def cleanup() -> None:

@@ -11,15 +11,15 @@ Layout under ``--out`` (default ``data/synthetic``), ``<name>`` defaulting to ``
 ``rgb`` and ``flow`` are each a ``dataset_root`` for train.py; ``rgb/test/<name>`` and ``flow/test/<name>``
 are test.py's ``-for`` and ``-fop`` folders.
 
-Command line (``python -m core.synthetic --help``)::
+Command line (``python -m core.aigvdet.synthetic --help``)::
 
-    python -m core.synthetic [--out DIR] [--name NAME] [--train N] [--val N] [--test N]
+    python -m core.aigvdet.synthetic [--out DIR] [--name NAME] [--train N] [--val N] [--test N]
                              [--frames N] [--size H W] [--fps F] [--seed S]
 
 ``--train/--val/--test``: videos per class in each split (96/16/4); ``--frames``: frames per video (4);
 ``--size``: frame height and width (128 128; demo.py's RAFT needs at least 121); the same ``--seed`` gives the same world.
 """
 
-from core.synthetic.world import WorldSpec, generate
+from core.aigvdet.synthetic.world import WorldSpec, generate
 
 __all__ = ["WorldSpec", "generate"]

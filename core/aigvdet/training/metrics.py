@@ -13,9 +13,6 @@ import math
 import numpy as np
 from sklearn.metrics import average_precision_score, roc_auc_score
 
-METRIC_NAMES = ("ACC", "AP", "AUC", "R_ACC", "F_ACC")
-
-
 def binary_metrics(labels, probs, threshold: float = 0.5) -> dict[str, float]:
     """ACC, AP, AUC, R_ACC (real images called real: TNR), F_ACC (fakes called fake: TPR)."""
     labels = np.asarray(labels).astype(int).ravel()

@@ -32,12 +32,12 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from yacs.config import CfgNode
 
-from core.training import distributed
-from core.training.config import exp_dir, save_config
-from core.training.data import IndexedDataset, ShardedSampler, ValidationSampler, build_dataset, seed_worker
-from core.training.engine import Trainer
-from core.training.metrics import binary_metrics
-from core.training.recorder import MetricsRecorder
+from core.runs import distributed
+from core.runs.folder import MetricsLog, checkpoint_path
+from core.aigvdet.training.config import exp_dir, save_config
+from core.aigvdet.training.data import IndexedDataset, ShardedSampler, ValidationSampler, build_dataset, seed_worker
+from core.aigvdet.training.engine import Trainer
+from core.aigvdet.training.metrics import binary_metrics
 
 log = logging.getLogger(__name__)
 
@@ -105,20 +105,15 @@ def _attach_log_file(path: Path) -> logging.Handler:
 
 def train(cfg: CfgNode, show_progress: bool = True) -> TrainResult:
     """Train in this process (joining the process group when torchrun or ``spawn`` started several)."""
-    dist_info = distributed.init_process()
-    try:
+    with distributed.process_group() as dist_info:
         return _train(cfg, dist_info, show_progress)
-    finally:
-        distributed.cleanup()
 
 
 def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -> TrainResult:
     primary = dist_info.is_primary
     folder = exp_dir(cfg)
-    ckpt_dir = folder / "ckpt"
     handler = None
     if primary:
-        ckpt_dir.mkdir(parents=True, exist_ok=True)
         save_config(cfg, folder)
         handler = _attach_log_file(folder / "logs.txt")
     else:  # one voice: the other ranks only report problems
@@ -142,13 +137,13 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
 
         trainer = Trainer(cfg, dist_info)
         if cfg.continue_train:
-            trainer.load(ckpt_dir / f"model_epoch_{cfg.epoch}.pth")
-        recorder = MetricsRecorder(folder, resume=cfg.continue_train) if primary else None
+            trainer.load(checkpoint_path(folder, cfg.epoch))
+        recorder = MetricsLog(folder, start_epoch=trainer.epoch + 1) if primary else None
         result = TrainResult(folder, is_primary=primary)
 
         def save(tag):
             if primary:
-                trainer.save(ckpt_dir, tag)
+                trainer.save(folder, tag)
 
         for epoch in range(trainer.epoch + 1, cfg.nepoch):
             sampler.set_epoch(epoch)
@@ -184,7 +179,7 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
                      epoch, metrics["ACC"], metrics["AP"], metrics["AUC"], metrics["R_ACC"], metrics["F_ACC"],
                      train_loss, trainer.lr, row["train_images_per_s"])
             if recorder:
-                recorder.write(row)
+                recorder.add(row)
 
             trainer.epoch = epoch
             stop = False
@@ -210,7 +205,7 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
         if recorder:
             recorder.close()
         if primary and not math.isnan(result.last.get("AUC", math.nan)):
-            log.info("done: %s (best val ACC %.4f)", ckpt_dir, trainer.best_acc)
+            log.info("done: %s (best val ACC %.4f)", folder / "ckpt", trainer.best_acc)
         return result
     finally:
         if handler is not None:
@@ -227,5 +222,5 @@ def launch(cfg: CfgNode, show_progress: bool = True) -> TrainResult | None:
             log.info("starting %d training processes, one per GPU (%s)", len(cfg.gpus), cfg.gpus)
             distributed.spawn(train, len(cfg.gpus), cfg, show_progress)
             return None
-        log.warning("--gpus lists %d GPUs but CUDA is not available: training in one CPU process", len(cfg.gpus))
+        log.warning("gpus lists %d GPUs but CUDA is not available: training in one CPU process", len(cfg.gpus))
     return train(cfg, show_progress)

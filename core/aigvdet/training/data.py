@@ -31,7 +31,7 @@ from torch.utils.data import ConcatDataset, Dataset, Sampler
 from yacs.config import CfgNode
 
 from core.aigvdet.preprocess import IMAGENET_MEAN, IMAGENET_STD, center_crop_or_pad
-from core.training.config import ConfigError
+from core.aigvdet.training.config import ConfigError
 
 log = logging.getLogger(__name__)
 

@@ -1,17 +1,17 @@
 """Turn videos into AIGVDet's RGB-frame and optical-flow folders (the official dataset layout).
 
     # videos laid out as <videos>/0_real/*.mp4 and <videos>/1_fake/*.mp4
-    python -m core.data.prepare --videos data/videos/mytest --rgb_out data/test/original/mytest \
+    python -m core.aigvdet.data.prepare --videos data/videos/mytest --rgb_out data/test/original/mytest \
         --flow_out data/test/mytest --model checkpoints/raft-things.pth
 
     # a list file: one "path label" per line (label 0/1 or real/fake); paths relative to the list file
-    python -m core.data.prepare --videos my_videos.txt --rgb_out ... --flow_out ...
+    python -m core.aigvdet.data.prepare --videos my_videos.txt --rgb_out ... --flow_out ...
 
     # several GPUs: each rank takes its shard of the videos
-    torchrun --nproc_per_node 4 -m core.data.prepare --videos ... --rgb_out ... --flow_out ...
+    torchrun --nproc_per_node 4 -m core.aigvdet.data.prepare --videos ... --rgb_out ... --flow_out ...
 
     # no RAFT weights: OpenCV's DIS flow (NOT what the official flow checkpoint was trained on)
-    python -m core.data.prepare --videos ... --rgb_out ... --flow_out ... --flow_method dis
+    python -m core.aigvdet.data.prepare --videos ... --rgb_out ... --flow_out ... --flow_method dis
 
 Frames are named and encoded exactly as AIGVDet's demo writes them (``frame_00000.png``; a flow image
 named after the first frame of its pair, written from RAFT's padded flow), so the folders and the
@@ -27,6 +27,7 @@ import csv
 import logging
 import os
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,15 +35,16 @@ import torch
 from tqdm import tqdm
 
 from core.cli import resolve_device
-from core.data.layout import CLASS_FOLDERS, FrameFlowWriter
-from core.data.sources import VideoItem, read_video_list
-from core.errors import ToolkitError, run_cli
+from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
+from core.media.sources import VideoEntry, read_video_list
+from core.errors import ToolkitError
+from core.cli import run_cli
 from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
 from core.flow.extractor import frames_to_tensor
 from core.media.video import VideoReader, chunked, sample_frames
 
-log = logging.getLogger("core.data.prepare")
+log = logging.getLogger("core.aigvdet.data.prepare")
 
 REPORT_NAME = "prepare_report.csv"
 
@@ -55,7 +57,7 @@ class PrepareOptions:
     batch_size: int = 8
 
 
-def prepare_video(item: VideoItem, rgb_root: Path, flow_root: Path, flow, options: PrepareOptions) -> tuple[str, int]:
+def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, options: PrepareOptions) -> tuple[str, int]:
     """Write one video's frames and flows; returns (status, frames written). Raises ToolkitError on bad input."""
     rgb_final = rgb_root / CLASS_FOLDERS[item.label] / item.name
     flow_final = flow_root / CLASS_FOLDERS[item.label] / item.name
@@ -90,6 +92,16 @@ def prepare_video(item: VideoItem, rgb_root: Path, flow_root: Path, flow, option
     return "ok", written
 
 
+def labelled_videos(source: str | os.PathLike) -> list[VideoEntry]:
+    """The labelled videos of ``source``; two that would share an output folder are refused before any work."""
+    items = read_video_list(source, require_labels=True)
+    clashes = [key for key, count in Counter((i.label, i.name) for i in items).items() if count > 1]
+    if clashes:
+        names = ", ".join(f"{CLASS_FOLDERS[label]}/{name}" for label, name in clashes)
+        raise ToolkitError(f"several videos would share an output folder: {names}; rename them")
+    return items
+
+
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", required=True, help="folder with 0_real/ and 1_fake/ videos, or a list file")
@@ -122,7 +134,7 @@ def main(args: argparse.Namespace) -> int:
     else:
         log.warning("flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method)
         flow = ClassicalFlow(args.flow_method)
-    items = read_video_list(args.videos)[rank::world]
+    items = labelled_videos(args.videos)[rank::world]
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
     rows = []

@@ -1,0 +1,141 @@
+"""Per-video sync logits and audio-visual features: the sync model run the fast way.
+
+Same numbers as the authors' ``detect.py`` loop, far less work. Their loop runs, for every time step, the
+video encoder 62 times on the same 5-frame window (31 offsets x 2 models) and the audio encoder on 62
+windows of which only one is new. Here, per video:
+
+1. the per-frame ResNet stages run once per frame (overlapping windows share them);
+2. the 3D stages run once per 5-frame window, in batches of ``window_batch`` windows;
+3. the audio encoder runs once per distinct audio window (``steps + 30`` of them);
+4. video and audio tokens are computed once and paired for the 31 offsets (sync logits) and offset 0
+   (audio-visual feature), so both scores share every encoder output.
+
+Detection (:mod:`core.avforensics.pipeline`) and training (the sync model's validation, the anomaly models'
+training sequences) both use this class, so training sees exactly the numbers detection computes.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from core.avforensics.mel import LogMel
+from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES, audio_window_index, num_steps
+from core.avforensics.sync_transformer import SyncModel
+from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
+
+
+class SyncFeatureExtractor:
+    """The sync model's per-step evidence for the first ``max_len`` time steps of a clip.
+
+    Args:
+        sync_model: the audio-visual synchronisation model (kept in the mode it is in: eval for detection).
+        frame_size: side of the square frames the model was trained on (224 for the official one).
+        max_len: time steps per video.
+        window_batch: 5-frame windows per encoder batch.
+    """
+
+    def __init__(self, sync_model: SyncModel, frame_size: int = FRAME_SIZE, max_len: int = 50,
+                 device: torch.device | str = "cpu", window_batch: int = 8, progress: bool = False) -> None:
+        self.device = torch.device(device)
+        self.sync_model = sync_model.to(self.device)
+        self.frame_size = frame_size
+        self.log_mel = LogMel().to(self.device)
+        self.max_len = max_len
+        self.window_batch = max(1, window_batch)
+        self.progress = progress
+
+    @property
+    def frames_needed(self) -> int:
+        """Frames of video and audio beyond this never change the result, so decoding can stop there.
+
+        The last step's video window ends at frame max_len + 4, but its +15 offset reaches 15 frames of
+        audio further; audio past the clip's length (video and audio truncated to the shorter) is zero,
+        so that length matters up to there too.
+        """
+        return self.max_len + WINDOW_FRAMES - 1 + MAX_OFFSET
+
+    def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
+        """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next."""
+        return load_av_clip(path, size=self.frame_size, max_frames=self.frames_needed,
+                            min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+
+    def _batches(self, total: int, size: int, what: str):
+        starts = range(0, total, size)
+        return tqdm(starts, desc=what, unit="batch", leave=False, disable=not self.progress or len(starts) < 2)
+
+    @torch.no_grad()
+    def video_tokens(self, frames: np.ndarray, steps: int) -> torch.Tensor:
+        """(T, H, W, 3) uint8 frames -> (steps, 5, 512) video tokens of windows 0..steps-1."""
+        encoder, fusion = self.sync_model.vis_enc, self.sync_model.transformer
+        count = steps + WINDOW_FRAMES - 1
+        # Raw 0..255 values as float, the authors' input convention.
+        pixels = torch.from_numpy(np.ascontiguousarray(frames[:count])).to(self.device).permute(0, 3, 1, 2).float()
+        per_frame = torch.cat(
+            [encoder.frame_features(pixels[s : s + self.window_batch]) for s in range(0, count, self.window_batch)]
+        )
+        tokens = []
+        for start in self._batches(steps, self.window_batch, "video windows"):
+            stop = min(start + self.window_batch, steps)
+            windows = torch.stack([per_frame[k : k + WINDOW_FRAMES] for k in range(start, stop)]).transpose(1, 2)
+            tokens.append(fusion.video_tokens(encoder.window_features(windows)))
+        return torch.cat(tokens)
+
+    @torch.no_grad()
+    def audio_tokens(self, audio: np.ndarray, steps: int, samples_per_frame: int) -> torch.Tensor:
+        """Int16-scale samples -> (steps + 30, 4, 512) tokens of every distinct audio window, zero-padded by 15 frames."""
+        padding = MAX_OFFSET * samples_per_frame
+        padded = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(audio)).float(), (padding, padding))
+        window = WINDOW_FRAMES * samples_per_frame
+        count = steps + NUM_OFFSETS - 1
+        starts = torch.arange(count) * samples_per_frame
+        windows = padded[starts[:, None] + torch.arange(window)[None, :]].to(self.device)
+        batch = 4 * self.window_batch  # audio windows are small
+        tokens = [
+            self.sync_model.transformer.audio_tokens(self.sync_model.aud_enc(self.log_mel(windows[s : s + batch])))
+            for s in self._batches(count, batch, "audio windows")
+        ]
+        return torch.cat(tokens)
+
+    @torch.no_grad()
+    def sync_logits(self, video_tokens: torch.Tensor, audio_tokens: torch.Tensor) -> torch.Tensor:
+        """(steps, 31) logits: video window k against the audio window of each offset."""
+        fusion = self.sync_model.transformer
+        steps = video_tokens.shape[0]
+        index = audio_window_index(steps).to(self.device)
+        rows = []
+        batch = max(1, 64 // NUM_OFFSETS) * 4  # steps per fusion batch (x31 pairs each)
+        for start in self._batches(steps, batch, "fusion"):
+            stop = min(start + batch, steps)
+            video = video_tokens[start:stop, None].expand(-1, NUM_OFFSETS, -1, -1).flatten(0, 1)
+            audio = audio_tokens[index[start:stop].flatten()]
+            rows.append(fusion.sync_logit(video, audio).reshape(stop - start, NUM_OFFSETS))
+        return torch.cat(rows)
+
+    @torch.no_grad()
+    def extract(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
+        """Per-step sync logits (steps, 31) as float64 and offset-0 audio-visual features (steps, D) as float32.
+
+        The authors store logits in a float64 array; we keep that so both paths see identical inputs.
+        """
+        steps = num_steps(clip.num_frames, self.max_len)
+        samples_per_frame = clip.audio.shape[0] // clip.num_frames
+        video = self.video_tokens(clip.frames, steps)
+        audio = self.audio_tokens(clip.audio, steps, samples_per_frame)
+        logits = self.sync_logits(video, audio)
+        aligned_audio = audio[torch.arange(steps, device=self.device) + ALIGNED_OFFSET]
+        features = self.sync_model.transformer.av_feature(video, aligned_audio)
+        return logits.float().cpu().numpy().astype(np.float64), features.float().cpu().numpy()
+
+    def extract_in_eval_mode(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
+        """``extract`` with BatchNorm's running statistics (eval mode), then back to the model's previous mode:
+        how a model being trained is validated."""
+        was_training = self.sync_model.training
+        self.sync_model.eval()
+        try:
+            return self.extract(clip)
+        finally:
+            self.sync_model.train(was_training)

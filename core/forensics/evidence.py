@@ -1,0 +1,88 @@
+"""The detector interface: analyse one video, return its evidence.
+
+A detector's evidence is its video-level score with what that number means, the per-time evidence behind it
+with timestamps in seconds, and what the video is. Two kinds of score exist today:
+
+* ``probability``: a fake probability in [0, 1] with a decision threshold (AIGVDet; 0.5 by default);
+* ``anomaly``: unbounded, higher is more suspicious, no threshold until one is calibrated on real videos of
+  the user's own source (the audio-visual detector).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+
+
+class ScoreKind(str, Enum):
+    PROBABILITY = "probability"
+    ANOMALY = "anomaly"
+
+
+@dataclass(frozen=True)
+class TimeSeries:
+    """Per-time evidence: ``values[i]`` (a number, or a vector) holds at ``time_s[i]`` seconds."""
+
+    time_s: np.ndarray  # (N,) float64, non-decreasing
+    values: np.ndarray  # (N,) or (N, K)
+    description: str
+
+    def __post_init__(self) -> None:
+        if len(self.time_s) != len(self.values):
+            raise ValueError(f"{len(self.time_s)} timestamps for {len(self.values)} values")
+
+    def __len__(self) -> int:
+        return len(self.time_s)
+
+
+@dataclass(frozen=True)
+class VideoFacts:
+    """What the video is, as the detector decoded it."""
+
+    path: str
+    width: int
+    height: int
+    fps: float
+    frames: int  # frames the detector looked at
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / self.fps if self.fps > 0 else math.nan
+
+
+@dataclass
+class Evidence:
+    """One detector's analysis of one video."""
+
+    detector: str
+    score: float
+    score_kind: ScoreKind
+    facts: VideoFacts
+    series: dict[str, TimeSeries] = field(default_factory=dict)
+    threshold: float | None = None  # the detector's own decision threshold, if it has one
+    details: dict[str, Any] = field(default_factory=dict)  # detector-specific numbers (e.g. branch means)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def verdict(self) -> str | None:
+        """'fake' or 'real' at the detector's threshold (``score >= threshold`` is fake); None without one."""
+        if self.threshold is None or math.isnan(self.score):
+            return None
+        return "fake" if self.score >= self.threshold else "real"
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """What every detector offers to the cross-detector tools."""
+
+    name: ClassVar[str]
+    score_kind: ClassVar[ScoreKind]
+
+    def analyse_video(self, path: str | os.PathLike) -> Evidence:
+        """Decode and analyse one video; raises ``core.errors.InputError`` for a video it cannot use."""
+        ...

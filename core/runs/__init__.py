@@ -1,0 +1,1 @@
+"""What every training and batch run shares: process groups (torchrun/DDP), precision names, the run folder."""
