@@ -27,10 +27,10 @@ import torch
 
 from bench.common import append_csv_row
 from core.errors import InputError, run_cli
-from core.media.face_crop import crop_track
-from core.media.face_status import select_main_track
-from core.media.face_tracks import track_faces
-from core.media.faces import FaceDetector
+from core.media.faces.crop import crop_track
+from core.media.faces.status import select_main_track
+from core.media.faces.tracks import track_faces
+from core.media.faces.detector import FaceDetector
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics" / "test.mp4"
 
@@ -109,5 +109,5 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 if __name__ == "__main__":
-    logging.getLogger("core.media.face_tracks").setLevel(logging.WARNING)
+    logging.getLogger("core.media.faces.tracks").setLevel(logging.WARNING)
     raise SystemExit(run_cli(main, build_parser()))

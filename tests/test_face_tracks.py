@@ -6,15 +6,15 @@ import numpy as np
 import pytest
 
 from core.errors import InputError
-from core.media.face_crop import CROP_SIZE, PAD_VALUE, crop_boxes, crop_frame, crop_track, cut_padded, outside_fraction
-from core.media.face_status import (
+from core.media.faces.crop import CROP_SIZE, PAD_VALUE, crop_boxes, crop_frame, crop_track, cut_padded, outside_fraction
+from core.media.faces.status import (
     FaceLeavesFrame, FaceTooSmall, NoFace, SeveralSpeakers, TrackCutShort, TrackTooShort, is_face_crop,
     looks_like_face_crop, select_main_track, track_status,
 )
-from core.media.face_tracks import (
+from core.media.faces.tracks import (
     Chain, TrackConfig, build_tracks, interpolate_chain, iou_matrix, link_detections, smooth_boxes, track_faces,
 )
-from core.media.faces import FaceDetector, downscale_factor, filter_detections
+from core.media.faces.detector import FaceDetector, downscale_factor, filter_detections
 from core.media.shots import find_cuts, frame_histogram
 from tests.face_factories import fixture_frames, paste_drifting, textured_background
 

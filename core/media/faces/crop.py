@@ -14,14 +14,14 @@ used OpenCV's bilinear resize; the difference is small next to the encoder's com
 MTCNN against S3FD (the authors' detector). The fixture clip ``test.mp4`` is a 224x224 crop made by
 this convention, so in its pixels the authors' box had bs = 80 and centre y = 80. We pasted its 134
 frames, scaled 1.5x, 2x and 3x, into 1280x720 and 1920x1080 textured frames and tracked them as
-:mod:`core.media.face_tracks` does (detecting every frame, or every 5th). The MTCNN boxes, in fixture
+:mod:`core.media.faces.tracks` does (detecting every frame, or every 5th). The MTCNN boxes, in fixture
 pixels, had a median bs of 81.0-82.9 (raw or smoothed; a 227-232 px crop: larger than the authors', not
 smaller as first thought), centre y 75.3-76.9 and centre x 112-115 (112 expected): MTCNN's box reaches
 ~6 px higher up the forehead and agrees at the chin. ``BOX_SCALE`` = 0.975 and ``CENTRE_SHIFT`` = 0.045
 (of bs, downwards) map MTCNN boxes onto the authors' convention: the crop of the fixture frame is then
 ~224 px at the same place. Both come from one clip and are small (2.5%, 3.7 px); on the 224x224 fixture
 itself MTCNN extrapolates the box past the top edge (bs 86, a 241 px crop), which only matters for
-inputs that already are crops (see :func:`core.media.face_status.looks_like_face_crop`).
+inputs that already are crops (see :func:`core.media.faces.status.looks_like_face_crop`).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from typing import Iterable
 import numpy as np
 from PIL import Image
 
+from core.media.av_clip import FRAME_SIZE
+
 CROP_SCALE = 0.4  # SyncNet's cs
 PAD_VALUE = 110  # pycrop's constant padding
-CROP_SIZE = 224
+CROP_SIZE = FRAME_SIZE  # the audio-visual detector's frame side
 BOX_SCALE = 0.975  # MTCNN half-size -> S3FD half-size (see module docstring)
 CENTRE_SHIFT = 0.045  # MTCNN centre y + this * bs -> S3FD centre y
 
@@ -86,7 +88,7 @@ def crop_frame(frame: np.ndarray, box: np.ndarray, size: int = CROP_SIZE, pad_va
 
 
 def crop_track(frames: Iterable[np.ndarray], track, size: int = CROP_SIZE, pad_value: int = PAD_VALUE) -> np.ndarray:
-    """Crops of ``track`` (a :class:`core.media.face_tracks.FaceTrack`) -> (T, size, size, 3) uint8.
+    """Crops of ``track`` (a :class:`core.media.faces.tracks.FaceTrack`) -> (T, size, size, 3) uint8.
 
     ``frames`` is the video from its first frame (e.g. a second decoding pass); only the frames of the
     track are cut, and iteration stops after its last frame.

@@ -17,7 +17,7 @@ One pass over the frames (nothing but one small copy of the previous frame is ke
   of the interpolation.
 
 Tracks shorter than ``min_track_frames`` are kept in the result with ``skipped`` saying why; statuses and
-the choice of the speaker's track are in :mod:`core.media.face_status`, crops in :mod:`core.media.face_crop`.
+the choice of the speaker's track are in :mod:`core.media.faces.status`, crops in :mod:`core.media.faces.crop`.
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from core.errors import InputError
-from core.media.face_crop import crop_boxes, crop_track
-from core.media.faces import FaceDetector
+from core.media.faces.crop import crop_boxes, crop_track
+from core.media.faces.detector import FaceDetector
 from core.media.shots import frame_histogram, histogram_distance
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,7 @@ class FaceTrack:
         return float(np.median((boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])))
 
     def crop_boxes(self, **kwargs) -> np.ndarray:
-        """(T, 4) square crop boxes, see :func:`core.media.face_crop.crop_boxes` for the options."""
+        """(T, 4) square crop boxes, see :func:`core.media.faces.crop.crop_boxes` for the options."""
         return crop_boxes(self.smoothed, **kwargs)
 
 

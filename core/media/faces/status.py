@@ -29,9 +29,9 @@ from typing import Iterable, Sequence
 import numpy as np
 
 from core.errors import InputError
-from core.media.face_crop import outside_fraction
-from core.media.face_tracks import MIN_TRACK_FRAMES, FaceTrack, TrackConfig, track_faces
-from core.media.faces import FaceDetector
+from core.media.faces.crop import outside_fraction
+from core.media.faces.tracks import MIN_TRACK_FRAMES, FaceTrack, TrackConfig, track_faces
+from core.media.faces.detector import FaceDetector
 
 MIN_FACE_PX = 80.0  # larger box side; its crop (1.4x) is then upscaled at most 2x to 224
 
