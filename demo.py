@@ -22,12 +22,12 @@ from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
-from core.cli import resolve_device, str2bool
+from core.cli import CORR_MEMORY_HINT, add_corr_arguments, resolve_device, run_cli, str2bool
 from core.runs.precision import PRECISIONS
-from core.cli import run_cli
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
+from core.flow.corr_budget import gib_to_bytes, out_of_memory_as_error
 
 log = logging.getLogger("demo")
 
@@ -52,7 +52,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--mixed_precision", action="store_true",
                         help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU")
     parser.add_argument("--alternate_corr", action="store_true",
-                        help="accepted for compatibility; the all-pairs correlation is always used")
+                        help="the reference's memory-saving correlation: same as --corr_mode on_the_fly")
+    add_corr_arguments(parser)
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
     parser.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft",
                         help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
@@ -70,11 +71,11 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
-    if args.alternate_corr:
-        log.warning("--alternate_corr is ignored: it only changes memory use, not the result")
+    corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
     if args.flow_method == "raft":
         raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-        raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device)
+        raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device,
+                         corr_mode=corr_mode, corr_budget_bytes=gib_to_bytes(args.corr_budget_gb))
         flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
     else:
         log.warning("optical flow by OpenCV %s: not what the official flow checkpoint was trained on", args.flow_method)
@@ -90,7 +91,8 @@ def main(args: argparse.Namespace) -> int:
         crop_size=args.crop_size,
         threshold=args.threshold,
     )
-    result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
+    with out_of_memory_as_error(f"scoring {args.path}", CORR_MEMORY_HINT if args.flow_method == "raft" else ""):
+        result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
 
     print("*" * 30)
     print("original prob", result.rgb_prob)

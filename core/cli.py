@@ -10,6 +10,7 @@ from typing import Callable, Sequence
 import torch
 
 from core.errors import ToolkitError
+from core.flow.corr_budget import CORR_MODES, DEFAULT_CORR_MODE
 from core.memory import reuse_freed_cpu_memory
 from core.runs.precision import PRECISIONS
 
@@ -71,3 +72,25 @@ def resolve_device(use_cpu: bool = False, device: str | None = None) -> torch.de
         return torch.device("cuda")
     log.info("CUDA is not available; running on the CPU")
     return torch.device("cpu")
+
+
+# Appended to RAFT's out-of-memory errors by the scripts that take ``add_corr_arguments``.
+CORR_MEMORY_HINT = "--corr_mode on_the_fly (or a lower --corr_budget_gb) bounds RAFT's memory by the frame area"
+
+
+def _gib(value: str) -> float:
+    number = float(value)
+    if not number >= 0:  # also refuses NaN
+        raise argparse.ArgumentTypeError(f"expected a non-negative number of GiB, got {value!r}")
+    return number
+
+
+def add_corr_arguments(parser: argparse.ArgumentParser) -> None:
+    """RAFT's correlation flags: ``--corr_mode`` and ``--corr_budget_gb`` (see core.flow.corr_budget)."""
+    parser.add_argument("--corr_mode", choices=CORR_MODES, default=DEFAULT_CORR_MODE,
+                        help="RAFT correlation: all-pairs volume (memory grows with the frame area squared), "
+                             "on-the-fly windows (memory linear in the area, slower) or auto: all-pairs while "
+                             "it fits --corr_budget_gb")
+    parser.add_argument("--corr_budget_gb", type=_gib, default=None,
+                        help="largest all-pairs correlation auto builds, in GiB (default: 4 on CPU, half the "
+                             "free memory on GPU)")

@@ -15,6 +15,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from core.flow.corr import CorrBlock, coords_grid
+from core.flow.corr_budget import DEFAULT_CORR_MODE, check_corr_mode, default_budget_bytes, resolve_corr_mode
+from core.flow.corr_onthefly import OnTheFlyCorrBlock
 from core.flow.encoders import BasicEncoder, SmallEncoder
 from core.flow.update import BasicUpdateBlock, SmallUpdateBlock
 
@@ -53,12 +55,25 @@ class RAFT(nn.Module):
         mixed_precision: run the encoders and the update block under autocast (float16 on CUDA as the
             reference, bfloat16 on the CPU); the correlation volume stays float32 either way.
         dropout: encoder dropout, training only.
+        corr_mode: ``all_pairs`` (the reference's volume), ``on_the_fly`` (windows computed at each
+            iteration, memory linear in the frame area; same features within float rounding) or ``auto``:
+            all-pairs while its pyramid fits ``corr_budget_bytes`` (see ``core.flow.corr_budget``).
+        corr_budget_bytes: the budget of ``auto``; None: 4 GiB on a CPU, half the free memory on a GPU.
     """
 
-    def __init__(self, small: bool = False, mixed_precision: bool = False, dropout: float = 0.0) -> None:
+    def __init__(
+        self,
+        small: bool = False,
+        mixed_precision: bool = False,
+        dropout: float = 0.0,
+        corr_mode: str = DEFAULT_CORR_MODE,
+        corr_budget_bytes: int | None = None,
+    ) -> None:
         super().__init__()
         self.small = small
         self.mixed_precision = mixed_precision
+        self.corr_mode = check_corr_mode(corr_mode)
+        self.corr_budget_bytes = corr_budget_bytes
         self.corr_levels = 4
         if small:
             self.hidden_dim, self.context_dim, self.corr_radius = 96, 64, 3
@@ -83,6 +98,16 @@ class RAFT(nn.Module):
         # bf16 instructions, at the cost of flows (and so scores) that differ slightly from float32.
         return torch.autocast(device.type, dtype=torch.bfloat16)
 
+    def correlation_mode(
+        self, pairs: int, feature_height: int, feature_width: int, device: torch.device, mode: str | None = None
+    ) -> str:
+        """The correlation ``refine`` uses for ``pairs`` pairs of features of that size: all_pairs or on_the_fly."""
+        mode = check_corr_mode(mode or self.corr_mode)
+        if mode != "auto":
+            return mode
+        budget = default_budget_bytes(device) if self.corr_budget_bytes is None else self.corr_budget_bytes
+        return resolve_corr_mode("auto", pairs, feature_height, feature_width, self.corr_levels, budget)
+
     def encode_features(self, images: torch.Tensor) -> torch.Tensor:
         """Normalised frames (N, 3, H, W) -> float32 matching features (N, D, H/8, W/8)."""
         with self._autocast(images.device):
@@ -102,15 +127,22 @@ class RAFT(nn.Module):
         inp: torch.Tensor,
         iters: int = 20,
         flow_init: torch.Tensor | None = None,
+        corr_mode: str | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        """Iterative updates for a batch of pairs; returns (flow at 1/8, upsampled flow) of the last iteration."""
+        """Iterative updates for a batch of pairs; returns (flow at 1/8, upsampled flow) of the last iteration.
+
+        ``corr_mode`` overrides the model's for this call (``all_pairs``, ``on_the_fly`` or ``auto``).
+        """
         n, _, h, w = fmap1.shape
         if min(h, w) * 8 < min_frame_side(self.corr_levels):
             raise ValueError(
                 f"frames of {8 * h}x{8 * w} (padded) are too small for RAFT: each side needs at least "
                 f"{min_frame_side(self.corr_levels)} pixels"
             )
-        corr_fn = CorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
+        if self.correlation_mode(n, h, w, fmap1.device, corr_mode) == "all_pairs":
+            corr_fn = CorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
+        else:
+            corr_fn = OnTheFlyCorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
         coords0 = coords_grid(n, h, w, fmap1.device)
         coords1 = coords_grid(n, h, w, fmap1.device)
         if flow_init is not None:

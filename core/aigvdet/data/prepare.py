@@ -34,13 +34,13 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from core.cli import resolve_device
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
-from core.media.sources import VideoEntry, read_video_list
+from core.cli import add_corr_arguments, resolve_device, run_cli
 from core.errors import ToolkitError
-from core.cli import run_cli
+from core.media.sources import VideoEntry, read_video_list
 from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
+from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
 from core.media.video import VideoReader, chunked, sample_frames
 
@@ -112,6 +112,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--small", action="store_true", help="RAFT-small")
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--mixed_precision", action="store_true")
+    add_corr_arguments(parser)
     parser.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
     parser.add_argument("--max_frames", type=int, default=None, help="keep at most this many frames per video")
     parser.add_argument("--image_format", choices=("png", "jpg"), default="png")
@@ -129,7 +130,8 @@ def main(args: argparse.Namespace) -> int:
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if args.flow_method == "raft":
-        raft = load_raft(args.model, small=args.small, mixed_precision=args.mixed_precision, device=device)
+        raft = load_raft(args.model, small=args.small, mixed_precision=args.mixed_precision, device=device,
+                         corr_mode=args.corr_mode, corr_budget_bytes=gib_to_bytes(args.corr_budget_gb))
         flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
     else:
         log.warning("flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method)
