@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.avforensics.training.synthetic import render_clip, write_dataset
+from core.avforensics.synthetic import render_clip, write_dataset
 from core.media.av_clip import load_av_clip
 
 

@@ -7,7 +7,8 @@ import pytest
 import torch
 
 import demo
-from core.errors import ToolkitError, run_cli
+from core.cli import run_cli
+from core.errors import ToolkitError
 from core.flow import FlowExtractor, corr_budget, corr_onthefly, load_raft
 from core.flow.corr import CorrBlock, coords_grid
 from core.flow.corr_budget import FlowMemoryError, out_of_memory_as_error, plan_flow_memory
