@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import pickle
+import re
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -57,19 +58,43 @@ def require_file(path: str | os.PathLike, what: str) -> Path:
 
 
 def read_checkpoint(path: str | os.PathLike, what: str = "checkpoint") -> Any:
-    """Load a ``.pth`` file on the CPU, tensors only where possible."""
+    """Load a ``.pth`` file on the CPU with ``weights_only=True``: tensors and plain containers, never code.
+
+    There is no fallback to full unpickling: a pickle can run any code while it loads. A file that does
+    not load raises one CheckpointError line saying whether it is corrupt, not a torch file, or holds
+    Python objects we refuse to unpickle.
+    """
     path = require_file(path, what)
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError:
-        # Old checkpoints sometimes pickle extra Python objects; fall back like the originals did.
-        log.warning("%s holds non-tensor objects; loading it with full unpickling", path)
-    except Exception as exc:  # corrupt or not a torch file at all
-        raise CheckpointError(f"cannot read {what} {path}: {exc.__class__.__name__}: {exc}") from None
-    try:
-        return torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise CheckpointError(f"cannot read {what} {path}: {exc.__class__.__name__}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 -- every failure becomes one line naming the file
+        raise CheckpointError(f"cannot read {what} {path}: {_load_failure(path, exc)}") from None
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's default format is a zip archive
+_PICKLE_PROTOCOL = b"\x80"  # the legacy format (and plain pickles) start with a pickle protocol opcode
+_REFUSED_GLOBAL = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _load_failure(path: Path, exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` failed, in one line."""
+    message = " ".join(str(exc).split())
+    if isinstance(exc, pickle.UnpicklingError) and "GLOBAL" in message:
+        found = _REFUSED_GLOBAL.search(message)
+        named = f" ({found.group(1)})" if found else ""
+        return (f"it holds Python objects{named} that loading would have to run, which we refuse; if you trust "
+                "the file, load it yourself and re-save only its state dict with torch.save")
+    with open(path, "rb") as handle:
+        head = handle.read(4)
+    if not head:
+        return "the file is empty"
+    first = "".join(c if c.isprintable() else "?" for c in message.split(". ")[0])[:200]  # torch adds advice after
+    detail = f"{exc.__class__.__name__}: {first}"
+    if head.startswith(_ZIP_MAGIC):
+        return f"the torch file is corrupt or truncated ({detail})"
+    if head.startswith(_PICKLE_PROTOCOL):
+        return f"corrupt, or a pickle that is not a torch checkpoint ({detail})"
+    return f"not a torch checkpoint (it starts with bytes {head!r})"
 
 
 def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:

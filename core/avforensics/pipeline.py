@@ -22,6 +22,7 @@ from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_scores
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
+from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
@@ -88,17 +89,28 @@ class AVForensicsDetector:
         self.pca = pca
         self.max_len = max_len
         self.lam = lam
+        # {"dist_regressive_model": {"path", "sha256", "known"}, ...} when built by from_checkpoints (provenance).
+        self.checkpoint_records: dict[str, dict] = {}
 
     @classmethod
     def from_checkpoints(cls, paths: CheckpointPaths, **kwargs) -> "AVForensicsDetector":
+        # The two autoregressive models share an architecture, so a swap would load silently: known official
+        # files are checked against their role by hash first (unknown files, e.g. our own training's, pass).
+        records = {
+            "dist_regressive_model": describe_checkpoint(paths.dist_regressive_model, DIST_MODEL),
+            "avfeature_regressive_model": describe_checkpoint(paths.avfeature_regressive_model, FEATURE_MODEL),
+            "pca": describe_checkpoint(paths.pca, PCA),
+        }
         # A sidecar sync_model.json (written by our training) describes a non-official size; none: official.
         sync_model, arch = load_sync_model(paths.sync_model)
         kwargs.setdefault("frame_size", arch.frame_size)
         distribution_model = AutoregressiveModel()
-        load_weights(distribution_model, paths.dist_regressive_model, "offset-distribution autoregressive model")
+        load_weights(distribution_model, paths.dist_regressive_model, DIST_MODEL)
         feature_model = AutoregressiveModel()
-        load_weights(feature_model, paths.avfeature_regressive_model, "audio-visual-feature autoregressive model")
-        return cls(sync_model, distribution_model, feature_model, load_pca(paths.pca), **kwargs)
+        load_weights(feature_model, paths.avfeature_regressive_model, FEATURE_MODEL)
+        detector = cls(sync_model, distribution_model, feature_model, load_pca(paths.pca), **kwargs)
+        detector.checkpoint_records = records
+        return detector
 
     @property
     def sync_model(self) -> SyncModel:
