@@ -41,7 +41,19 @@ def synth(tmp_path_factory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def trained(synth, tmp_path_factory) -> dict[str, Path]:
+def one_thread():
+    """Train on one CPU thread. The run is deterministic given its data and seed, but float sums split over
+    threads round differently with the thread count: on one thread the run does not depend on the core count
+    (another CPU's kernels may still round differently). And on a busy machine 2-thread OpenMP teams stalled
+    each other: up to minutes per epoch instead of seconds."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def trained(synth, one_thread, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("av_runs")
     run("sync", "--train_list", synth["train"], "--val_list", synth["val"], "--output_dir", root / "sync", *SMALL,
         "--epochs1", 3, "--epochs2", 40, "--batch_size1", 16, "--batch_size2", 8, "--windows_per_video", 8,
@@ -65,7 +77,9 @@ def test_sync_model_offset_accuracy_beats_chance(trained):
     best = max(r["val_offset_acc"] for r in rows if r["phase"] == 2)
     print(f"\nsync: best held-out offset accuracy {best:.3f} (chance {1 / NUM_OFFSETS:.3f}), "
           f"within 1 frame {max(r['val_offset_acc_1'] for r in rows):.3f}")
-    assert best > 0.3  # about 10x chance (1/31); measured 0.86
+    # About 10x chance (1/31). Measured 0.91 here (the same on every run: the training is deterministic), and
+    # 0.85-0.88 with seeds 1-3 and with 2 threads: other rounding gives another run, far above the bar too.
+    assert best > 0.3
     assert (trained["sync"] / "config.yaml").is_file() and (trained["sync"] / "metrics.csv").is_file()
 
 

@@ -21,12 +21,10 @@ from __future__ import annotations
 import logging
 import math
 import os
-import random
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
@@ -34,6 +32,7 @@ from yacs.config import CfgNode
 
 from core.runs import distributed
 from core.runs.folder import MetricsLog, checkpoint_path
+from core.runs.seed import seed_everything
 from core.aigvdet.training.config import exp_dir, save_config
 from core.aigvdet.training.data import IndexedDataset, ShardedSampler, ValidationSampler, build_dataset, seed_worker
 from core.aigvdet.training.engine import Trainer
@@ -53,12 +52,6 @@ class TrainResult:
     @property
     def last(self) -> dict:
         return self.history[-1] if self.history else {}
-
-
-def seed_everything(seed: int) -> None:
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def _loader(dataset, sampler, batch_size: int, cfg: CfgNode, seed: int, device: torch.device) -> DataLoader:

@@ -46,6 +46,7 @@ from core.avforensics.sync_arch import load_sync_model
 from core.checkpoints import require_file
 from core.errors import InputError
 from core.runs.precision import autocast
+from core.runs.seed import seed_everything
 from core.checkpoints import save_checkpoint
 from core.runs import folder as runs
 from core.runs.distributed import process_group, barrier, mean_over_ranks
@@ -187,7 +188,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
     log.info("anomaly models: %d training and %d validation sequences, %d training steps",
              len(train), len(val), sum(len(v["logits"]) for v in train))
 
-    torch.manual_seed(config["seed"])
+    seed_everything(config["seed"])
     models = {name: AutoregressiveModel().to(info.device) for name in MODEL_FILES}
     optimizers = {name: torch.optim.AdamW(m.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
                   for name, m in models.items()}

@@ -35,6 +35,7 @@ from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.errors import InputError
 from core.runs.precision import autocast
+from core.runs.seed import seed_everything
 from core.checkpoints import save_checkpoint
 from core.runs import folder as runs
 from core.runs.distributed import process_group, all_gather_objects, barrier, mean_over_ranks
@@ -124,7 +125,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         runs.save_config(output_dir, config)
     barrier()
 
-    torch.manual_seed(config["seed"])  # same initial weights on every rank (DDP also broadcasts them)
+    seed_everything(config["seed"])  # same initial weights on every rank (DDP also broadcasts them)
     sync_model = build_sync_model(arch)
     model: nn.Module = SyncTrainingModel(sync_model).to(info.device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=config["lr1"], weight_decay=config["weight_decay"])
