@@ -16,7 +16,8 @@ from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint, file_sha256, identify
 from core.checkpoints import load_weights, read_checkpoint
-from core.errors import CheckpointError, run_cli
+from core.cli import run_cli
+from core.errors import CheckpointError
 from tests.avforensics_factories import FIXTURES, random_pca, random_regressive_model
 
 OFFICIAL = ("dist_regressive_model.pth", "avfeature_regressive_model.pth", "pca.pkl")

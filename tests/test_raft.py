@@ -92,7 +92,7 @@ def test_official_layout_loads_with_or_without_module_prefix(tmp_path, prefix):
 
 def test_wrong_variant_and_foreign_keys_are_named(tmp_path):
     small = factories.save_raft(tmp_path / "raft-small.pth", factories.random_raft(14, small=True))
-    with pytest.raises(CheckpointError, match="RAFT-small.*--small"):
+    with pytest.raises(CheckpointError, match="is for RAFT-small"):
         load_raft(small, small=False)
     state = {f"module.{k}": v for k, v in RAFT().state_dict().items()}
     state["module.extra.weight"] = torch.zeros(1)
