@@ -2,7 +2,7 @@
 
 The two autoregressive models of the audio-visual detector share one architecture: the distribution model
 loads without complaint where the feature model belongs (and the reverse), and the detector then computes
-wrong scores (1.06 instead of 2.36 on the authors' test clip). Shapes cannot catch that; the file's hash can.
+wrong scores (reported: 1.06 instead of 2.36 on a real clip). Shapes cannot catch that; the file's hash can.
 
 ``describe_checkpoint(path, role)`` returns ``{"path", "sha256", "known"}`` (``known``: the official name, or
 None for any other file, which still loads) and raises a CheckpointError when the file is a known official
