@@ -24,13 +24,13 @@ import pandas as pd
 import torch
 
 from core.aigvdet import load_classifier
-from core.aigvdet.preprocess import CROP_SIZE
-from core.aigvdet.evaluate import collect_videos, evaluate_videos, summarize
-from core.cli import resolve_device, str2bool
-from core.runs.precision import PRECISIONS
 from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
+from core.aigvdet.evaluate import VideoEvaluation, collect_videos, evaluate_videos
+from core.aigvdet.preprocess import CROP_SIZE
+from core.cli import resolve_device, run_cli, str2bool
 from core.errors import InputError
-from core.cli import run_cli
+from core.metrics.classification import LOW_FPRS, summarize
+from core.runs.precision import PRECISIONS
 
 log = logging.getLogger("test")
 
@@ -62,7 +62,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--num_workers", type=int, default=4)
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--channels_last", action="store_true")
-    parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here (matplotlib)")
+    parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="add 95%% bootstrap intervals (N stratified resamples, seeded) to the summary JSON")
     return parser
 
 
@@ -91,13 +93,24 @@ def frame_rows(video) -> list[dict]:
     return rows
 
 
+def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> dict[str, dict]:
+    """Metrics over single images of each branch (each frame or flow image carries its video's label)."""
+    return {
+        branch: summarize([v.label for v in videos for _ in getattr(v, probs)],
+                          [p for v in videos for p in getattr(v, probs)], threshold, unit="frames")
+        for branch, probs in (("original", "rgb_probs"), ("optical", "flow_probs"))
+    }
+
+
 def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
-    summary_path = Path(args.summary_json or Path(args.excel_path).with_name(Path(args.excel_path).stem + "_summary.json"))
+    excel = Path(args.excel_path)
+    summary_path = Path(args.summary_json or excel.with_name(excel.stem + "_summary.json"))
     if videos:
         rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
-        flow_model = load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)").to(device)
+        flow_model = load_classifier(args.model_optical_flow_path, args.arch,
+                                     "optical-flow-branch checkpoint (-mop)").to(device)
         if args.channels_last:
             rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
         print("*" * 50)
@@ -111,7 +124,9 @@ def main(args: argparse.Namespace) -> int:
         print(f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.rgb_prob} "
               f"optical prob {video.flow_prob} flag:{video.label} predict:{video.predict}")
 
-    summary = summarize([v.label for v in videos], [v.predict for v in videos], args.threshold)
+    labels, scores = [v.label for v in videos], [v.predict for v in videos]
+    summary = summarize(labels, scores, args.threshold, bootstrap=args.bootstrap)
+    summary["frame_level"] = frame_level_summaries(videos, args.threshold)
     summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     summary_path.write_text(json.dumps(summary, indent=2))
@@ -124,7 +139,8 @@ def main(args: argparse.Namespace) -> int:
     for key in SUMMARY_KEYS:
         print(f"{key}:{summary[key] if summary[key] is not None else 'undefined'}")
     for note in summary["notes"]:
-        print(f"note: {note}")
+        if not note.startswith(tuple(LOW_FPRS)):  # those concern keys that are not printed (in the JSON only)
+            print(f"note: {note}")
     if skipped:
         print(f"skipped {len(skipped)} video(s); reasons in {summary_path}")
 
@@ -139,9 +155,9 @@ def main(args: argparse.Namespace) -> int:
     print(f"Results have been saved to {args.excel_frame_path}")
     print(f"Summary has been saved to {summary_path}")
     if args.plot:
-        from core.aigvdet.plots import plot_scores
+        from core.metrics.plots import plot_scores  # matplotlib is imported only when figures are asked for
 
-        plot_scores([v.label for v in videos], [v.predict for v in videos], args.plot)
+        plot_scores(labels, scores, args.plot)
     return 0
 
 

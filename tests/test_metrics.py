@@ -216,3 +216,54 @@ def test_per_subset_pools_real_videos_with_fake_only_subsets():
     assert per["mixed"]["auc"] == 1.0
     with pytest.raises(ValueError, match="one subset name per item"):
         summarize(labels, scores, subsets=["a"])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_auc_and_ap_equal_scikit_learn_to_the_last_bit(seed):
+    # test.py prints these values; they must stay the digits the reference's scikit-learn call printed.
+    rng = np.random.default_rng(100 + seed)
+    size = int(rng.integers(2, 400))
+    labels = rng.integers(0, 2, size)
+    labels[:2] = (0, 1)
+    scores = rng.random(size)
+    if seed % 2:
+        scores = np.round(scores, 1 + seed % 3)  # ties, and collinear ROC points scikit-learn drops
+    assert auc(labels, scores) == roc_auc_score(labels, scores)
+    assert average_precision(labels, scores) == average_precision_score(labels, scores)
+
+
+def reference_summary(labels: list[int], scores: list[float], threshold: float) -> dict:
+    """test.py's summary before core.metrics: counts, then scikit-learn's AP and AUC (both classes only)."""
+    labels_arr, scores_arr = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
+    p, n = int((labels_arr == 1).sum()), int((labels_arr == 0).sum())
+    tp = int(((labels_arr == 1) & (scores_arr >= threshold)).sum())
+    tn = int(((labels_arr == 0) & (scores_arr < threshold)).sum())
+    both = bool(p and n)
+    return {"tnr": tn / n if n else None, "tpr": tp / p if p else None,
+            "acc": (tp + tn) / (p + n) if p + n else None,
+            "ap": float(average_precision_score(labels_arr, scores_arr)) if both else None,
+            "auc": float(roc_auc_score(labels_arr, scores_arr)) if both else None,
+            "p": p, "n": n, "tp": tp, "tn": tn, "threshold": threshold}
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_summary_keeps_test_py_values_and_types(seed):
+    rng = np.random.default_rng(200 + seed)
+    size = int(rng.integers(1, 60))
+    labels = rng.integers(0, 2, size).tolist()
+    scores = np.round(rng.random(size), 2).tolist()  # ties, and scores exactly at the threshold
+    threshold = (0.5, 0.3, 0.71)[seed % 3]
+    expected = reference_summary(labels, scores, threshold)
+    summary = summarize(labels, scores, threshold)
+    for key, value in expected.items():
+        assert summary[key] == value and type(summary[key]) is type(value), key
+    assert json.dumps({key: summary[key] for key in expected}) == json.dumps(expected)  # printed digits too
+
+
+def test_summary_without_a_threshold():
+    summary = summarize([0, 0, 1, 1], [0.1, 2.0, 3.0, 4.0], threshold=None)
+    assert summary["auc"] == 0.75 + 0.25 and summary["eer"] == 0.0
+    assert all(summary[key] is None for key in ("acc", "tnr", "tpr", "tp", "tn", "fp", "fn", "threshold"))
+    assert any("no decision threshold" in note for note in summary["notes"])
+    with_ci = summarize([0, 0, 1, 1, 0, 1], [0.1, 2.0, 3.0, 4.0, 1.0, 0.5], threshold=None, bootstrap=20)
+    assert set(with_ci["ci"]) == {"auc", "ap", "eer", "tpr_at_1pct_fpr", "tpr_at_5pct_fpr"}

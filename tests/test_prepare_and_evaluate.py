@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 import demo
-from core.aigvdet.evaluate import summarize
+from core.metrics.classification import summarize
 from core.aigvdet.data import prepare
 from core.media.sources import read_video_list
 from core.errors import InputError

@@ -1,4 +1,4 @@
-"""AIGVDet on a frame/flow dataset: per-frame and per-video probabilities, and the reference's summary.
+"""AIGVDet on a frame/flow dataset: per-frame and per-video probabilities (the summary: ``core.metrics``).
 
 Same numbers as the reference ``test.py`` (per-video means of sigmoid probabilities over the sorted
 image files of each folder, fused 0.5/0.5, ``predict >= threshold`` is fake), computed with batched,
@@ -11,18 +11,16 @@ import logging
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
 import torch
-from sklearn.metrics import average_precision_score, roc_auc_score
 from torch import nn
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
+from core.aigvdet.data.layout import CLASS_FOLDERS, VideoFolders, list_images
+from core.aigvdet.images import ImageCropDataset
 from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.scoring import FusedScore
-from core.aigvdet.images import ImageCropDataset
-from core.aigvdet.data.layout import CLASS_FOLDERS, VideoFolders, list_images
 
 log = logging.getLogger(__name__)
 
@@ -132,25 +130,3 @@ def evaluate_videos(
         else:
             scored.append(video)
     return scored, skipped
-
-
-def summarize(labels: list[int], scores: list[float], threshold: float = 0.5) -> dict:
-    """The reference's summary (tnr, tpr, acc, ap, auc, p, n, tp, tn); undefined values are None with a note."""
-    labels_arr, scores_arr = np.asarray(labels, dtype=int), np.asarray(scores, dtype=float)
-    p, n = int((labels_arr == 1).sum()), int((labels_arr == 0).sum())
-    tp = int(((labels_arr == 1) & (scores_arr >= threshold)).sum())
-    tn = int(((labels_arr == 0) & (scores_arr < threshold)).sum())
-    summary: dict = {"tnr": tn / n if n else None, "tpr": tp / p if p else None,
-                     "acc": (tp + tn) / (p + n) if p + n else None, "ap": None, "auc": None,
-                     "p": p, "n": n, "tp": tp, "tn": tn, "threshold": threshold, "notes": []}
-    if p and n:
-        summary["ap"] = float(average_precision_score(labels_arr, scores_arr))
-        summary["auc"] = float(roc_auc_score(labels_arr, scores_arr))
-    else:
-        missing = "fake" if n else "real" if p else "real or fake"
-        summary["notes"].append(f"AP and AUC are undefined: no {missing} videos were evaluated (both classes are needed)")
-    if not n:
-        summary["notes"].append("tnr is undefined: no real videos")
-    if not p:
-        summary["notes"].append("tpr is undefined: no fake videos")
-    return summary

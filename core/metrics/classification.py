@@ -6,8 +6,8 @@ A metric that needs both classes returns ``None`` when one is missing instead of
 real items the false-positive rate divides by zero, with no fakes the true-positive rate does. ROC points are
 taken at each distinct score, from "nothing flagged" (threshold +inf, FPR = TPR = 0) down to the lowest score
 (everything flagged, FPR = TPR = 1); tied scores move together, as in scikit-learn. AUC and AP are computed
-here (equal to ``roc_auc_score`` / ``average_precision_score``; the tests check it) so that bootstrap resamples
-do not pay scikit-learn's input checks a thousand times.
+here (with scikit-learn's floating-point steps, so equal to ``roc_auc_score`` / ``average_precision_score`` to the
+last bit; the tests check it) so that bootstrap resamples do not pay scikit-learn's input checks a thousand times.
 
 ``bootstrap_ci`` gives percentile intervals from stratified resamples; ``summarize`` gathers everything in one
 JSON-ready dictionary, optionally per subset (e.g. per generator).
@@ -71,6 +71,15 @@ def _roc_of(labels: ArrayLike, scores: ArrayLike) -> _Roc | None:
     return _roc(fake, values) if fake.any() and not fake.all() else None
 
 
+def roc_points(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """FPR, TPR and threshold at each ROC point (the first: threshold +inf, nothing flagged); None without both
+    classes."""
+    roc = _roc_of(labels, scores)
+    if roc is None:
+        return None
+    return roc.fp / roc.negatives, roc.tp / roc.positives, roc.thresholds
+
+
 def allowed_false_positives(fpr: float, negatives: int) -> int:
     """How many of ``negatives`` real items may be flagged while keeping FPR <= ``fpr``."""
     if not 0.0 <= fpr <= 1.0:
@@ -84,8 +93,14 @@ def auc(labels: ArrayLike, scores: ArrayLike) -> float | None:
     roc = _roc_of(labels, scores)
     if roc is None:
         return None
-    tpr, fpr = roc.tp / roc.positives, roc.fp / roc.negatives
-    return float(np.sum(np.diff(fpr) * (tpr[1:] + tpr[:-1])) / 2)
+    # scikit-learn's floating-point steps, in its order (collinear points dropped, trapezoids halved one by one,
+    # numpy's pairwise sum), so that reports keep the very digits the reference's sklearn call printed.
+    tp, fp = roc.tp[1:], roc.fp[1:]
+    if tp.size > 2:
+        corner = np.r_[True, (np.diff(fp, 2) != 0) | (np.diff(tp, 2) != 0), True]
+        tp, fp = tp[corner], fp[corner]
+    tpr, fpr = np.r_[0, tp] / roc.positives, np.r_[0, fp] / roc.negatives
+    return float(np.add.reduce(np.diff(fpr) * (tpr[1:] + tpr[:-1]) / 2.0))
 
 
 def average_precision(labels: ArrayLike, scores: ArrayLike) -> float | None:
@@ -95,7 +110,10 @@ def average_precision(labels: ArrayLike, scores: ArrayLike) -> float | None:
     if roc is None:
         return None
     tp, fp = roc.tp[1:], roc.fp[1:]
-    return float(np.sum(np.diff(roc.tp) / roc.positives * (tp / (tp + fp))))
+    # scikit-learn's steps (recall and precision reversed, recall differences, negated sum): the same digits.
+    recall = np.r_[(tp / roc.positives)[::-1], 0.0]
+    precision = (tp / (tp + fp))[::-1]
+    return float(max(0.0, -np.sum(np.diff(recall) * precision)))
 
 
 def eer(labels: ArrayLike, scores: ArrayLike) -> EqualErrorRate | None:
@@ -228,30 +246,37 @@ BOTH_CLASS_METRICS = ("ap", "auc", "eer", "eer_threshold", "tpr_at_1pct_fpr", "t
 LOW_FPRS = {"tpr_at_1pct_fpr": 0.01, "tpr_at_5pct_fpr": 0.05}
 
 
-def _interval_metrics(threshold: float) -> dict[str, Metric]:
+def _interval_metrics(threshold: float | None) -> dict[str, Metric]:
     def rate(labels: np.ndarray, scores: np.ndarray) -> float | None:
         result = eer(labels, scores)
         return None if result is None else result.rate
 
-    metrics: dict[str, Metric] = {"auc": auc, "ap": average_precision, "eer": rate,
-                                  "acc": lambda y, s: accuracy(y, s, threshold),
-                                  "tnr": lambda y, s: real_accuracy(y, s, threshold),
-                                  "tpr": lambda y, s: fake_accuracy(y, s, threshold)}
+    metrics: dict[str, Metric] = {"auc": auc, "ap": average_precision, "eer": rate}
+    if threshold is not None:
+        metrics.update({"acc": lambda y, s: accuracy(y, s, threshold),
+                        "tnr": lambda y, s: real_accuracy(y, s, threshold),
+                        "tpr": lambda y, s: fake_accuracy(y, s, threshold)})
     for key, fpr in LOW_FPRS.items():
         metrics[key] = lambda y, s, fpr=fpr: tpr_at_fpr(y, s, fpr)
     return metrics
 
 
-def _summary(fake: np.ndarray, values: np.ndarray, threshold: float, bootstrap: int, seed: int, level: float,
+def _summary(fake: np.ndarray, values: np.ndarray, threshold: float | None, bootstrap: int, seed: int, level: float,
              unit: str) -> dict:
     labels = fake.astype(np.int64)
     p, n = int(fake.sum()), int((~fake).sum())
-    tp, tn = int((values[fake] >= threshold).sum()), int((values[~fake] < threshold).sum())
     equal_error = eer(labels, values)
+    if threshold is None:  # e.g. an anomaly score before calibration: only threshold-free metrics exist
+        at_threshold: dict = dict.fromkeys(("tnr", "tpr", "acc"))
+        counts: dict = dict.fromkeys(("tp", "tn", "fp", "fn"))
+    else:
+        tp, tn = int((values[fake] >= threshold).sum()), int((values[~fake] < threshold).sum())
+        at_threshold = {"tnr": real_accuracy(labels, values, threshold),
+                        "tpr": fake_accuracy(labels, values, threshold), "acc": accuracy(labels, values, threshold)}
+        counts = {"tp": tp, "tn": tn, "fp": n - tn, "fn": p - tp}
     summary: dict = {
-        "tnr": real_accuracy(labels, values, threshold), "tpr": fake_accuracy(labels, values, threshold),
-        "acc": accuracy(labels, values, threshold), "ap": average_precision(labels, values),
-        "auc": auc(labels, values), "p": p, "n": n, "tp": tp, "tn": tn, "fp": n - tn, "fn": p - tp,
+        **at_threshold, "ap": average_precision(labels, values), "auc": auc(labels, values), "p": p, "n": n,
+        "tp": counts["tp"], "tn": counts["tn"], "fp": counts["fp"], "fn": counts["fn"],
         "threshold": threshold, "eer": equal_error.rate if equal_error else None,
         "eer_threshold": equal_error.threshold if equal_error else None,
         **{key: tpr_at_fpr(labels, values, fpr) for key, fpr in LOW_FPRS.items()}, "notes": []}
@@ -260,10 +285,14 @@ def _summary(fake: np.ndarray, values: np.ndarray, threshold: float, bootstrap: 
         missing = "fake" if n else "real" if p else "real or fake"
         notes.append(f"AP, AUC, EER and TPR at 1%/5% FPR are undefined: no {missing} {unit} were evaluated "
                      "(both classes are needed)")
-    if not n:
-        notes.append(f"tnr is undefined: no real {unit}")
-    if not p:
-        notes.append(f"tpr is undefined: no fake {unit}")
+    if threshold is None:
+        notes.append("acc, tnr, tpr and the tp/tn/fp/fn counts are undefined: no decision threshold was given "
+                     "(an anomaly score has none until it is calibrated)")
+    else:
+        if not n:
+            notes.append(f"tnr is undefined: no real {unit}")
+        if not p:
+            notes.append(f"tpr is undefined: no fake {unit}")
     for key, fpr in LOW_FPRS.items():
         if p and n and allowed_false_positives(fpr, n) == 0:
             notes.append(f"{key}: with {n} real {unit} one false positive is already {100 / n:.3g}% FPR, so this "
@@ -275,13 +304,16 @@ def _summary(fake: np.ndarray, values: np.ndarray, threshold: float, bootstrap: 
     return summary
 
 
-def summarize(labels: ArrayLike, scores: ArrayLike, threshold: float = 0.5, subsets: Sequence[str | None] | None = None,
-              bootstrap: int = 0, seed: int = 0, level: float = 0.95, unit: str = "videos") -> dict:
+def summarize(labels: ArrayLike, scores: ArrayLike, threshold: float | None = 0.5,
+              subsets: Sequence[str | None] | None = None, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
+              unit: str = "videos") -> dict:
     """All metrics of this module in one JSON-ready dictionary.
 
     Keys: the reference ``test.py`` summary (tnr, tpr, acc, ap, auc, p, n, tp, tn) plus fp, fn, threshold, eer,
     eer_threshold, tpr_at_1pct_fpr, tpr_at_5pct_fpr and ``notes``. A metric that is undefined (one class
     missing, or no items) is None and a note says why; ``unit`` ("videos", "frames") names the items in notes.
+    ``threshold`` None (a score without a decision threshold): acc, tnr, tpr and the counts tp, tn, fp, fn are
+    None, with a note.
     With ``bootstrap`` > 0 resamples: ``ci`` maps auc, ap, eer, acc, tnr, tpr and the TPRs at low FPR to
     [low, high] (``bootstrap_ci``, stratified, seeded; None where undefined), with ``ci_level`` and
     ``ci_resamples``.
