@@ -10,6 +10,11 @@ Without the two folder flags nothing is written to disk. A JSON report with per-
 
     python demo.py --path clip.mp4 --model checkpoints/raft-things.pth --json outputs/clip.json
 
+With a calibration file of your own source (``python calibrate.py``), the calibrated probability and the verdict
+at the calibrated threshold are printed after the reference's lines and added to the JSON:
+
+    python demo.py --path clip.mp4 --calibration calibration/aigvdet_mysource.json --json outputs/clip.json
+
 Exit code 0 on success (whatever the verdict), 1 with one ``error:`` line for unusable input.
 """
 
@@ -23,11 +28,12 @@ from pathlib import Path
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
 from core.cli import CORR_MEMORY_HINT, add_corr_arguments, resolve_device, run_cli, str2bool
-from core.runs.precision import PRECISIONS
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes, out_of_memory_as_error
+from core.forensics.calibration import load_calibration
+from core.runs.precision import PRECISIONS
 
 log = logging.getLogger("demo")
 
@@ -66,11 +72,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels_last", action="store_true", help="channels-last ResNets (faster on GPU)")
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
+    parser.add_argument("--calibration", default=None, metavar="FILE",
+                        help="calibration JSON of AIGVDet scores (calibrate.py): adds the calibrated probability "
+                             "and the verdict at its threshold")
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
+    calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
     if args.flow_method == "raft":
         raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
@@ -99,10 +109,17 @@ def main(args: argparse.Namespace) -> int:
     print("optical prob", result.flow_prob)
     print(f"predict:{result.predict}")
     print("Fake video" if result.predict >= args.threshold else "Real video")
+    report = result.report(args.threshold)
+    if calibration is not None:
+        calibrated = calibration.apply(result.predict)
+        print(f"calibrated prob {calibrated['calibrated']} ({calibration.meaning})")
+        print(f"calibrated verdict: {str(calibrated['calibrated_verdict']).capitalize()} video "
+              f"(threshold {calibration.threshold} for {calibration.target_fpr:.2%} false positives)")
+        report.update(calibrated, calibration_file=str(args.calibration))
     if args.json:
         target = Path(args.json)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(result.report(args.threshold), indent=2))
+        target.write_text(json.dumps(report, indent=2))
         log.info("report written to %s", target)
     return 0
 

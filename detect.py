@@ -12,9 +12,15 @@ Examples (checkpoints under checkpoints/ by default):
     python detect.py --test_video_path clip.mp4 --sync_model_path /models/sync_model.pth \
         --dist_model_path dist_regressive_model.pth --avfeature_model_path avfeature_regressive_model.pth \
         --pca_path pca.pkl --output_dir outputs/avforensics
+    # labelled videos ("PATH LABEL" lines, LABEL 0/1/real/fake, or 0_real/ and 1_fake/ folders): metrics and plots
+    python detect.py --test_video_path data/labelled.txt --output_dir outputs/labelled --plot outputs/labelled/plots
+    # calibrated probabilities and verdicts (calibrate.py on scores of real videos of your source)
+    python detect.py --test_video_path data/videos.txt --calibration calibration/av_mysource.json
 
 Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
-with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits).
+with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits). When every video has a
+label: a ``label`` column in scores.csv and summary.json (the metrics of test.py's summary); with --calibration:
+``calibrated, verdict`` columns.
 """
 
 from __future__ import annotations
@@ -25,12 +31,13 @@ from pathlib import Path
 
 import torch
 
-from core.avforensics.pipeline import CheckpointPaths
-from core.avforensics.runner import RunSettings, run_detection
-from core.cli import resolve_device
+from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.runner import ExtraColumns, RunSettings, run_detection
+from core.cli import resolve_device, run_cli
 from core.errors import InputError
+from core.forensics.batch_summary import result_columns, write_labelled_summary
+from core.forensics.calibration import load_calibration
 from core.media.sources import read_video_list
-from core.cli import run_cli
 
 log = logging.getLogger("detect")
 
@@ -60,6 +67,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
+    parser.add_argument("--calibration", default=None, metavar="FILE",
+                        help="calibration JSON of audio-visual scores (calibrate.py): adds calibrated, verdict columns")
+    parser.add_argument("--plot", default=None, metavar="DIR",
+                        help="with labelled videos, write the ROC curve and score histograms here")
+    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
+                        help="with labelled videos, add 95%% bootstrap intervals (N resamples) to summary.json")
     return parser
 
 
@@ -68,17 +81,30 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.bs != 1:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
-    inputs = [str(entry.path) for entry in read_video_list(args.test_video_path)]
+    entries = read_video_list(args.test_video_path)
+    inputs = [str(entry.path) for entry in entries]
+    labels = [entry.label for entry in entries]
+    labelled = all(label is not None for label in labels)
+    calibration = load_calibration(args.calibration, AVForensicsDetector.name) if args.calibration else None
+    if args.plot and not labelled:
+        log.warning("--plot ignored: the figures need a label for every video")
+    columns = result_columns(labels if labelled else None, calibration)
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
     settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
     scores = run_detection(
         inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
         window_batch=args.window_batch, progress=not args.no_progress,
+        extra_columns=ExtraColumns(*columns) if columns else None,
     )
     scored = int((scores == scores).sum())
     log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)
     if scored == 0:
         raise InputError(f"no video could be scored; see {settings.output_dir / 'scores.csv'} for the reasons")
+    if labelled:
+        summary = write_labelled_summary(settings.output_dir / "summary.json", inputs, labels, scores, calibration,
+                                         args.bootstrap, args.plot, "anomaly score (higher: more likely fake)")
+        for key in ("auc", "ap", "eer", "acc", "tnr", "tpr"):
+            print(f"{key}:{summary[key] if summary[key] is not None else 'undefined'}")
     return 0
 
 

@@ -37,9 +37,10 @@ def test_fit_save_load_apply_round_trip(tmp_path, method):
     probe = np.linspace(-5, 8, 101)
     np.testing.assert_array_equal(loaded.probability(probe), fitted.probability(probe))
     record = loaded.apply(float(np.max(real)) + 1.0)
-    assert record["verdict"] == "fake" and 0.0 <= record["calibrated"] <= 1.0
+    assert record["calibrated_verdict"] == "fake" and 0.0 <= record["calibrated"] <= 1.0
     assert record["calibrated_threshold"] == fitted.threshold and record["calibration_method"] == method
-    assert loaded.apply(float("nan"))["calibrated"] is None and loaded.apply(float("nan"))["verdict"] is None
+    missing = loaded.apply(float("nan"))
+    assert missing["calibrated"] is None and missing["calibrated_verdict"] is None
     assert (fitted.eer is None) == (method == "real_tail")
 
 

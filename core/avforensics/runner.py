@@ -3,7 +3,8 @@
 Outputs in ``output_dir``:
 
 * ``output.log``: one line per video with its score (the authors' wording, plus the path);
-* ``scores.csv``: ``path, score, steps, status`` -- status ``ok`` or why the video has no score (NaN);
+* ``scores.csv``: ``path, score, steps, status`` -- status ``ok`` or why the video has no score (NaN) --
+  followed by the caller's extra columns, if any (labels, calibrated values);
 * ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
   written as ``testing_score.npy``, the name their README uses);
 * with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits.
@@ -19,6 +20,7 @@ import csv
 import logging
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,10 +50,19 @@ class RunSettings:
     audio_from_wav: bool = False
 
 
+@dataclass(frozen=True)
+class ExtraColumns:
+    """Columns appended to scores.csv: ``values(index, score)`` gives one value per name for input ``index``."""
+
+    names: Sequence[str]
+    values: Callable[[int, float], Sequence[object]]
+
+
 class ResultWriter:
     """Appends each video's result to the log and CSV at once and keeps the score arrays current."""
 
-    def __init__(self, output_dir: Path, total: int, save_distributions: bool) -> None:
+    def __init__(self, output_dir: Path, total: int, save_distributions: bool,
+                 extra_columns: ExtraColumns | None = None) -> None:
         self.output_dir = output_dir
         output_dir.mkdir(parents=True, exist_ok=True)
         self.scores = np.full(total, np.nan)
@@ -61,14 +72,16 @@ class ResultWriter:
         self._log = open(output_dir / "output.log", "w", encoding="utf-8")
         self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(["path", "score", "steps", "status"])
+        self.extra_columns = extra_columns
+        self._csv.writerow(["path", "score", "steps", "status", *(extra_columns.names if extra_columns else ())])
         self._csv_file.flush()
 
     def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None) -> None:
         self.scores[index] = score
         self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n")
         self._log.flush()
-        self._csv.writerow([path, repr(score), steps, status])
+        extra = self.extra_columns.values(index, score) if self.extra_columns else ()
+        self._csv.writerow([path, repr(score), steps, status, *extra])
         self._csv_file.flush()
         if self.distribution_dir is not None and logits is not None:
             np.save(self.distribution_dir / f"{index}_{Path(path).stem}.npy", logits)
@@ -88,7 +101,8 @@ def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False
     return detector.load_clip(path, audio_path)
 
 
-def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:
+def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings,
+                  extra_columns: ExtraColumns | None = None, **detector_kwargs) -> np.ndarray:
     """Score every input; return the scores in input order (NaN where a video could not be used)."""
     for path, what in (
         (checkpoints.sync_model, "audio-visual sync model"),
@@ -98,7 +112,7 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
     ):
         require_file(path, what)  # all missing files are reported before any work starts
     detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, **detector_kwargs)
-    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions)
+    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions, extra_columns)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
     next_to_submit = 0

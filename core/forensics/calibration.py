@@ -92,7 +92,7 @@ class Calibration:
     def apply(self, score: float) -> dict[str, Any]:
         """The calibrated record of one raw score, JSON-ready (NaN score: None values)."""
         value = float(self.probability(score))
-        return {"calibrated": None if math.isnan(value) else value, "verdict": self.verdict(score),
+        return {"calibrated": None if math.isnan(value) else value, "calibrated_verdict": self.verdict(score),
                 "calibrated_threshold": self.threshold, "target_fpr": self.target_fpr,
                 "calibration_method": self.method}
 

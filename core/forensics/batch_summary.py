@@ -1,0 +1,76 @@
+"""What a batch run adds when its videos have labels or a calibration is given, for any detector's scores.
+
+* extra result columns: ``label`` only when every video has one, ``calibrated, verdict`` only with a
+  calibration (so a run without either writes exactly what it wrote before);
+* with labels, the summary of ``core.metrics`` (the keys of test.py's summary), over the videos that have a
+  score; the others are listed under ``skipped``. The decision threshold is the calibrated one; without a
+  calibration an anomaly score has none, and the metrics that need one are undefined (with a note).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from core.forensics.calibration import Calibration
+from core.metrics.classification import summarize
+
+log = logging.getLogger(__name__)
+
+
+def result_columns(labels: Sequence[int] | None, calibration: Calibration | None
+                   ) -> tuple[list[str], Callable[[int, float], list[object]]] | None:
+    """Names and a row function ``(input index, score) -> values`` of the extra columns; None when there are none."""
+    names = (["label"] if labels is not None else []) + (["calibrated", "verdict"] if calibration is not None else [])
+    if not names:
+        return None
+
+    def values(index: int, score: float) -> list[object]:
+        row: list[object] = [labels[index]] if labels is not None else []
+        if calibration is not None:
+            record = calibration.apply(score)
+            value, verdict = record["calibrated"], record["calibrated_verdict"]
+            if verdict is not None:
+                log.info("calibrated %.6g: %s at threshold %.6g", value, verdict, calibration.threshold)
+            row += ["" if value is None else repr(value), verdict or ""]
+        return row
+
+    return names, values
+
+
+def labelled_summary(paths: Sequence[str], labels: Sequence[int], scores: np.ndarray,
+                     calibration: Calibration | None = None, bootstrap: int = 0) -> dict:
+    """``core.metrics`` summary of the scored videos, with the skipped ones listed and the threshold's origin."""
+    scores = np.asarray(scores, dtype=np.float64)
+    scored = np.isfinite(scores)
+    kept_labels = [label for label, ok in zip(labels, scored) if ok]
+    threshold = calibration.threshold if calibration is not None else None
+    summary = summarize(kept_labels, scores[scored], threshold, bootstrap=bootstrap)
+    summary["threshold_source"] = "calibration" if calibration is not None else None
+    summary["skipped"] = [{"path": path, "label": label} for path, label, ok in zip(paths, labels, scored) if not ok]
+    return summary
+
+
+def write_labelled_summary(target: str | Path, paths: Sequence[str], labels: Sequence[int], scores: np.ndarray,
+                           calibration: Calibration | None = None, bootstrap: int = 0,
+                           plot_dir: str | Path | None = None, score_name: str = "score") -> dict:
+    """Write ``labelled_summary`` as JSON to ``target`` and, with ``plot_dir``, the ROC and histogram figures."""
+    summary = labelled_summary(paths, labels, scores, calibration, bootstrap)
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    log.info("summary of %d labelled videos written to %s", summary["p"] + summary["n"], target)
+    if plot_dir is not None:
+        from core.metrics.plots import plot_scores  # matplotlib only when figures are asked for
+
+        scored = np.isfinite(np.asarray(scores, dtype=np.float64))
+        threshold = summary["threshold"]
+        written = plot_scores([label for label, ok in zip(labels, scored) if ok], np.asarray(scores)[scored],
+                              plot_dir, score_name, None if threshold is None or math.isinf(threshold) else threshold)
+        log.info("figures: %s", ", ".join(map(str, written)))
+    return summary
