@@ -12,6 +12,8 @@ For time step k (0 <= k < steps, steps = min(frames - 4, max_len)):
 Score = mean over steps of KL(softmax(next logits) || predicted distribution)
       + lam * mean over steps of the squared error between the next L2-normalised PCA feature and its
       prediction. Both autoregressive models see the sequences padded and masked to ``max_len``.
+``step_terms`` gives those per-step terms of one window (what whole-video timelines are built from);
+``sequence_scores`` is their mean, computed on the same tensors.
 """
 
 from __future__ import annotations
@@ -59,6 +61,87 @@ class SequenceScores:
         return float(np.float64(lam) * np.float64(self.feature_mse) + np.float64(self.distribution_kl))
 
 
+@dataclass(frozen=True)
+class StepTerms:
+    """Per-step terms of one window: entry ``t - 1`` belongs to predicted step t = 1..S-1 (step 0 is never predicted).
+
+    ``distribution_kl`` is float32 and ``feature_error`` float64, the dtypes the score is computed in.
+    """
+
+    distribution_kl: np.ndarray  # (S-1,) KL(softmax(logits[t]) || prediction from steps 0..t-1)
+    feature_error: np.ndarray  # (S-1,) squared error of the normalised PCA feature of step t
+
+    def combined(self, lam: float) -> np.ndarray:
+        """(S-1,) per-step anomaly, KL + lam * feature error, in float64; its mean is ``SequenceScores.combined``'s
+        addends averaged separately (equal up to float rounding)."""
+        return np.float64(lam) * self.feature_error.astype(np.float64) + self.distribution_kl.astype(np.float64)
+
+
+@torch.no_grad()
+def _step_term_tensors(
+    logits: np.ndarray,
+    pca_features: np.ndarray,
+    distribution_model: torch.nn.Module,
+    feature_model: torch.nn.Module,
+    max_len: int,
+    device: torch.device | str,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(S-1,) float32 KL and (S-1,) float64 squared error per predicted step; ``sequence_scores`` averages these
+    very tensors, so the per-step terms and the authors' score cannot drift apart."""
+    steps = logits.shape[0]
+    sequence, mask = pad_to_length(torch.from_numpy(np.asarray(logits, dtype=np.float64)), max_len)
+    features, _ = pad_to_length(torch.from_numpy(np.asarray(pca_features, dtype=np.float64)), max_len)
+    sequence, features = sequence[None].to(device), features[None].to(device)
+    input_mask = mask[None, :-1].to(device)
+    predictions = steps - 1  # steps beyond the last real one are padding and are not scored
+
+    target = torch.softmax(sequence[:, 1:].float(), dim=2)
+    predicted = torch.log_softmax(distribution_model(sequence[:, :-1].float(), input_mask), dim=2)
+    kl = F.kl_div(predicted, target, reduction="none")[0, :predictions].sum(dim=1)
+
+    target_features = F.normalize(features[:, 1:], p=2.0, dim=2)
+    input_features = F.normalize(features[:, :-1], p=2.0, dim=2).float()
+    predicted_features = feature_model(input_features, input_mask)
+    mse = F.mse_loss(predicted_features.double(), target_features, reduction="none")[0, :predictions].sum(dim=1)
+    return kl, mse
+
+
+def step_terms(
+    logits: np.ndarray,
+    pca_features: np.ndarray,
+    distribution_model: torch.nn.Module,
+    feature_model: torch.nn.Module,
+    max_len: int,
+    device: torch.device | str = "cpu",
+) -> StepTerms:
+    """The per-step terms of one window of (S, 31) logits and (S, 31) PCA features (S <= ``max_len``).
+
+    Step t's terms use the window's steps 0..t-1 as context; the window is padded and masked to ``max_len`` as
+    in :func:`sequence_scores`, whose two numbers are the means of these arrays.
+    """
+    if logits.shape[0] < 2:
+        return StepTerms(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.float64))
+    kl, mse = _step_term_tensors(logits, pca_features, distribution_model, feature_model, max_len, device)
+    return StepTerms(kl.cpu().numpy(), mse.cpu().numpy())
+
+
+def score_window(
+    logits: np.ndarray,
+    pca_features: np.ndarray,
+    distribution_model: torch.nn.Module,
+    feature_model: torch.nn.Module,
+    max_len: int,
+    device: torch.device | str = "cpu",
+) -> tuple[SequenceScores, StepTerms]:
+    """:func:`sequence_scores` and :func:`step_terms` of one window from one pass of the models (the scores are
+    exactly ``sequence_scores``'s)."""
+    if logits.shape[0] < 2:
+        return SequenceScores(math.nan, math.nan), step_terms(logits, pca_features, distribution_model, feature_model,
+                                                              max_len, device)
+    kl, mse = _step_term_tensors(logits, pca_features, distribution_model, feature_model, max_len, device)
+    return SequenceScores(float(kl.mean()), float(mse.mean())), StepTerms(kl.cpu().numpy(), mse.cpu().numpy())
+
+
 @torch.no_grad()
 def sequence_scores(
     logits: np.ndarray,
@@ -71,23 +154,10 @@ def sequence_scores(
     """Score one video's (steps, 31) logits and (steps, 31) PCA features with the autoregressive models.
 
     Dtypes follow the authors' loop: the sequences are kept in float64, fed to the models in float32; the
-    KL is computed in float32, the feature error against float64 normalised targets.
+    KL is computed in float32, the feature error against float64 normalised targets. Each half is the mean of
+    :func:`step_terms` over the predicted steps, taken on the same tensors.
     """
-    steps = logits.shape[0]
-    if steps < 2:
+    if logits.shape[0] < 2:
         return SequenceScores(math.nan, math.nan)  # no next step to predict
-    sequence, mask = pad_to_length(torch.from_numpy(np.asarray(logits, dtype=np.float64)), max_len)
-    features, _ = pad_to_length(torch.from_numpy(np.asarray(pca_features, dtype=np.float64)), max_len)
-    sequence, features = sequence[None].to(device), features[None].to(device)
-    input_mask = mask[None, :-1].to(device)
-    predictions = steps - 1  # steps beyond the last real one are padding and are not scored
-
-    target = torch.softmax(sequence[:, 1:].float(), dim=2)
-    predicted = torch.log_softmax(distribution_model(sequence[:, :-1].float(), input_mask), dim=2)
-    kl = F.kl_div(predicted, target, reduction="none")[0, :predictions].sum(dim=1).mean()
-
-    target_features = F.normalize(features[:, 1:], p=2.0, dim=2)
-    input_features = F.normalize(features[:, :-1], p=2.0, dim=2).float()
-    predicted_features = feature_model(input_features, input_mask)
-    mse = F.mse_loss(predicted_features.double(), target_features, reduction="none")[0, :predictions].sum(dim=1).mean()
-    return SequenceScores(float(kl), float(mse))
+    kl, mse = _step_term_tensors(logits, pca_features, distribution_model, feature_model, max_len, device)
+    return SequenceScores(float(kl.mean()), float(mse.mean()))
