@@ -29,17 +29,20 @@ from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
 
 
 class SyncFeatureExtractor:
-    """The sync model's per-step evidence for the first ``max_len`` time steps of a clip.
+    """The sync model's per-step evidence for the first ``max_len`` time steps of a clip (every step with
+    ``whole_video``: the encoders' outputs are shared by all steps, so the cost grows linearly with the length).
 
     Args:
         sync_model: the audio-visual synchronisation model (kept in the mode it is in: eval for detection).
         frame_size: side of the square frames the model was trained on (224 for the official one).
         max_len: time steps per video.
         window_batch: 5-frame windows per encoder batch.
+        whole_video: decode the whole clip and extract every step (for sliding-window scoring).
     """
 
     def __init__(self, sync_model: SyncModel, frame_size: int = FRAME_SIZE, max_len: int = 50,
-                 device: torch.device | str = "cpu", window_batch: int = 8, progress: bool = False) -> None:
+                 device: torch.device | str = "cpu", window_batch: int = 8, progress: bool = False,
+                 whole_video: bool = False) -> None:
         self.device = torch.device(device)
         self.sync_model = sync_model.to(self.device)
         self.frame_size = frame_size
@@ -47,16 +50,22 @@ class SyncFeatureExtractor:
         self.max_len = max_len
         self.window_batch = max(1, window_batch)
         self.progress = progress
+        self.whole_video = whole_video  # every step of the clip instead of the first max_len
 
     @property
-    def frames_needed(self) -> int:
-        """Frames of video and audio beyond this never change the result, so decoding can stop there.
+    def frames_needed(self) -> int | None:
+        """Frames of video and audio beyond this never change the result, so decoding can stop there
+        (None: the whole clip, for whole-video scoring).
 
         The last step's video window ends at frame max_len + 4, but its +15 offset reaches 15 frames of
         audio further; audio past the clip's length (video and audio truncated to the shorter) is zero,
         so that length matters up to there too.
         """
-        return self.max_len + WINDOW_FRAMES - 1 + MAX_OFFSET
+        return None if self.whole_video else self.max_len + WINDOW_FRAMES - 1 + MAX_OFFSET
+
+    def steps_of(self, frames: int) -> int:
+        """Time steps extracted from a clip of ``frames`` frames."""
+        return num_steps(frames, frames if self.whole_video else self.max_len)
 
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
         """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next."""
@@ -69,29 +78,42 @@ class SyncFeatureExtractor:
 
     @torch.no_grad()
     def video_tokens(self, frames: np.ndarray, steps: int) -> torch.Tensor:
-        """(T, H, W, 3) uint8 frames -> (steps, 5, 512) video tokens of windows 0..steps-1."""
+        """(T, H, W, 3) uint8 frames -> (steps, 5, 512) video tokens of windows 0..steps-1.
+
+        Per-frame features are computed in batches of ``window_batch`` frames as the windows reach them and
+        dropped once no later window needs them, so memory stays bounded on whole videos; the batches are the
+        same whatever the clip's length beyond them.
+        """
         encoder, fusion = self.sync_model.vis_enc, self.sync_model.transformer
         count = steps + WINDOW_FRAMES - 1
-        # Raw 0..255 values as float, the authors' input convention.
-        pixels = torch.from_numpy(np.ascontiguousarray(frames[:count])).to(self.device).permute(0, 3, 1, 2).float()
-        per_frame = torch.cat(
-            [encoder.frame_features(pixels[s : s + self.window_batch]) for s in range(0, count, self.window_batch)]
-        )
+        held, held_start, held_end = None, 0, 0  # per-frame features of frames held_start..held_end-1
         tokens = []
         for start in self._batches(steps, self.window_batch, "video windows"):
             stop = min(start + self.window_batch, steps)
-            windows = torch.stack([per_frame[k : k + WINDOW_FRAMES] for k in range(start, stop)]).transpose(1, 2)
+            new = []
+            while held_end < stop + WINDOW_FRAMES - 1:
+                end = min(held_end + self.window_batch, count)
+                # Raw 0..255 values as float, the authors' input convention.
+                pixels = torch.from_numpy(np.ascontiguousarray(frames[held_end:end])).to(self.device)
+                new.append(encoder.frame_features(pixels.permute(0, 3, 1, 2).float()))
+                held_end = end
+            kept = [] if held is None else [held[start - held_start :]]
+            held, held_start = torch.cat(kept + new), start
+            windows = torch.stack([held[k : k + WINDOW_FRAMES] for k in range(stop - start)]).transpose(1, 2)
             tokens.append(fusion.video_tokens(encoder.window_features(windows)))
         return torch.cat(tokens)
 
     @torch.no_grad()
-    def audio_tokens(self, audio: np.ndarray, steps: int, samples_per_frame: int) -> torch.Tensor:
-        """Int16-scale samples -> (steps + 30, 4, 512) tokens of every distinct audio window, zero-padded by 15 frames."""
+    def audio_tokens(self, audio: np.ndarray, steps: int, samples_per_frame: int, first_step: int = 0) -> torch.Tensor:
+        """Int16-scale samples -> (steps + 30, 4, 512) tokens of every distinct audio window, zero-padded by 15 frames.
+
+        ``first_step``: the windows of steps first_step..first_step+steps-1 (0: from the clip's start).
+        """
         padding = MAX_OFFSET * samples_per_frame
         padded = torch.nn.functional.pad(torch.from_numpy(np.ascontiguousarray(audio)).float(), (padding, padding))
         window = WINDOW_FRAMES * samples_per_frame
         count = steps + NUM_OFFSETS - 1
-        starts = torch.arange(count) * samples_per_frame
+        starts = (first_step + torch.arange(count)) * samples_per_frame
         windows = padded[starts[:, None] + torch.arange(window)[None, :]].to(self.device)
         batch = 4 * self.window_batch  # audio windows are small
         tokens = [
@@ -121,14 +143,21 @@ class SyncFeatureExtractor:
 
         The authors store logits in a float64 array; we keep that so both paths see identical inputs.
         """
-        steps = num_steps(clip.num_frames, self.max_len)
+        steps = self.steps_of(clip.num_frames)
         samples_per_frame = clip.audio.shape[0] // clip.num_frames
-        video = self.video_tokens(clip.frames, steps)
-        audio = self.audio_tokens(clip.audio, steps, samples_per_frame)
-        logits = self.sync_logits(video, audio)
-        aligned_audio = audio[torch.arange(steps, device=self.device) + ALIGNED_OFFSET]
-        features = self.sync_model.transformer.av_feature(video, aligned_audio)
-        return logits.float().cpu().numpy().astype(np.float64), features.float().cpu().numpy()
+        # A whole video's first max_len steps are extracted exactly as without whole_video (same batches, so the
+        # same float rounding: the authors' score stays bit-identical); its other steps follow as a second part,
+        # which recomputes only 4 frames and 30 audio windows.
+        parts = [(0, min(steps, self.max_len))] + ([(self.max_len, steps)] if steps > self.max_len else [])
+        logits, features = [], []
+        for first, stop in parts:
+            video = self.video_tokens(clip.frames[first:], stop - first)
+            audio = self.audio_tokens(clip.audio, stop - first, samples_per_frame, first_step=first)
+            logits.append(self.sync_logits(video, audio))
+            aligned_audio = audio[torch.arange(stop - first, device=self.device) + ALIGNED_OFFSET]
+            features.append(self.sync_model.transformer.av_feature(video, aligned_audio))
+        logits_all, features_all = torch.cat(logits), torch.cat(features)
+        return logits_all.float().cpu().numpy().astype(np.float64), features_all.float().cpu().numpy()
 
     def extract_in_eval_mode(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
         """``extract`` with BatchNorm's running statistics (eval mode), then back to the model's previous mode:
