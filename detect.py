@@ -17,10 +17,14 @@ Examples (checkpoints under checkpoints/ by default):
     # calibrated probabilities and verdicts (calibrate.py on scores of real videos of your source)
     python detect.py --test_video_path data/videos.txt --calibration calibration/av_mysource.json
 
+    python detect.py --test_video_path long_clip.mp4 --whole_video --window_stride 25 --output_dir outputs/avf_whole
+
 Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
 with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits). When every video has a
 label: a ``label`` column in scores.csv and summary.json (the metrics of test.py's summary); with --calibration:
-``calibrated, verdict`` columns.
+``calibrated, verdict`` columns. With --whole_video: scores.csv gains score_max, score_mean (over sliding windows; score stays the first window's, the authors'),
+timelines/<index>_<stem>.csv (time_s, step, anomaly, windows), timelines/<index>_<stem>_per_second.csv and
+segments.csv (path, track, start_s, end_s, peak, mean).
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import torch
 
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.runner import ExtraColumns, RunSettings, run_detection
+from core.avforensics.whole_video import WholeVideoSettings
 from core.cli import resolve_device, run_cli
 from core.errors import InputError
 from core.forensics.batch_summary import result_columns, write_labelled_summary
@@ -73,6 +78,17 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="with labelled videos, write the ROC curve and score histograms here")
     parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
                         help="with labelled videos, add 95%% bootstrap intervals (N resamples) to summary.json")
+    parser.add_argument("--whole_video", action="store_true",
+                        help="score the whole clip in sliding windows of --max-len steps: adds score_max and "
+                             "score_mean, a 25 Hz anomaly timeline per video and localised segments")
+    parser.add_argument("--window_stride", type=int, default=25,
+                        help="with --whole_video: steps between window starts (25 steps = 1 s)")
+    parser.add_argument("--min_context", type=int, default=WholeVideoSettings.min_context,
+                        help="with --whole_video: steps of context a window must give a step to count in its "
+                             "timeline value")
+    parser.add_argument("--segment_threshold", type=float, default=None,
+                        help="with --whole_video: anomaly level above which the timeline is a segment "
+                             "(default: median + 2.5 x 1.4826 x MAD of each video's own timeline, smoothed over 0.52 s)")
     return parser
 
 
@@ -91,6 +107,10 @@ def main(args: argparse.Namespace) -> int:
     columns = result_columns(labels if labelled else None, calibration)
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
     settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
+    if args.whole_video:
+        if args.window_stride < 1 or args.min_context < 1:
+            raise InputError("--window_stride and --min_context must be at least 1 step")
+        settings.whole_video = WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold)
     scores = run_detection(
         inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
         window_batch=args.window_batch, progress=not args.no_progress,

@@ -23,6 +23,7 @@ from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_score
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
+from core.avforensics.whole_video import WholeVideoResult, WholeVideoSettings, score_whole_video
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
@@ -37,7 +38,8 @@ class VideoAnalysis:
 
     logits: np.ndarray  # (steps, 31) sync logits per time step, offsets -15..+15
     pca_features: np.ndarray  # (steps, 31) PCA of the offset-0 audio-visual feature
-    scores: SequenceScores
+    scores: SequenceScores  # of the first max_len steps (the authors' score), also in whole-video mode
+    whole: WholeVideoResult | None = None  # windows, curve and segments of every step, in whole-video mode
 
     @property
     def steps(self) -> int:
@@ -58,6 +60,8 @@ class AVForensicsDetector:
     Args:
         lam: weight of the audio-visual-feature score added to the offset-distribution score.
         frame_size: side of the square frames the sync model was trained on (224 for the official one).
+        whole_video: score every step of the clip in sliding windows (:mod:`core.avforensics.whole_video`);
+            None: the first ``max_len`` steps only, as the authors do.
     """
 
     name: ClassVar[str] = "avforensics"
@@ -75,6 +79,7 @@ class AVForensicsDetector:
         progress: bool = True,
         frame_size: int = FRAME_SIZE,
         lam: float = 0.0,
+        whole_video: WholeVideoSettings | None = None,
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -82,7 +87,9 @@ class AVForensicsDetector:
                 f"max_len {max_len} does not fit the autoregressive models: they have {positions} positions, "
                 f"so max_len must be between 2 and {positions + 1}"
             )
-        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress)
+        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress,
+                                             whole_video=whole_video is not None)
+        self.whole_video = whole_video
         self.device = self.features.device
         self.distribution_model = distribution_model.to(self.device).eval()
         self.feature_model = feature_model.to(self.device).eval()
@@ -121,7 +128,7 @@ class AVForensicsDetector:
         return self.features.frame_size
 
     @property
-    def frames_needed(self) -> int:
+    def frames_needed(self) -> int | None:
         return self.features.frames_needed
 
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
@@ -132,6 +139,10 @@ class AVForensicsDetector:
         """Logits, PCA features and both sequence scores of one decoded clip."""
         logits, features = self.features.extract(clip)
         pca_features = self.pca.transform(features)
+        if self.whole_video is not None:
+            scores, whole = score_whole_video(logits, pca_features, self.distribution_model, self.feature_model,
+                                              self.max_len, self.lam, self.whole_video, self.device)
+            return VideoAnalysis(logits, pca_features, scores, whole)
         scores = sequence_scores(
             logits, pca_features, self.distribution_model, self.feature_model, self.max_len, self.device
         )
@@ -140,7 +151,9 @@ class AVForensicsDetector:
     def analyse_video(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> Evidence:
         """The detector interface (``core.forensics``): the score and the per-step sync logits of one video.
 
-        Step k covers frames k..k+4; its time is the window's start, k / 25 s.
+        Step k covers frames k..k+4; its time is the window's start, k / 25 s. In whole-video mode the
+        evidence also has the ``anomaly`` curve (times: the windows' middle frames) and, in ``details``,
+        ``score_max``, ``score_mean``, the segment threshold and the segments.
         """
         clip = self.load_clip(path, audio_path)
         analysis = self.analyse(clip)
@@ -150,14 +163,23 @@ class AVForensicsDetector:
 def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
     """The interface's view of one analysed clip."""
     steps_s = np.arange(analysis.steps, dtype=np.float64) / TARGET_FPS
+    series = {"sync_logits": TimeSeries(steps_s, analysis.logits,
+                                        f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step")}
+    details = {"distribution_kl": analysis.scores.distribution_kl, "feature_mse": analysis.scores.feature_mse,
+               "lam": lam, "steps": analysis.steps}
+    whole = analysis.whole
+    if whole is not None:
+        series["anomaly"] = TimeSeries(whole.time_s, whole.anomaly,
+                                       "per-step anomaly (KL + lam x feature error) at 25 Hz, from sliding windows")
+        details.update(score_max=whole.score_max, score_mean=whole.score_mean, windows=len(whole.window_starts),
+                       segment_threshold=whole.threshold, segment_threshold_rule=whole.threshold_rule,
+                       segments=[vars(segment) for segment in whole.segments])
     return Evidence(
         detector=AVForensicsDetector.name,
         score=analysis.scores.combined(lam),
         score_kind=AVForensicsDetector.score_kind,
         facts=VideoFacts(str(Path(clip.path)), clip.source_width, clip.source_height, clip.source_fps, clip.num_frames),
-        series={"sync_logits": TimeSeries(steps_s, analysis.logits,
-                                          f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step")},
-        details={"distribution_kl": analysis.scores.distribution_kl, "feature_mse": analysis.scores.feature_mse,
-                 "lam": lam, "steps": analysis.steps},
+        series=series,
+        details=details,
         warnings=[f"resampled from {clip.source_fps:g} fps to {TARGET_FPS:g} fps"] if clip.resampled else [],
     )

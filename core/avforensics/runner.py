@@ -7,7 +7,9 @@ Outputs in ``output_dir``:
   followed by the caller's extra columns, if any (labels, calibrated values);
 * ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
   written as ``testing_score.npy``, the name their README uses);
-* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits.
+* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits;
+* with ``whole_video``: ``score_max, score_mean`` columns in ``scores.csv`` (over the sliding windows; ``score``
+  stays the first window's), ``timelines/`` and ``segments.csv`` (:mod:`core.avforensics.timeline_files`).
 
 A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
 score and the run goes on. The CSV and log are flushed after every video and the score arrays rewritten,
@@ -29,7 +31,9 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths, VideoAnalysis
+from core.avforensics.timeline_files import TimelineWriter
+from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import require_file
 from core.errors import InputError
 from core.media.av_clip import AVClip
@@ -48,6 +52,7 @@ class RunSettings:
     # The authors' loader reads <video>.wav when it exists (extracting it with ffmpeg otherwise); opt-in here
     # because a stale WAV would silently replace the video's own audio track.
     audio_from_wav: bool = False
+    whole_video: WholeVideoSettings | None = None  # sliding windows over the whole clip, timelines, segments
 
 
 @dataclass(frozen=True)
@@ -62,7 +67,7 @@ class ResultWriter:
     """Appends each video's result to the log and CSV at once and keeps the score arrays current."""
 
     def __init__(self, output_dir: Path, total: int, save_distributions: bool,
-                 extra_columns: ExtraColumns | None = None) -> None:
+                 extra_columns: ExtraColumns | None = None, video_columns: tuple[str, ...] = ()) -> None:
         self.output_dir = output_dir
         output_dir.mkdir(parents=True, exist_ok=True)
         self.scores = np.full(total, np.nan)
@@ -73,15 +78,17 @@ class ResultWriter:
         self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._csv_file)
         self.extra_columns = extra_columns
-        self._csv.writerow(["path", "score", "steps", "status", *(extra_columns.names if extra_columns else ())])
+        self._csv.writerow(["path", "score", "steps", "status", *video_columns,
+                            *(extra_columns.names if extra_columns else ())])
         self._csv_file.flush()
 
-    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None) -> None:
+    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None,
+            extra: tuple[float, ...] = ()) -> None:
         self.scores[index] = score
         self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n")
         self._log.flush()
-        extra = self.extra_columns.values(index, score) if self.extra_columns else ()
-        self._csv.writerow([path, repr(score), steps, status, *extra])
+        labelled = self.extra_columns.values(index, score) if self.extra_columns else ()
+        self._csv.writerow([path, repr(score), steps, status, *map(repr, extra), *labelled])
         self._csv_file.flush()
         if self.distribution_dir is not None and logits is not None:
             np.save(self.distribution_dir / f"{index}_{Path(path).stem}.npy", logits)
@@ -111,8 +118,12 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
         (checkpoints.pca, "PCA file"),
     ):
         require_file(path, what)  # all missing files are reported before any work starts
-    detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, **detector_kwargs)
-    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions, extra_columns)
+    detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, whole_video=settings.whole_video,
+                                                    **detector_kwargs)
+    whole = settings.whole_video is not None
+    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions, extra_columns,
+                          ("score_max", "score_mean") if whole else ())
+    timelines = TimelineWriter(settings.output_dir) if whole else None
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
     next_to_submit = 0
@@ -124,6 +135,7 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
                     pending.append(pool.submit(_load, inputs[next_to_submit], detector, settings.audio_from_wav))
                     next_to_submit += 1
                 score, steps, status, logits = math.nan, 0, "ok", None
+                analysis: VideoAnalysis | None = None
                 try:
                     clip = pending.popleft().result() if pool is not None else _load(path, detector, settings.audio_from_wav)
                     analysis = detector.analyse(clip)
@@ -135,10 +147,17 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
                 except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
                     status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
                     log.error("%s: %s", path, status)
-                writer.add(index, path, score, steps, status, logits)
+                whole_result = analysis.whole if analysis is not None else None
+                extra = () if timelines is None else (math.nan, math.nan) if whole_result is None else (
+                    whole_result.score_max, whole_result.score_mean)
+                writer.add(index, path, score, steps, status, logits, extra)
+                if timelines is not None and whole_result is not None:
+                    timelines.add(index, path, whole_result)
                 bar.update(1)
     finally:
         writer.close()
+        if timelines is not None:
+            timelines.close()
         if pool is not None:
             pool.shutdown(wait=False, cancel_futures=True)
     return writer.scores
