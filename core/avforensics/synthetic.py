@@ -9,7 +9,8 @@ audio has no clicks), and renders
 Because the envelope is random, a 5-frame window of radii matches the 5-frame window of loudness at the
 true offset only, which is exactly the evidence the synchronisation model must learn. Fakes for the
 detector's tests are made from the same signals: audio delayed/advanced by some frames ("shift") or taken
-from another clip ("swap").
+from another clip ("swap"); :func:`write_partial_fakes` manipulates one span of a longer clip only, for temporal
+localisation.
 
 Audio is stored as 16-bit PCM (no codec delay: AAC's priming samples would shift the decoded audio by a
 fraction of a frame and blur the "true" offset), video as lossless H.264 ``yuv420p`` (so the same seed decodes
@@ -149,3 +150,51 @@ def write_synthetic_splits(folder: Path, count: int = 24, frames: int = 40, size
         test += write_dataset(folder / "test", quarter, frames, size, seed=20_000, kind=kind)
     lists["test"] = write_list(folder / "test.txt", test)
     return lists
+
+
+@dataclass(frozen=True)
+class LabelledClip:
+    """A written clip, its label (1: manipulated) and its manipulated span in seconds (None for a real clip)."""
+
+    path: Path
+    label: int
+    kind: str  # real, shift or swap
+    segment: tuple[float, float] | None
+
+
+def write_partial_fakes(
+    folder: str | os.PathLike, count: int, size: int = 32, seed: int = 0, seconds: tuple[float, float] = (8.0, 10.0),
+    segment_seconds: tuple[float, float] = (1.5, 2.5), after_s: float = 2.0, shifts: tuple[int, int] = (6, 10),
+) -> list[LabelledClip]:
+    """``count`` untouched clips and ``count`` partly manipulated ones, for temporal localisation.
+
+    Every clip lasts ``seconds`` (uniform, whole frames). In a manipulated clip one span of ``segment_seconds``
+    starting at or after ``after_s`` has, alternately, its audio shifted by a random ``shifts`` number of frames
+    (either direction; taken from the same recording, as in ``write_dataset``) or replaced by the same span of
+    another clip's audio; the rest stays in sync. Deterministic in ``seed``.
+    """
+    folder = Path(folder)
+    rng = np.random.default_rng(seed)
+    per_frame, margin = SAMPLES_PER_FRAME, shifts[1]
+    clips = []
+    for index in range(2 * count):
+        frames = int(rng.integers(round(seconds[0] * FPS), round(seconds[1] * FPS) + 1))
+        clip = render_clip(seed * 100_003 + index, frames + 2 * margin, size)  # margins: audio to shift into
+        video = clip.frames[margin : margin + frames]
+        audio = clip.audio[margin * per_frame : (margin + frames) * per_frame].copy()
+        if index < count:
+            clips.append(LabelledClip(write_av(folder / f"real_{index:03d}.mkv", video, audio), 0, "real", None))
+            continue
+        length = int(rng.integers(round(segment_seconds[0] * FPS), round(segment_seconds[1] * FPS) + 1))
+        start = int(rng.integers(round(after_s * FPS), frames - length + 1))
+        kind = "shift" if index % 2 == 0 else "swap"
+        if kind == "shift":
+            delay = int(rng.integers(shifts[0], shifts[1] + 1)) * int(rng.choice([-1, 1]))
+            source = clip.audio[(margin + start + delay) * per_frame : (margin + start + delay + length) * per_frame]
+        else:
+            other = render_clip(seed * 100_003 + 50_000 + index, frames, size)
+            source = other.audio[start * per_frame : (start + length) * per_frame]
+        audio[start * per_frame : (start + length) * per_frame] = source
+        path = write_av(folder / f"{kind}_{index - count:03d}.mkv", video, audio)
+        clips.append(LabelledClip(path, 1, kind, (start / FPS, (start + length) / FPS)))
+    return clips
