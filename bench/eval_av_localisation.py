@@ -29,7 +29,7 @@ import torch
 from core.avforensics.pipeline import CheckpointPaths
 from core.avforensics.runner import RunSettings, run_detection
 from core.avforensics.synthetic import LabelledClip, write_partial_fakes
-from core.avforensics.whole_video import WholeVideoSettings
+from core.avforensics.whole_video import WholeVideoSettings, relative_threshold, smooth
 from core.cli import run_cli
 from core.forensics.timeline import Segment
 from core.metrics.classification import auc
@@ -66,9 +66,9 @@ def _fmt(value: float | None) -> str:
     return "n/a" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
-def plot_timeline(timeline_csv: Path, clip: LabelledClip, segments: list[Segment], threshold: float, score: float,
-                  score_max: float, path: Path) -> None:
-    """The anomaly curve of one clip, its true manipulated span, the threshold and the found segments."""
+def plot_timeline(timeline_csv: Path, clip: LabelledClip, segments: list[Segment], settings: WholeVideoSettings,
+                  score: float, score_max: float, path: Path) -> None:
+    """The anomaly curve of one clip (raw and smoothed), its true manipulated span, the threshold and the segments."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -77,10 +77,13 @@ def plot_timeline(timeline_csv: Path, clip: LabelledClip, segments: list[Segment
     rows = _read_csv(timeline_csv)
     time_s = np.array([float(r["time_s"]) for r in rows])
     anomaly = np.array([float(r["anomaly"]) if r["anomaly"] else np.nan for r in rows])
+    smoothed = smooth(anomaly, settings.smooth_steps)
+    threshold = settings.threshold if settings.threshold is not None else relative_threshold(smoothed, settings.mad_k)
     figure, axis = plt.subplots(figsize=(8, 2.8), dpi=100)
     if clip.segment is not None:
         axis.axvspan(*clip.segment, color="tab:red", alpha=0.15, label=f"manipulated audio ({clip.kind})")
-    axis.plot(time_s, anomaly, color="tab:blue", linewidth=1, label="anomaly (KL, 25 Hz)")
+    axis.plot(time_s, anomaly, color="tab:blue", linewidth=0.6, alpha=0.45, label="anomaly per step (25 Hz)")
+    axis.plot(time_s, smoothed, color="tab:blue", linewidth=1.6, label=f"smoothed ({settings.smooth_steps} steps)")
     axis.axhline(threshold, color="tab:gray", linestyle="--", linewidth=1, label="segment threshold")
     for index, segment in enumerate(segments):
         axis.plot([segment.start_s, segment.end_s], [segment.peak * 1.08] * 2, color="tab:orange", linewidth=4,
@@ -153,17 +156,12 @@ def main(args: argparse.Namespace) -> int:
           f"on manipulated clips {results['segments_on_fake_clips']}")
 
     if args.plot:
-        fakes = [(iou, i) for i, (iou, c) in enumerate(zip(best_iou, [c for c in clips if c.label]))]
-        index = clips.index([c for c in clips if c.label][max(fakes)[1] if fakes else 0])
-        example = clips[index]
-        threshold_source = settings.whole_video.threshold
+        # The first manipulated clip that was localised (IoU > 0.5), not the best one.
+        fakes = [c for c in clips if c.label]
+        example = next((c for c, iou in zip(fakes, best_iou) if iou > 0.5), fakes[0])
+        index = clips.index(example)
         timeline = settings.output_dir / "timelines" / f"{index}_{example.path.stem}.csv"
-        curve = np.array([float(r["anomaly"]) for r in _read_csv(timeline) if r["anomaly"]])
-        if threshold_source is None:
-            from core.avforensics.whole_video import relative_threshold
-
-            threshold_source = relative_threshold(curve, settings.whole_video.mad_k)
-        plot_timeline(timeline, example, found.get(str(example.path), []), threshold_source,
+        plot_timeline(timeline, example, found.get(str(example.path), []), settings.whole_video,
                       columns["score"][index], columns["score_max"][index], Path(args.plot))
         print(f"timeline plot of {example.path.name}: {args.plot}")
     return 0

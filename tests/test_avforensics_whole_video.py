@@ -16,7 +16,7 @@ from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.scoring import pad_to_length, score_window, sequence_scores, step_terms
 from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
-from core.avforensics.synthetic import render_clip, write_av
+from core.avforensics.synthetic import render_clip, write_av, write_partial_fakes
 from core.avforensics.whole_video import (
     WholeVideoSettings,
     anomaly_curve,
@@ -29,6 +29,7 @@ from core.avforensics.whole_video import (
 )
 from core.cli import run_cli
 from core.forensics.timeline import Segment, segments_above
+from core.media.av_clip import load_av_clip
 from tests.avforensics_factories import random_pca, random_regressive_model, randomize_batchnorm
 
 
@@ -243,3 +244,22 @@ def test_detect_whole_video_outputs_and_unchanged_default_outputs(tmp_path, smal
     segments = (whole_dir / "segments.csv").read_text().splitlines()
     assert segments[0] == "path,track,start_s,end_s,peak,mean"
     assert all(line.split(",")[1] == "none" for line in segments[1:])
+
+
+def test_partial_fakes_change_the_audio_of_their_span_only(tmp_path):
+    clips = write_partial_fakes(tmp_path, 2, size=16, seed=3, seconds=(3.0, 3.2), segment_seconds=(0.8, 1.0),
+                                after_s=1.0)
+    assert [(c.label, c.kind) for c in clips] == [(0, "real"), (0, "real"), (1, "shift"), (1, "swap")]
+    assert clips[0].segment is None
+    for clip in clips[2:]:
+        start, end = clip.segment
+        decoded = load_av_clip(clip.path, size=16)
+        frames = decoded.num_frames
+        assert 75 <= frames <= 80 and start >= 1.0 and 0.8 - 1e-9 <= end - start <= 1.0 + 1e-9 and end <= frames / 25
+        # The same rendering, untouched: the clip's audio differs from it inside the span only.
+        index = clips.index(clip)
+        margin = 10  # write_partial_fakes renders 10 frames more on each side
+        rendered = render_clip(3 * 100_003 + index, frames + 2 * margin, 16)
+        original = rendered.audio[margin * 640 : (margin + frames) * 640]
+        differs = np.flatnonzero(decoded.audio != original.astype(np.float32))
+        assert differs.size and differs.min() >= round(start * 25) * 640 and differs.max() < round(end * 25) * 640
