@@ -47,13 +47,25 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("tables", nargs="+", help="test.py video CSV(s) or detect.py scores.csv file(s)")
     parser.add_argument("--output", required=True, help="calibration JSON to write")
-    parser.add_argument("--real_only", action="store_true",
-                        help="every scored video of an unlabelled table is real; with labels, fakes are ignored")
+    parser.add_argument(
+        "--real_only",
+        action="store_true",
+        help="every scored video of an unlabelled table is real; with labels, fakes are ignored",
+    )
     parser.add_argument("--target_fpr", type=float, default=0.01, help="false-positive rate of the threshold")
-    parser.add_argument("--method", choices=METHODS, default=None,
-                        help="score-to-probability map (default: isotonic with fakes, real_tail without)")
-    parser.add_argument("--holdout", type=float, default=None, metavar="FRACTION",
-                        help="hold out this fraction of each class and report the false-positive rate on it")
+    parser.add_argument(
+        "--method",
+        choices=METHODS,
+        default=None,
+        help="score-to-probability map (default: isotonic with fakes, real_tail without)",
+    )
+    parser.add_argument(
+        "--holdout",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="hold out this fraction of each class and report the false-positive rate on it",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of the held-out draw")
     return parser
 
@@ -69,8 +81,10 @@ def main(args: argparse.Namespace) -> int:
         log.info("%d rows without a score left out (first: %s: %s)", len(table.dropped), *table.dropped[0])
     if table.labels is None:
         if not args.real_only:
-            raise InputError(f"{table.path} has no label column: pass --real_only if every video in it is real, "
-                             "or score a labelled list (PATH LABEL lines, or 0_real/ and 1_fake/ folders)")
+            raise InputError(
+                f"{table.path} has no label column: pass --real_only if every video in it is real, "
+                "or score a labelled list (PATH LABEL lines, or 0_real/ and 1_fake/ folders)"
+            )
         labels = np.zeros(table.scores.size, dtype=np.int64)
     else:
         labels = table.labels
@@ -83,12 +97,22 @@ def main(args: argparse.Namespace) -> int:
         fit, held = holdout_split(labels, args.holdout, args.seed)
     source = ", ".join(args.tables)
     calibration = fit_calibration(
-        scores[fit][labels[fit] == 0], scores[fit][labels[fit] == 1], detector=detector.name,
-        score_kind=detector.score_kind.value, target_fpr=args.target_fpr, method=args.method, source=source)
-    print(f"{detector.name} ({calibration.score_kind} score): fitted on {calibration.real_count} real and "
-          f"{calibration.fake_count} fake videos, map {calibration.method} ({calibration.meaning})")
-    print(f"threshold at {_percent(calibration.target_fpr)} FPR: {calibration.threshold!r} "
-          f"(flags {_percent(calibration.fpr_at_threshold)} of the fitted real videos)")
+        scores[fit][labels[fit] == 0],
+        scores[fit][labels[fit] == 1],
+        detector=detector.name,
+        score_kind=detector.score_kind.value,
+        target_fpr=args.target_fpr,
+        method=args.method,
+        source=source,
+    )
+    print(
+        f"{detector.name} ({calibration.score_kind} score): fitted on {calibration.real_count} real and "
+        f"{calibration.fake_count} fake videos, map {calibration.method} ({calibration.meaning})"
+    )
+    print(
+        f"threshold at {_percent(calibration.target_fpr)} FPR: {calibration.threshold!r} "
+        f"(flags {_percent(calibration.fpr_at_threshold)} of the fitted real videos)"
+    )
     if calibration.eer is not None:
         print(f"EER: {_percent(calibration.eer)} at threshold {calibration.eer_threshold!r}")
     for note in calibration.notes:
@@ -96,8 +120,10 @@ def main(args: argparse.Namespace) -> int:
     if held.size:
         check = check_calibration(calibration, scores[held][labels[held] == 0], scores[held][labels[held] == 1])
         calibration.extra["holdout"] = {**check, "fraction": args.holdout, "seed": args.seed}
-        print(f"held out: {check['real']} real, {check['fake']} fake videos; FPR at the threshold "
-              f"{_percent(check['fpr'])} ({check['false_positives']} of {check['real']}), TPR {_percent(check['tpr'])}")
+        print(
+            f"held out: {check['real']} real, {check['fake']} fake videos; FPR at the threshold "
+            f"{_percent(check['fpr'])} ({check['false_positives']} of {check['real']}), TPR {_percent(check['tpr'])}"
+        )
     path = save_calibration(calibration, args.output)
     print(f"Calibration has been saved to {path}")
     return 0

@@ -41,12 +41,19 @@ log = logging.getLogger("demo")
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", default="video/000000.mp4", help="video to test")
-    parser.add_argument("--model", default=None,
-                        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)")
-    parser.add_argument("--folder_original_path", default=None,
-                        help="also write the RGB frames here, named as the reference does")
-    parser.add_argument("--folder_optical_flow_path", default=None,
-                        help="also write the flow images here, named and encoded as the reference does")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)",
+    )
+    parser.add_argument(
+        "--folder_original_path", default=None, help="also write the RGB frames here, named as the reference does"
+    )
+    parser.add_argument(
+        "--folder_optical_flow_path",
+        default=None,
+        help="also write the flow images here, named and encoded as the reference does",
+    )
     parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
     parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     parser.add_argument("-t", "--threshold", type=float, default=0.5)
@@ -55,26 +62,48 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
     parser.add_argument("--small", action="store_true", help="use RAFT-small")
-    parser.add_argument("--mixed_precision", action="store_true",
-                        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU")
-    parser.add_argument("--alternate_corr", action="store_true",
-                        help="the reference's memory-saving correlation: same as --corr_mode on_the_fly")
+    parser.add_argument(
+        "--mixed_precision",
+        action="store_true",
+        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU",
+    )
+    parser.add_argument(
+        "--alternate_corr",
+        action="store_true",
+        help="the reference's memory-saving correlation: same as --corr_mode on_the_fly",
+    )
     add_corr_arguments(parser)
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
-    parser.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft",
-                        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
-                             "weight-free DIS/Farneback (only for flow branches trained on those)")
-    parser.add_argument("--crop_size", type=int, default=CROP_SIZE,
-                        help="centre crop of the classifier input (448 for the official weights)")
+    parser.add_argument(
+        "--flow_method",
+        choices=("raft", *FLOW_METHODS),
+        default="raft",
+        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
+        "weight-free DIS/Farneback (only for flow branches trained on those)",
+    )
+    parser.add_argument(
+        "--crop_size",
+        type=int,
+        default=CROP_SIZE,
+        help="centre crop of the classifier input (448 for the official weights)",
+    )
     parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
-    parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32",
-                        help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)")
+    parser.add_argument(
+        "--classifier_precision",
+        choices=sorted(PRECISIONS),
+        default="fp32",
+        help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)",
+    )
     parser.add_argument("--channels_last", action="store_true", help="channels-last ResNets (faster on GPU)")
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
-    parser.add_argument("--calibration", default=None, metavar="FILE",
-                        help="calibration JSON of AIGVDet scores (calibrate.py): adds the calibrated probability "
-                             "and the verdict at its threshold")
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="calibration JSON of AIGVDet scores (calibrate.py): adds the calibrated probability "
+        "and the verdict at its threshold",
+    )
     return parser
 
 
@@ -84,8 +113,14 @@ def main(args: argparse.Namespace) -> int:
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
     if args.flow_method == "raft":
         raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-        raft = load_raft(raft_path, small=args.small, mixed_precision=args.mixed_precision, device=device,
-                         corr_mode=corr_mode, corr_budget_bytes=gib_to_bytes(args.corr_budget_gb))
+        raft = load_raft(
+            raft_path,
+            small=args.small,
+            mixed_precision=args.mixed_precision,
+            device=device,
+            corr_mode=corr_mode,
+            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+        )
         flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
     else:
         log.warning("optical flow by OpenCV %s: not what the official flow checkpoint was trained on", args.flow_method)
@@ -113,8 +148,10 @@ def main(args: argparse.Namespace) -> int:
     if calibration is not None:
         calibrated = calibration.apply(result.predict)
         print(f"calibrated prob {calibrated['calibrated']} ({calibration.meaning})")
-        print(f"calibrated verdict: {str(calibrated['calibrated_verdict']).capitalize()} video "
-              f"(threshold {calibration.threshold} for {calibration.target_fpr:.2%} false positives)")
+        print(
+            f"calibrated verdict: {str(calibrated['calibrated_verdict']).capitalize()} video "
+            f"(threshold {calibration.threshold} for {calibration.target_fpr:.2%} false positives)"
+        )
         report.update(calibrated, calibration_file=str(args.calibration))
     if args.json:
         target = Path(args.json)

@@ -22,7 +22,8 @@ Examples (checkpoints under checkpoints/ by default):
 Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
 with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits). When every video has a
 label: a ``label`` column in scores.csv and summary.json (the metrics of test.py's summary); with --calibration:
-``calibrated, verdict`` columns. With --whole_video: scores.csv gains score_max, score_mean (over sliding windows; score stays the first window's, the authors'),
+``calibrated, verdict`` columns. With --whole_video: scores.csv gains score_max, score_mean (over sliding windows;
+score stays the first window's, the authors'),
 timelines/<index>_<stem>.csv (time_s, step, anomaly, windows), timelines/<index>_<stem>_per_second.csv and
 segments.csv (path, track, start_s, end_s, peak, mean).
 """
@@ -48,47 +49,98 @@ log = logging.getLogger("detect")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--test_video_path", required=True,
-                        help="a video, or a text file listing videos one per line (relative to the list file; # comments)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--test_video_path",
+        required=True,
+        help="a video, or a text file listing videos one per line (relative to the list file; # comments)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (default: cuda when available)")
-    parser.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50,
-                        help="time steps scored per video (the official models fit at most 50)")
+    parser.add_argument(
+        "--max-len",
+        "--max_len",
+        dest="max_len",
+        type=int,
+        default=50,
+        help="time steps scored per video (the official models fit at most 50)",
+    )
     parser.add_argument("--n_workers", type=int, default=0, help="background threads decoding the next videos")
-    parser.add_argument("--bs", type=int, default=1,
-                        help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)")
-    parser.add_argument("--lam", type=float, default=0.0,
-                        help="weight of the audio-visual-feature score added to the offset-distribution score")
+    parser.add_argument(
+        "--bs",
+        type=int,
+        default=1,
+        help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)",
+    )
+    parser.add_argument(
+        "--lam",
+        type=float,
+        default=0.0,
+        help="weight of the audio-visual-feature score added to the offset-distribution score",
+    )
     parser.add_argument("--output_dir", default="./save", help="folder for output.log, scores.csv, testing_scores.npy")
-    parser.add_argument("--save_distributions", action="store_true",
-                        help="also save each video's per-step 31-way sync logits under output_dir/distributions/")
+    parser.add_argument(
+        "--save_distributions",
+        action="store_true",
+        help="also save each video's per-step 31-way sync logits under output_dir/distributions/",
+    )
     parser.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
     parser.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
     parser.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
-    parser.add_argument("--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays")
-    parser.add_argument("--audio_from_wav", action="store_true",
-                        help="use <video>.wav next to a video when it exists, as the authors' loader does "
-                             "(default: always decode the video's own audio track)")
+    parser.add_argument(
+        "--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays"
+    )
+    parser.add_argument(
+        "--audio_from_wav",
+        action="store_true",
+        help="use <video>.wav next to a video when it exists, as the authors' loader does "
+        "(default: always decode the video's own audio track)",
+    )
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
-    parser.add_argument("--calibration", default=None, metavar="FILE",
-                        help="calibration JSON of audio-visual scores (calibrate.py): adds calibrated, verdict columns")
-    parser.add_argument("--plot", default=None, metavar="DIR",
-                        help="with labelled videos, write the ROC curve and score histograms here")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="with labelled videos, add 95%% bootstrap intervals (N resamples) to summary.json")
-    parser.add_argument("--whole_video", action="store_true",
-                        help="score the whole clip in sliding windows of --max-len steps: adds score_max and "
-                             "score_mean, a 25 Hz anomaly timeline per video and localised segments")
-    parser.add_argument("--window_stride", type=int, default=25,
-                        help="with --whole_video: steps between window starts (25 steps = 1 s)")
-    parser.add_argument("--min_context", type=int, default=WholeVideoSettings.min_context,
-                        help="with --whole_video: steps of context a window must give a step to count in its "
-                             "timeline value")
-    parser.add_argument("--segment_threshold", type=float, default=None,
-                        help="with --whole_video: anomaly level above which the timeline is a segment "
-                             "(default: median + 2.5 x 1.4826 x MAD of each video's own timeline, smoothed over 0.52 s)")
+    parser.add_argument(
+        "--calibration",
+        default=None,
+        metavar="FILE",
+        help="calibration JSON of audio-visual scores (calibrate.py): adds calibrated, verdict columns",
+    )
+    parser.add_argument(
+        "--plot",
+        default=None,
+        metavar="DIR",
+        help="with labelled videos, write the ROC curve and score histograms here",
+    )
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with labelled videos, add 95%% bootstrap intervals (N resamples) to summary.json",
+    )
+    parser.add_argument(
+        "--whole_video",
+        action="store_true",
+        help="score the whole clip in sliding windows of --max-len steps: adds score_max and "
+        "score_mean, a 25 Hz anomaly timeline per video and localised segments",
+    )
+    parser.add_argument(
+        "--window_stride", type=int, default=25, help="with --whole_video: steps between window starts (25 steps = 1 s)"
+    )
+    parser.add_argument(
+        "--min_context",
+        type=int,
+        default=WholeVideoSettings.min_context,
+        help="with --whole_video: steps of context a window must give a step to count in its timeline value",
+    )
+    parser.add_argument(
+        "--segment_threshold",
+        type=float,
+        default=None,
+        help="with --whole_video: anomaly level above which the timeline is a segment "
+        "(default: median + 2.5 x 1.4826 x MAD of each video's own timeline, smoothed over 0.52 s)",
+    )
     return parser
 
 
@@ -106,14 +158,21 @@ def main(args: argparse.Namespace) -> int:
         log.warning("--plot ignored: the figures need a label for every video")
     columns = result_columns(labels if labelled else None, calibration)
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
-    settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
+    settings = RunSettings(
+        Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav
+    )
     if args.whole_video:
         if args.window_stride < 1 or args.min_context < 1:
             raise InputError("--window_stride and --min_context must be at least 1 step")
         settings.whole_video = WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold)
     scores = run_detection(
-        inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
-        window_batch=args.window_batch, progress=not args.no_progress,
+        inputs,
+        checkpoints,
+        settings,
+        max_len=args.max_len,
+        device=resolve_device(device=args.device),
+        window_batch=args.window_batch,
+        progress=not args.no_progress,
         extra_columns=ExtraColumns(*columns) if columns else None,
     )
     scored = int((scores == scores).sum())
@@ -121,8 +180,16 @@ def main(args: argparse.Namespace) -> int:
     if scored == 0:
         raise InputError(f"no video could be scored; see {settings.output_dir / 'scores.csv'} for the reasons")
     if labelled:
-        summary = write_labelled_summary(settings.output_dir / "summary.json", inputs, labels, scores, calibration,
-                                         args.bootstrap, args.plot, "anomaly score (higher: more likely fake)")
+        summary = write_labelled_summary(
+            settings.output_dir / "summary.json",
+            inputs,
+            labels,
+            scores,
+            calibration,
+            args.bootstrap,
+            args.plot,
+            "anomaly score (higher: more likely fake)",
+        )
         for key in ("auc", "ap", "eer", "acc", "tnr", "tpr"):
             print(f"{key}:{summary[key] if summary[key] is not None else 'undefined'}")
     return 0

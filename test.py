@@ -39,32 +39,50 @@ SUMMARY_KEYS = ("tnr", "tpr", "acc", "ap", "auc", "p", "n", "tp", "tn")
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-fop", "--folder_optical_flow_path", default="data/test/T2V/videocraft",
-                        help="optical-flow image root (0_real/, 1_fake/)")
-    parser.add_argument("-for", "--folder_original_path", default="data/test/original/T2V/videocraft",
-                        help="RGB frame root (0_real/, 1_fake/)")
+    parser.add_argument(
+        "-fop",
+        "--folder_optical_flow_path",
+        default="data/test/T2V/videocraft",
+        help="optical-flow image root (0_real/, 1_fake/)",
+    )
+    parser.add_argument(
+        "-for",
+        "--folder_original_path",
+        default="data/test/original/T2V/videocraft",
+        help="RGB frame root (0_real/, 1_fake/)",
+    )
     parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
     parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     parser.add_argument("-t", "--threshold", type=float, default=0.5)
     parser.add_argument("-e", "--excel_path", default="data/results/moonvalley_wang.csv", help="video-level CSV")
-    parser.add_argument("-ef", "--excel_frame_path", default="data/results/frame/moonvalley_wang.csv",
-                        help="frame-level CSV")
+    parser.add_argument(
+        "-ef", "--excel_frame_path", default="data/results/frame/moonvalley_wang.csv", help="frame-level CSV"
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace the CSVs instead of appending")
     parser.add_argument("--summary_json", default=None, help="summary JSON (default: beside the video CSV)")
     parser.add_argument("--use_cpu", action="store_true")
     parser.add_argument("--device", default=None)
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True)
-    parser.add_argument("--crop_size", type=int, default=CROP_SIZE,
-                        help="centre crop of the classifier input (448 for the official weights; "
-                             "use your training cropSize for models trained on smaller images)")
+    parser.add_argument(
+        "--crop_size",
+        type=int,
+        default=CROP_SIZE,
+        help="centre crop of the classifier input (448 for the official weights; "
+        "use your training cropSize for models trained on smaller images)",
+    )
     parser.add_argument("--batch_size", type=int, default=32)
     parser.add_argument("--num_workers", type=int, default=4)
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here")
-    parser.add_argument("--bootstrap", type=int, default=0, metavar="N",
-                        help="add 95%% bootstrap intervals (N stratified resamples, seeded) to the summary JSON")
+    parser.add_argument(
+        "--bootstrap",
+        type=int,
+        default=0,
+        metavar="N",
+        help="add 95%% bootstrap intervals (N stratified resamples, seeded) to the summary JSON",
+    )
     return parser
 
 
@@ -83,21 +101,27 @@ def frame_rows(video) -> list[dict]:
     rows = []
     for i in range(max(len(video.rgb_paths), len(video.flow_paths))):
         has_frame, has_flow = i < len(video.rgb_paths), i < len(video.flow_paths)
-        rows.append({
-            "original_path": video.rgb_paths[i] if has_frame else None,
-            "original_pro": video.rgb_probs[i] if has_frame else None,
-            "optical_path": video.flow_paths[i] if has_flow else None,
-            "optical_pro": video.flow_probs[i] if has_flow else None,
-            "flag": video.label,
-        })
+        rows.append(
+            {
+                "original_path": video.rgb_paths[i] if has_frame else None,
+                "original_pro": video.rgb_probs[i] if has_frame else None,
+                "optical_path": video.flow_paths[i] if has_flow else None,
+                "optical_pro": video.flow_probs[i] if has_flow else None,
+                "flag": video.label,
+            }
+        )
     return rows
 
 
 def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> dict[str, dict]:
     """Metrics over single images of each branch (each frame or flow image carries its video's label)."""
     return {
-        branch: summarize([v.label for v in videos for _ in getattr(v, probs)],
-                          [p for v in videos for p in getattr(v, probs)], threshold, unit="frames")
+        branch: summarize(
+            [v.label for v in videos for _ in getattr(v, probs)],
+            [p for v in videos for p in getattr(v, probs)],
+            threshold,
+            unit="frames",
+        )
         for branch, probs in (("original", "rgb_probs"), ("optical", "flow_probs"))
     }
 
@@ -109,20 +133,29 @@ def main(args: argparse.Namespace) -> int:
     summary_path = Path(args.summary_json or excel.with_name(excel.stem + "_summary.json"))
     if videos:
         rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
-        flow_model = load_classifier(args.model_optical_flow_path, args.arch,
-                                     "optical-flow-branch checkpoint (-mop)").to(device)
+        flow_model = load_classifier(
+            args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"
+        ).to(device)
         if args.channels_last:
             rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
         print("*" * 50)
         videos, unreadable = evaluate_videos(
-            videos, rgb_model, flow_model, batch_size=args.batch_size, num_workers=args.num_workers,
-            normalize=args.aug_norm, autocast_dtype=PRECISIONS[args.classifier_precision],
-            channels_last=args.channels_last, crop_size=args.crop_size,
+            videos,
+            rgb_model,
+            flow_model,
+            batch_size=args.batch_size,
+            num_workers=args.num_workers,
+            normalize=args.aug_norm,
+            autocast_dtype=PRECISIONS[args.classifier_precision],
+            channels_last=args.channels_last,
+            crop_size=args.crop_size,
         )
         skipped += unreadable
     for video in videos:
-        print(f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.rgb_prob} "
-              f"optical prob {video.flow_prob} flag:{video.label} predict:{video.predict}")
+        print(
+            f"{CLASS_FOLDERS[video.label]}/{video.name}: original prob {video.rgb_prob} "
+            f"optical prob {video.flow_prob} flag:{video.label} predict:{video.predict}"
+        )
 
     labels, scores = [v.label for v in videos], [v.predict for v in videos]
     summary = summarize(labels, scores, args.threshold, bootstrap=args.bootstrap)
@@ -144,14 +177,32 @@ def main(args: argparse.Namespace) -> int:
     if skipped:
         print(f"skipped {len(skipped)} video(s); reasons in {summary_path}")
 
-    write_csv(pd.DataFrame(
-        [{"name": v.name, "pro": v.predict, "flag": v.label, "optical_pro": v.flow_prob,
-          "original_pro": v.rgb_prob} for v in videos],
-        columns=["name", "pro", "flag", "optical_pro", "original_pro"]), args.excel_path, args.overwrite)
+    write_csv(
+        pd.DataFrame(
+            [
+                {
+                    "name": v.name,
+                    "pro": v.predict,
+                    "flag": v.label,
+                    "optical_pro": v.flow_prob,
+                    "original_pro": v.rgb_prob,
+                }
+                for v in videos
+            ],
+            columns=["name", "pro", "flag", "optical_pro", "original_pro"],
+        ),
+        args.excel_path,
+        args.overwrite,
+    )
     print(f"Results have been saved to {args.excel_path}")
-    write_csv(pd.DataFrame([row for v in videos for row in frame_rows(v)],
-                           columns=["original_path", "original_pro", "optical_path", "optical_pro", "flag"]),
-              args.excel_frame_path, args.overwrite)
+    write_csv(
+        pd.DataFrame(
+            [row for v in videos for row in frame_rows(v)],
+            columns=["original_path", "original_pro", "optical_path", "optical_pro", "flag"],
+        ),
+        args.excel_frame_path,
+        args.overwrite,
+    )
     print(f"Results have been saved to {args.excel_frame_path}")
     print(f"Summary has been saved to {summary_path}")
     if args.plot:

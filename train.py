@@ -30,8 +30,8 @@ from __future__ import annotations
 import argparse
 import logging
 
-from core.cli import run_cli
 from core.aigvdet.training import build_config, launch
+from core.cli import run_cli
 
 log = logging.getLogger("train")
 
@@ -52,8 +52,10 @@ def main(args: argparse.Namespace) -> int:
     result = launch(cfg, show_progress=not args.no_progress)
     if result is not None and result.is_primary and result.history:
         last = result.last
-        print(f"{cfg.exp_name}: {len(result.history)} epochs, val ACC {last['ACC']:.4f} AP {last['AP']:.4f} "
-              f"AUC {last['AUC']:.4f}; checkpoints in {result.exp_dir / 'ckpt'}")
+        print(
+            f"{cfg.exp_name}: {len(result.history)} epochs, val ACC {last['ACC']:.4f} AP {last['AP']:.4f} "
+            f"AUC {last['AUC']:.4f}; checkpoints in {result.exp_dir / 'ckpt'}"
+        )
     return 0
 
 

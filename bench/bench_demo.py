@@ -39,11 +39,11 @@ from PIL import Image
 from bench.common import append_csv_row
 from core.aigvdet import AIGVDetPipeline, build_classifier, load_classifier
 from core.cli import resolve_device
-from core.runs.precision import PRECISIONS
 from core.flow import RAFT, FlowExtractor, flow_to_image, load_raft, pad_to_multiple_of_8
 from core.flow.corr import CorrBlock, coords_grid
 from core.flow.raft import normalize_frames, upsample_flow_bilinear, upsample_flow_convex
 from core.memory import reuse_freed_cpu_memory
+from core.runs.precision import PRECISIONS
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -57,14 +57,21 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None)
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--mixed_precision", action="store_true",
-                        help="RAFT autocast (ours; the reference style too on CUDA, where the reference has it)")
+    parser.add_argument(
+        "--mixed_precision",
+        action="store_true",
+        help="RAFT autocast (ours; the reference style too on CUDA, where the reference has it)",
+    )
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32", help="ours only")
     parser.add_argument("--channels_last", action="store_true", help="ours only")
     parser.add_argument("--skip_reference", action="store_true", help="time ours only")
-    parser.add_argument("--reference_allocator", choices=["default", "tuned"], default="default",
-                        help="'tuned': give the reference style our glibc setting too (core.memory), which "
-                             "isolates the speed-up of the pipeline itself")
+    parser.add_argument(
+        "--reference_allocator",
+        choices=["default", "tuned"],
+        default="default",
+        help="'tuned': give the reference style our glibc setting too (core.memory), which "
+        "isolates the speed-up of the pipeline itself",
+    )
     parser.add_argument("--side", choices=["ours", "reference"], default=None, help=argparse.SUPPRESS)
     parser.add_argument("--result", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--csv", default=None, help="append a result row to this CSV file")
@@ -84,8 +91,9 @@ def reference_style_flow(model: RAFT, image1: torch.Tensor, image2: torch.Tensor
         with model._autocast(fmap1.device):
             net, mask, delta = model.update_block(net, inp, corr, coords1 - coords0, with_mask=True)
         coords1 = coords1 + delta
-        flow_up = upsample_flow_bilinear(coords1 - coords0) if mask is None else upsample_flow_convex(
-            coords1 - coords0, mask)
+        flow_up = (
+            upsample_flow_bilinear(coords1 - coords0) if mask is None else upsample_flow_convex(coords1 - coords0, mask)
+        )
     return flow_up
 
 
@@ -104,7 +112,10 @@ def run_reference_style(video: Path, raft: RAFT, rgb_model, flow_model, device, 
         count += 1
     cap.release()
     files = sorted(frames_dir.glob("*.png"))
-    load = lambda p: torch.from_numpy(np.array(Image.open(p)).astype(np.uint8)).permute(2, 0, 1).float()[None].to(device)  # noqa: E731
+
+    def load(p):
+        return torch.from_numpy(np.array(Image.open(p)).astype(np.uint8)).permute(2, 0, 1).float()[None].to(device)
+
     for first, second in zip(files[:-1], files[1:]):
         pair = pad_to_multiple_of_8(torch.cat([load(first), load(second)]))
         flow = reference_style_flow(raft, pair[:1], pair[1:], iters)
@@ -114,7 +125,9 @@ def run_reference_style(video: Path, raft: RAFT, rgb_model, flow_model, device, 
     def classify(folder: Path, model) -> list[float]:
         probs = []
         for path in sorted(folder.glob("*.png")):
-            image = TF.normalize(transform(Image.open(path).convert("RGB")), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+            image = TF.normalize(
+                transform(Image.open(path).convert("RGB")), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
+            )
             probs.append(model(image[None].to(device)).sigmoid().item())
         return probs
 
@@ -123,8 +136,11 @@ def run_reference_style(video: Path, raft: RAFT, rgb_model, flow_model, device, 
 
 def synthetic_video(path: Path, frames: int, height: int, width: int) -> Path:
     rng = np.random.default_rng(0)
-    texture = cv2.resize(rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8),
-                         (width + 4 * frames, height + 4 * frames), interpolation=cv2.INTER_CUBIC)
+    texture = cv2.resize(
+        rng.integers(0, 256, (height // 8, width // 8, 3), dtype=np.uint8),
+        (width + 4 * frames, height + 4 * frames),
+        interpolation=cv2.INTER_CUBIC,
+    )
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25, (width, height))
     for i in range(frames):
         writer.write(np.ascontiguousarray(texture[2 * i : 2 * i + height, 3 * i : 3 * i + width]))
@@ -139,10 +155,21 @@ def synchronize(device: torch.device) -> None:
 
 def load_models(args: argparse.Namespace, device: torch.device):
     torch.manual_seed(0)  # random weights are the same in both sides' processes
-    raft = (load_raft(args.raft, mixed_precision=args.mixed_precision, device=device) if args.raft
-            else RAFT(mixed_precision=args.mixed_precision).to(device).eval())
-    rgb_model = (load_classifier(args.model_original_path) if args.model_original_path else build_classifier()).to(device).eval()
-    flow_model = (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()).to(device).eval()
+    raft = (
+        load_raft(args.raft, mixed_precision=args.mixed_precision, device=device)
+        if args.raft
+        else RAFT(mixed_precision=args.mixed_precision).to(device).eval()
+    )
+    rgb_model = (
+        (load_classifier(args.model_original_path) if args.model_original_path else build_classifier())
+        .to(device)
+        .eval()
+    )
+    flow_model = (
+        (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier())
+        .to(device)
+        .eval()
+    )
     return raft, rgb_model, flow_model
 
 
@@ -155,17 +182,32 @@ def time_side(args: argparse.Namespace) -> dict:
         # As demo.py does (through core.errors.run_cli); the reference style keeps glibc's defaults, as
         # the reference runs, unless --reference_allocator tuned asks for the same setting on both sides.
         tuned = reuse_freed_cpu_memory()
-        pipeline = AIGVDetPipeline(rgb_model, flow_model, FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
-                                   batch_size=args.batch_size, classifier_dtype=PRECISIONS[args.classifier_precision],
-                                   channels_last=args.channels_last)
+        pipeline = AIGVDetPipeline(
+            rgb_model,
+            flow_model,
+            FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+            batch_size=args.batch_size,
+            classifier_dtype=PRECISIONS[args.classifier_precision],
+            channels_last=args.channels_last,
+        )
         run = lambda: pipeline.score_video(video)  # noqa: E731
     else:
         tuned = args.reference_allocator == "tuned" and reuse_freed_cpu_memory()
         # The reference's autocast is CUDA-only: on a CPU it always runs RAFT in float32.
         raft.mixed_precision = args.mixed_precision and device.type == "cuda"
         workdir = Path(args.result).parent  # the parent's scratch folder, removed when it is done
-        run = lambda: run_reference_style(video, raft, rgb_model, flow_model, device, args.iters,  # noqa: E731
-                                          Path(tempfile.mkdtemp(dir=workdir)))
+
+        def run():
+            return run_reference_style(
+                video,
+                raft,
+                rgb_model,
+                flow_model,
+                device,
+                args.iters,
+                Path(tempfile.mkdtemp(dir=workdir)),
+            )
+
     run()
     synchronize(device)
     start = time.perf_counter()
@@ -177,8 +219,14 @@ def time_side(args: argparse.Namespace) -> dict:
         extra = {"frames": result.frame_count, "size": f"{result.width}x{result.height}"}
     else:
         (original, optical), extra = result, {}
-    return {"seconds": seconds, "device": str(device), "allocator_tuned": bool(tuned),
-            "original_probs": list(map(float, original)), "optical_probs": list(map(float, optical)), **extra}
+    return {
+        "seconds": seconds,
+        "device": str(device),
+        "allocator_tuned": bool(tuned),
+        "original_probs": list(map(float, original)),
+        "optical_probs": list(map(float, optical)),
+        **extra,
+    }
 
 
 def allocator_label(tuned: bool) -> str:
@@ -188,8 +236,18 @@ def allocator_label(tuned: bool) -> str:
 def run_side_in_subprocess(side: str, video: Path, argv: list[str], workdir: Path) -> dict:
     """Each side gets a fresh process, so neither inherits the other's allocator state or warm caches."""
     result_path = workdir / f"{side}.json"
-    command = [sys.executable, "-m", "bench.bench_demo", *argv, "--video", str(video), "--side", side,
-               "--result", str(result_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "bench.bench_demo",
+        *argv,
+        "--video",
+        str(video),
+        "--side",
+        side,
+        "--result",
+        str(result_path),
+    ]
     subprocess.run(command, check=True)
     return json.loads(result_path.read_text())
 
@@ -206,23 +264,39 @@ def main(args: argparse.Namespace, argv: list[str]) -> None:
         video = synthetic_video(workdir / "synthetic.avi", args.frames, height, width)
     ours = run_side_in_subprocess("ours", video, argv, workdir)
     frames = ours["frames"]
-    print(f"ours:      {ours['seconds']:8.2f} s  ({frames / ours['seconds']:6.2f} frames/s)  {frames} frames "
-          f"{ours['size']} on {ours['device']}, allocator {allocator_label(ours['allocator_tuned'])}")
+    print(
+        f"ours:      {ours['seconds']:8.2f} s  ({frames / ours['seconds']:6.2f} frames/s)  {frames} frames "
+        f"{ours['size']} on {ours['device']}, allocator {allocator_label(ours['allocator_tuned'])}"
+    )
     device = torch.device(ours["device"])
-    row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "device": ours["device"],
-           "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
-           "size": ours["size"], "frames": frames, "iters": args.iters, "batch_size": args.batch_size,
-           "mixed_precision": args.mixed_precision, "classifier_precision": args.classifier_precision,
-           "ours_allocator": allocator_label(ours["allocator_tuned"]),
-           "reference_allocator": args.reference_allocator, "ours_s": round(ours["seconds"], 3),
-           "reference_s": "", "speedup": "", "max_prob_diff": ""}
+    row = {
+        "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "device": ours["device"],
+        "gpu": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or "cpu",
+        "size": ours["size"],
+        "frames": frames,
+        "iters": args.iters,
+        "batch_size": args.batch_size,
+        "mixed_precision": args.mixed_precision,
+        "classifier_precision": args.classifier_precision,
+        "ours_allocator": allocator_label(ours["allocator_tuned"]),
+        "reference_allocator": args.reference_allocator,
+        "ours_s": round(ours["seconds"], 3),
+        "reference_s": "",
+        "speedup": "",
+        "max_prob_diff": "",
+    }
     if not args.skip_reference:
         reference = run_side_in_subprocess("reference", video, argv, workdir)
-        diff = max(np.abs(np.subtract(reference["original_probs"], ours["original_probs"])).max(),
-                   np.abs(np.subtract(reference["optical_probs"], ours["optical_probs"])).max())
+        diff = max(
+            np.abs(np.subtract(reference["original_probs"], ours["original_probs"])).max(),
+            np.abs(np.subtract(reference["optical_probs"], ours["optical_probs"])).max(),
+        )
         ratio = reference["seconds"] / ours["seconds"]
-        print(f"reference: {reference['seconds']:8.2f} s  ({frames / reference['seconds']:6.2f} frames/s)  "
-              f"allocator {allocator_label(reference['allocator_tuned'])}")
+        print(
+            f"reference: {reference['seconds']:8.2f} s  ({frames / reference['seconds']:6.2f} frames/s)  "
+            f"allocator {allocator_label(reference['allocator_tuned'])}"
+        )
         print(f"speedup:   {ratio:8.2f}x   max |prob difference| {diff:.2e}")
         row.update(reference_s=round(reference["seconds"], 3), speedup=round(ratio, 3), max_prob_diff=f"{diff:.2e}")
     if args.csv:

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.av_reference_loop import reference_style_analysis
 from bench.common import append_csv_row
 from core.avforensics.pca import load_pca
 from core.avforensics.pipeline import AVForensicsDetector
-from bench.av_reference_loop import reference_style_analysis
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
@@ -37,16 +37,33 @@ from core.media.av_clip import load_av_clip
 
 log = logging.getLogger("bench_detect")
 
-CSV_FIELDS = ["video", "device", "threads", "steps", "decode_s", "fast_s", "fast_score_lam0", "fast_score_lam1",
-              "reference_s", "reference_steps", "speedup", "max_logit_diff", "max_score_diff", "agree"]
+CSV_FIELDS = [
+    "video",
+    "device",
+    "threads",
+    "steps",
+    "decode_s",
+    "fast_s",
+    "fast_score_lam0",
+    "fast_score_lam1",
+    "reference_s",
+    "reference_steps",
+    "speedup",
+    "max_logit_diff",
+    "max_score_diff",
+    "agree",
+]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description="fast detector vs the authors' loop structure")
     parser.add_argument("--video", required=True)
-    parser.add_argument("--checkpoints_dir", default="checkpoints",
-                        help="folder with dist_regressive_model.pth, avfeature_regressive_model.pth, pca.pkl "
-                             "(and sync_model.pth unless --random_sync_model)")
+    parser.add_argument(
+        "--checkpoints_dir",
+        default="checkpoints",
+        help="folder with dist_regressive_model.pth, avfeature_regressive_model.pth, pca.pkl "
+        "(and sync_model.pth unless --random_sync_model)",
+    )
     parser.add_argument("--random_sync_model", action="store_true", help="random sync-model weights (seeded)")
     parser.add_argument("--sync_model_path", default="", help="sync_model.pth elsewhere than --checkpoints_dir")
     parser.add_argument("--device", default="cpu")
@@ -54,9 +71,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50)
     parser.add_argument("--window_batch", type=int, default=8)
     parser.add_argument("--skip_reference", action="store_true", help="time only the fast path")
-    parser.add_argument("--reference_steps", type=int, default=0,
-                        help="run the slow loop on the first N steps only and extrapolate its time "
-                             "(logits of those steps are compared; scores need the full loop)")
+    parser.add_argument(
+        "--reference_steps",
+        type=int,
+        default=0,
+        help="run the slow loop on the first N steps only and extrapolate its time "
+        "(logits of those steps are compared; scores need the full loop)",
+    )
     parser.add_argument("--csv", default="outputs/bench_detect.csv", help="CSV file a result row is appended to")
     return parser
 
@@ -95,8 +116,15 @@ def main(args: argparse.Namespace) -> int:
         model = AutoregressiveModel()
         load_weights(model, folder / name, name)
         regressive.append(model)
-    detector = AVForensicsDetector(sync_model, *regressive, load_pca(folder / "pca.pkl"), max_len=args.max_len,
-                                   device=device, window_batch=args.window_batch, progress=False)
+    detector = AVForensicsDetector(
+        sync_model,
+        *regressive,
+        load_pca(folder / "pca.pkl"),
+        max_len=args.max_len,
+        device=device,
+        window_batch=args.window_batch,
+        progress=False,
+    )
 
     started = time.perf_counter()
     clip = load_av_clip(args.video, max_frames=detector.frames_needed)
@@ -108,12 +136,21 @@ def main(args: argparse.Namespace) -> int:
     fast = detector.analyse(clip)
     _synchronize(device)
     fast_s = time.perf_counter() - started
-    row = {"video": args.video, "device": str(device), "threads": torch.get_num_threads(), "steps": fast.steps,
-           "decode_s": round(decode_s, 3), "fast_s": round(fast_s, 3),
-           "fast_score_lam0": fast.scores.combined(0.0), "fast_score_lam1": fast.scores.combined(1.0)}
+    row = {
+        "video": args.video,
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "steps": fast.steps,
+        "decode_s": round(decode_s, 3),
+        "fast_s": round(fast_s, 3),
+        "fast_score_lam0": fast.scores.combined(0.0),
+        "fast_score_lam1": fast.scores.combined(1.0),
+    }
     print(f"clip: {clip.num_frames} frames, {fast.steps} steps; decode {decode_s:.2f} s")
-    print(f"fast pipeline: {fast_s:.2f} s ({fast_s / fast.steps * 1000:.0f} ms/step); "
-          f"score lam0 {fast.scores.combined(0.0):.6f}, lam1 {fast.scores.combined(1.0):.6f}")
+    print(
+        f"fast pipeline: {fast_s:.2f} s ({fast_s / fast.steps * 1000:.0f} ms/step); "
+        f"score lam0 {fast.scores.combined(0.0):.6f}, lam1 {fast.scores.combined(1.0):.6f}"
+    )
     if not args.skip_reference:
         partial = 0 < args.reference_steps < fast.steps
         started = time.perf_counter()
@@ -124,16 +161,27 @@ def main(args: argparse.Namespace) -> int:
             slow_s *= fast.steps / slow.steps  # per-step cost is the same at every step
         logit_diff = float(np.abs(fast.logits[: slow.steps] - slow.logits).max())
         pca_diff = float(np.abs(fast.pca_features[: slow.steps] - slow.pca_features).max())
-        score_diffs = [] if partial else [abs(fast.scores.combined(lam) - slow.scores.combined(lam)) for lam in (0.0, 1.0)]
-        print(f"reference-style loop: {slow_s:.2f} s{' (extrapolated from %d steps)' % slow.steps if partial else ''} "
-              f"({slow_s / fast.steps:.2f} s/step)"
-              + ("" if partial else f"; score lam0 {slow.scores.combined(0.0):.6f}, lam1 {slow.scores.combined(1.0):.6f}"))
-        print(f"max |logit diff| {logit_diff:.2e}, max |pca diff| {pca_diff:.2e}"
-              + ("" if partial else f"; |score diff| lam0 {score_diffs[0]:.2e}, lam1 {score_diffs[1]:.2e}")
-              + f"; speed-up x{slow_s / fast_s:.1f}")
-        row.update(reference_s=round(slow_s, 3), reference_steps=slow.steps, speedup=round(slow_s / fast_s, 2),
-                   max_logit_diff=logit_diff, max_score_diff=max(score_diffs) if score_diffs else "",
-                   agree=logit_diff <= 1e-4 and max(score_diffs, default=0.0) <= 1e-4)
+        score_diffs = (
+            [] if partial else [abs(fast.scores.combined(lam) - slow.scores.combined(lam)) for lam in (0.0, 1.0)]
+        )
+        print(
+            f"reference-style loop: {slow_s:.2f} s{' (extrapolated from %d steps)' % slow.steps if partial else ''} "
+            f"({slow_s / fast.steps:.2f} s/step)"
+            + ("" if partial else f"; score lam0 {slow.scores.combined(0.0):.6f}, lam1 {slow.scores.combined(1.0):.6f}")
+        )
+        print(
+            f"max |logit diff| {logit_diff:.2e}, max |pca diff| {pca_diff:.2e}"
+            + ("" if partial else f"; |score diff| lam0 {score_diffs[0]:.2e}, lam1 {score_diffs[1]:.2e}")
+            + f"; speed-up x{slow_s / fast_s:.1f}"
+        )
+        row.update(
+            reference_s=round(slow_s, 3),
+            reference_steps=slow.steps,
+            speedup=round(slow_s / fast_s, 2),
+            max_logit_diff=logit_diff,
+            max_score_diff=max(score_diffs) if score_diffs else "",
+            agree=logit_diff <= 1e-4 and max(score_diffs, default=0.0) <= 1e-4,
+        )
     append_csv_row(args.csv, {field: row.get(field, "") for field in CSV_FIELDS})
     return 0 if row.get("agree", True) else 1
 

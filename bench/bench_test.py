@@ -26,10 +26,10 @@ from PIL import Image
 
 from bench.common import append_csv_row
 from core.aigvdet import build_classifier, load_classifier
+from core.aigvdet.data.layout import find_videos
 from core.aigvdet.evaluate import collect_videos, evaluate_videos
 from core.cli import resolve_device
 from core.runs.precision import PRECISIONS
-from core.aigvdet.data.layout import find_videos
 
 
 def get_args_parser() -> argparse.ArgumentParser:
@@ -79,11 +79,20 @@ def main(args: argparse.Namespace) -> None:
         rgb_root, flow_root = Path(args.folder_original_path), Path(args.folder_optical_flow_path)
     else:
         height, width = (int(v) for v in args.size.lower().split("x"))
-        rgb_root, flow_root = synthetic_dataset(Path(tempfile.mkdtemp(prefix="bench_test_")), args.videos,
-                                                args.frames, height, width)
+        rgb_root, flow_root = synthetic_dataset(
+            Path(tempfile.mkdtemp(prefix="bench_test_")), args.videos, args.frames, height, width
+        )
     torch.manual_seed(0)
-    rgb_model = (load_classifier(args.model_original_path) if args.model_original_path else build_classifier()).to(device).eval()
-    flow_model = (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()).to(device).eval()
+    rgb_model = (
+        (load_classifier(args.model_original_path) if args.model_original_path else build_classifier())
+        .to(device)
+        .eval()
+    )
+    flow_model = (
+        (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier())
+        .to(device)
+        .eval()
+    )
     videos, _ = collect_videos(find_videos(rgb_root, flow_root))
     images = sum(len(v.rgb_paths) + len(v.flow_paths) for v in videos)
 
@@ -96,24 +105,40 @@ def main(args: argparse.Namespace) -> None:
             torch.cuda.synchronize()
         return out, time.perf_counter() - start
 
-    options = dict(batch_size=args.batch_size, num_workers=args.num_workers,
-                   autocast_dtype=PRECISIONS[args.classifier_precision], channels_last=args.channels_last)
+    options = dict(
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        autocast_dtype=PRECISIONS[args.classifier_precision],
+        channels_last=args.channels_last,
+    )
     if args.channels_last:
         rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
     (scored, _), ours_s = timed(lambda: evaluate_videos(videos, rgb_model, flow_model, **options))
     ours = [p for v in scored for p in v.rgb_probs + v.flow_probs]
     rgb_model, flow_model = (m.to(memory_format=torch.contiguous_format) for m in (rgb_model, flow_model))
-    reference, ref_s = timed(lambda: [p for v in videos for p in reference_loop(v.rgb_paths, rgb_model, device)
-                                      + reference_loop(v.flow_paths, flow_model, device)])
+    reference, ref_s = timed(
+        lambda: [
+            p
+            for v in videos
+            for p in reference_loop(v.rgb_paths, rgb_model, device) + reference_loop(v.flow_paths, flow_model, device)
+        ]
+    )
     diff = float(np.abs(np.subtract(ours, reference)).max())
     print(f"images:    {images} on {device}")
     print(f"ours:      {ours_s:8.2f} s  ({images / ours_s:7.2f} images/s)")
     print(f"reference: {ref_s:8.2f} s  ({images / ref_s:7.2f} images/s)")
     print(f"speedup:   {ref_s / ours_s:8.2f}x   max |prob difference| {diff:.2e}")
     if args.csv:
-        row = {"date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "bench": "test", "device": str(device),
-               "images": images, "ours_s": round(ours_s, 3), "reference_s": round(ref_s, 3),
-               "speedup": round(ref_s / ours_s, 3), "max_prob_diff": f"{diff:.2e}"}
+        row = {
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "bench": "test",
+            "device": str(device),
+            "images": images,
+            "ours_s": round(ours_s, 3),
+            "reference_s": round(ref_s, 3),
+            "speedup": round(ref_s / ours_s, 3),
+            "max_prob_diff": f"{diff:.2e}",
+        }
         append_csv_row(args.csv, row)
 
 

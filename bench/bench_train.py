@@ -27,8 +27,8 @@ from bench.common import append_csv_row
 from core.aigvdet import build_classifier
 from core.aigvdet.training import build_config
 from core.aigvdet.training.data import ShardedSampler, build_dataset
-from core.runs.distributed import DistInfo
 from core.aigvdet.training.engine import Trainer
+from core.runs.distributed import DistInfo
 
 
 def write_frames(root: Path, count: int, size: int) -> None:
@@ -100,29 +100,74 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         write_frames(Path(tmp), max(args.batch * 2, 16), args.crop + 32)
-        cfg = build_config("bench", None, None, [
-            "dataset_root", tmp, "exp_root", tmp, "datasets", "bench", "datasets_test", "bench", "arch", args.arch,
-            "pretrained", "False", "cropSize", str(args.crop), "batch_size", str(args.batch),
-            "num_workers", str(args.workers)])
+        cfg = build_config(
+            "bench",
+            None,
+            None,
+            [
+                "dataset_root",
+                tmp,
+                "exp_root",
+                tmp,
+                "datasets",
+                "bench",
+                "datasets_test",
+                "bench",
+                "arch",
+                args.arch,
+                "pretrained",
+                "False",
+                "cropSize",
+                str(args.crop),
+                "batch_size",
+                str(args.batch),
+                "num_workers",
+                str(args.workers),
+            ],
+        )
         dataset = build_dataset(cfg, "train")
-        loader = DataLoader(dataset, batch_size=args.batch, sampler=ShardedSampler(dataset.targets, seed=0),
-                            num_workers=args.workers, pin_memory=device.type == "cuda",
-                            persistent_workers=args.workers > 0, drop_last=True)
+        loader = DataLoader(
+            dataset,
+            batch_size=args.batch,
+            sampler=ShardedSampler(dataset.targets, seed=0),
+            num_workers=args.workers,
+            pin_memory=device.type == "cuda",
+            persistent_workers=args.workers > 0,
+            drop_last=True,
+        )
 
         plain = plain_loop(args.arch, loader, args.steps, args.warmup, device)
         trainer = Trainer(cfg, DistInfo(device=device))
         trainer.network.train()
         ours = timed(trainer.train_step, loader, args.steps, args.warmup, device)
 
-    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{platform.processor() or 'cpu'} x{torch.get_num_threads()}"
-    print(f"{args.arch} crop {args.crop} batch {args.batch} on {name}: plain {plain:.1f} img/s, "
-          f"ours {ours:.1f} img/s (precision {cfg.precision if device.type == 'cuda' else 'fp32'}), "
-          f"ratio {ours / plain:.2f}x")
+    name = (
+        torch.cuda.get_device_name(device)
+        if device.type == "cuda"
+        else f"{platform.processor() or 'cpu'} x{torch.get_num_threads()}"
+    )
+    print(
+        f"{args.arch} crop {args.crop} batch {args.batch} on {name}: plain {plain:.1f} img/s, "
+        f"ours {ours:.1f} img/s (precision {cfg.precision if device.type == 'cuda' else 'fp32'}), "
+        f"ratio {ours / plain:.2f}x"
+    )
     if args.csv:
-        append_csv_row(args.csv, {
-            "date": datetime.datetime.now().isoformat(timespec="seconds"), "bench": "train", "device": name,
-            "arch": args.arch, "crop": args.crop, "batch": args.batch, "steps": args.steps,
-            "plain_img_s": round(plain, 2), "ours_img_s": round(ours, 2), "ratio": round(ours / plain, 3)})
+        append_csv_row(
+            args.csv,
+            {
+                "date": datetime.datetime.now().isoformat(timespec="seconds"),
+                "bench": "train",
+                "device": name,
+                "arch": args.arch,
+                "crop": args.crop,
+                "batch": args.batch,
+                "steps": args.steps,
+                "plain_img_s": round(plain, 2),
+                "ours_img_s": round(ours, 2),
+                "ratio": round(ours / plain, 3),
+            },
+        )
+
 
 if __name__ == "__main__":
     main()

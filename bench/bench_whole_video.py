@@ -36,11 +36,15 @@ log = logging.getLogger("bench_whole_video")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--video", default="outputs/bench_whole_video/clip_{seconds:g}s.mkv",
-                        help="clip to write or reuse ({seconds} is replaced)")
+    parser.add_argument(
+        "--video",
+        default="outputs/bench_whole_video/clip_{seconds:g}s.mkv",
+        help="clip to write or reuse ({seconds} is replaced)",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--window_batch", type=int, default=8)
@@ -96,17 +100,31 @@ def main(args: argparse.Namespace) -> int:
     print(f"clip {path} ({args.seconds:g} s), device {args.device}, torch threads {torch.get_num_threads()}")
     print("| scoring | steps | wall s | CPU s | wall s per s of video | CPU s per s of video |")
     print("| --- | --- | --- | --- | --- | --- |")
-    print(f"| default (first 50 steps) | {default_runs[0][2]} | {default_wall:.1f} | {default_cpu:.1f} | "
-          f"{per_default[0]:.2f} | {per_default[1]:.2f} |")
-    print(f"| whole video | {whole_steps} | {whole_wall:.1f} | {whole_cpu:.1f} | {per_whole[0]:.2f} | "
-          f"{per_whole[1]:.2f} |")
+    print(
+        f"| default (first 50 steps) | {default_runs[0][2]} | {default_wall:.1f} | {default_cpu:.1f} | "
+        f"{per_default[0]:.2f} | {per_default[1]:.2f} |"
+    )
+    print(
+        f"| whole video | {whole_steps} | {whole_wall:.1f} | {whole_cpu:.1f} | {per_whole[0]:.2f} | "
+        f"{per_whole[1]:.2f} |"
+    )
     print(f"whole / default per second of video: {ratio_wall:.2f}x wall, {ratio_cpu:.2f}x CPU (goal <= 1.2x)")
     if args.csv:
-        append_csv_row(args.csv, {"bench": "whole_video", "seconds": args.seconds, "device": args.device,
-                                  "threads": torch.get_num_threads(), "default_wall_s": round(default_wall, 2),
-                                  "default_cpu_s": round(default_cpu, 2), "whole_wall_s": round(whole_wall, 2),
-                                  "whole_cpu_s": round(whole_cpu, 2), "ratio_wall": round(ratio_wall, 3),
-                                  "ratio_cpu": round(ratio_cpu, 3)})
+        append_csv_row(
+            args.csv,
+            {
+                "bench": "whole_video",
+                "seconds": args.seconds,
+                "device": args.device,
+                "threads": torch.get_num_threads(),
+                "default_wall_s": round(default_wall, 2),
+                "default_cpu_s": round(default_cpu, 2),
+                "whole_wall_s": round(whole_wall, 2),
+                "whole_cpu_s": round(whole_cpu, 2),
+                "ratio_wall": round(ratio_wall, 3),
+                "ratio_cpu": round(ratio_cpu, 3),
+            },
+        )
     return 0
 
 

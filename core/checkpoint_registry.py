@@ -44,10 +44,18 @@ def _known(name: str, sha256: str, size: int, role: str) -> KnownFile:
 
 # Files from cfeng16/audio-visual-forensics as published (hashes of the copies in the shared test fixtures).
 KNOWN_FILES: tuple[KnownFile, ...] = (
-    _known("dist_regressive_model.pth", "e9158714f334688c95ce725e4c56d0bc5b7dc5cd4d7e275cfcb22d69fc873971", 3319816,
-           DIST_MODEL),
-    _known("avfeature_regressive_model.pth", "8ee382e4d4dc915fabe78bfc39fd971efa5935b476cd8498a103c47589b79d39",
-           3319944, FEATURE_MODEL),
+    _known(
+        "dist_regressive_model.pth",
+        "e9158714f334688c95ce725e4c56d0bc5b7dc5cd4d7e275cfcb22d69fc873971",
+        3319816,
+        DIST_MODEL,
+    ),
+    _known(
+        "avfeature_regressive_model.pth",
+        "8ee382e4d4dc915fabe78bfc39fd971efa5935b476cd8498a103c47589b79d39",
+        3319944,
+        FEATURE_MODEL,
+    ),
     _known("pca.pkl", "41a6f56615b220fb98ea160aaacf06bf1db4fad5b64a35f51598d504352237f7", 288749, PCA),
 )
 

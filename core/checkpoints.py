@@ -82,8 +82,10 @@ def _load_failure(path: Path, exc: Exception) -> str:
     if isinstance(exc, pickle.UnpicklingError) and "GLOBAL" in message:
         found = _REFUSED_GLOBAL.search(message)
         named = f" ({found.group(1)})" if found else ""
-        return (f"it holds Python objects{named} that loading would have to run, which we refuse; if you trust "
-                "the file, load it yourself and re-save only its state dict with torch.save")
+        return (
+            f"it holds Python objects{named} that loading would have to run, which we refuse; if you trust "
+            "the file, load it yourself and re-save only its state dict with torch.save"
+        )
     with open(path, "rb") as handle:
         head = handle.read(4)
     if not head:
@@ -111,7 +113,7 @@ def extract_state_dict(obj: Any) -> dict[str, torch.Tensor]:
     for key, value in obj.items():
         if not isinstance(value, torch.Tensor):
             continue
-        state[key[len("module."):] if key.startswith("module.") else key] = value
+        state[key[len("module.") :] if key.startswith("module.") else key] = value
     if not state:
         raise CheckpointError("the checkpoint holds no tensors")
     return state

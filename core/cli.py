@@ -17,8 +17,9 @@ from core.runs.precision import PRECISIONS
 log = logging.getLogger(__name__)
 
 
-def run_cli(main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser,
-            argv: Sequence[str] | None = None) -> int:
+def run_cli(
+    main: Callable[[argparse.Namespace], int | None], parser: argparse.ArgumentParser, argv: Sequence[str] | None = None
+) -> int:
     """Parse ``argv`` with ``parser``, call ``main(args)`` and map user errors to exit codes.
 
     Also sets up the process: logging, and glibc's handling of large freed blocks (``core.memory``).
@@ -57,7 +58,7 @@ def add_precision_arg(parser: argparse.ArgumentParser, flag: str, default: str, 
 
 
 def resolve_device(use_cpu: bool = False, device: str | None = None) -> torch.device:
-    """``--use_cpu`` wins; then an explicit ``--device``; then (no device, or "auto") CUDA when present, else the CPU."""
+    """``--use_cpu`` wins; then an explicit ``--device``; then (no device, or "auto") CUDA if present, else the CPU."""
     if use_cpu:
         return torch.device("cpu")
     if device and device != "auto":
@@ -87,10 +88,17 @@ def _gib(value: str) -> float:
 
 def add_corr_arguments(parser: argparse.ArgumentParser) -> None:
     """RAFT's correlation flags: ``--corr_mode`` and ``--corr_budget_gb`` (see core.flow.corr_budget)."""
-    parser.add_argument("--corr_mode", choices=CORR_MODES, default=DEFAULT_CORR_MODE,
-                        help="RAFT correlation: all-pairs volume (memory grows with the frame area squared), "
-                             "on-the-fly windows (memory linear in the area, slower) or auto: all-pairs while "
-                             "it fits --corr_budget_gb")
-    parser.add_argument("--corr_budget_gb", type=_gib, default=None,
-                        help="largest all-pairs correlation auto builds, in GiB (default: 4 on CPU, half the "
-                             "free memory on GPU)")
+    parser.add_argument(
+        "--corr_mode",
+        choices=CORR_MODES,
+        default=DEFAULT_CORR_MODE,
+        help="RAFT correlation: all-pairs volume (memory grows with the frame area squared), "
+        "on-the-fly windows (memory linear in the area, slower) or auto: all-pairs while "
+        "it fits --corr_budget_gb",
+    )
+    parser.add_argument(
+        "--corr_budget_gb",
+        type=_gib,
+        default=None,
+        help="largest all-pairs correlation auto builds, in GiB (default: 4 on CPU, half the free memory on GPU)",
+    )

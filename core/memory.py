@@ -40,8 +40,9 @@ def _glibc() -> ctypes.CDLL | None:
     name = ctypes.util.find_library("c") or "libc.so.6"
     try:
         libc = ctypes.CDLL(name)
-        libc.gnu_get_libc_version  # only glibc has it (musl does not)
-        libc.mallopt
+        # Only glibc has gnu_get_libc_version (musl does not); both are looked up to fail here, not later.
+        getattr(libc, "gnu_get_libc_version")  # noqa: B009
+        getattr(libc, "mallopt")  # noqa: B009
     except (OSError, AttributeError):
         return None
     return libc

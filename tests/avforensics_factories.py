@@ -38,7 +38,9 @@ def write_av_clip(
             audio.layout = "mono" if channels == 1 else "stereo"
         yy, xx = np.mgrid[0:height, 0:width]
         for index in range(frames):
-            image = np.stack([(xx * 4 + index * 9) % 256, (yy * 3 + index * 5) % 256, (xx + yy) % 256], -1).astype(np.uint8)
+            image = np.stack([(xx * 4 + index * 9) % 256, (yy * 3 + index * 5) % 256, (xx + yy) % 256], -1).astype(
+                np.uint8
+            )
             image[: height // 2, index % width :] = rng.integers(0, 256, 3, dtype=np.uint8)
             for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
                 container.mux(packet)
@@ -47,11 +49,14 @@ def write_av_clip(
         if audio is not None:
             seconds = audio_seconds if audio_seconds is not None else frames / fps + 0.1
             t = np.arange(int(seconds * audio_rate)) / audio_rate
-            signal = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0) + 0.02 * rng.standard_normal(t.size)
+            signal = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0) + 0.02 * rng.standard_normal(
+                t.size
+            )
             planes = np.repeat(signal[None], channels, axis=0).astype(np.float32)
             for start in range(0, planes.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(planes[:, start : start + 1024]), format="fltp",
-                                                   layout=audio.layout.name)
+                frame = av.AudioFrame.from_ndarray(
+                    np.ascontiguousarray(planes[:, start : start + 1024]), format="fltp", layout=audio.layout.name
+                )
                 frame.sample_rate, frame.pts = audio_rate, start
                 for packet in audio.encode(frame):
                     container.mux(packet)
@@ -96,8 +101,10 @@ def random_pca(seed: int = 0, dim: int = 1024, components: int = 31) -> PcaMap:
     rng = np.random.default_rng(seed)
     basis, _ = np.linalg.qr(rng.standard_normal((dim, components)))
     return PcaMap(
-        scaler_mean=rng.standard_normal(dim), scaler_scale=rng.random(dim) + 0.5,
-        pca_mean=rng.standard_normal(dim) * 0.1, components=basis.T.copy(),
+        scaler_mean=rng.standard_normal(dim),
+        scaler_scale=rng.random(dim) + 0.5,
+        pca_mean=rng.standard_normal(dim) * 0.1,
+        components=basis.T.copy(),
     )
 
 

@@ -28,15 +28,24 @@ def fixture_frames(count: int) -> np.ndarray:
 def textured_background(width: int, height: int, seed: int, tint: tuple[int, int, int] = (0, 0, 0)) -> np.ndarray:
     """Smooth colour blobs plus fine grain: something for a detector to find false faces in."""
     rng = np.random.default_rng(seed)
-    blobs = cv2.resize(rng.integers(0, 256, (height // 40 + 2, width // 40 + 2, 3), dtype=np.uint8), (width, height),
-                       interpolation=cv2.INTER_CUBIC).astype(np.int16)
+    blobs = cv2.resize(
+        rng.integers(0, 256, (height // 40 + 2, width // 40 + 2, 3), dtype=np.uint8),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    ).astype(np.int16)
     grain = rng.integers(-20, 21, (height, width, 3), dtype=np.int16)
     return np.clip(blobs + grain + np.array(tint, dtype=np.int16), 0, 255).astype(np.uint8)
 
 
 def paste_drifting(
-    faces: np.ndarray, width: int, height: int, scale: float, drift: tuple[float, float] = (3.0, -2.0), seed: int = 0,
-    tint: tuple[int, int, int] = (0, 0, 0), origin: tuple[int, int] | None = None,
+    faces: np.ndarray,
+    width: int,
+    height: int,
+    scale: float,
+    drift: tuple[float, float] = (3.0, -2.0),
+    seed: int = 0,
+    tint: tuple[int, int, int] = (0, 0, 0),
+    origin: tuple[int, int] | None = None,
 ) -> tuple[list[np.ndarray], np.ndarray]:
     """Paste each face frame, scaled, into the background at a position drifting by ``drift`` px per frame.
 

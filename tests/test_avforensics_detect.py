@@ -10,8 +10,8 @@ import pytest
 import torch
 
 import detect
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
 from core.cli import run_cli
+from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,16 @@ def checkpoint_dir(tmp_path_factory):
 
 
 def _checkpoint_args(folder) -> list[str]:
-    return ["--sync_model_path", str(folder / "sync_model.pth"),
-            "--dist_model_path", str(folder / "dist_regressive_model.pth"),
-            "--avfeature_model_path", str(folder / "avfeature_regressive_model.pth"),
-            "--pca_path", str(folder / "pca.npz")]
+    return [
+        "--sync_model_path",
+        str(folder / "sync_model.pth"),
+        "--dist_model_path",
+        str(folder / "dist_regressive_model.pth"),
+        "--avfeature_model_path",
+        str(folder / "avfeature_regressive_model.pth"),
+        "--pca_path",
+        str(folder / "pca.npz"),
+    ]
 
 
 def _run(argv) -> int:
@@ -45,26 +51,40 @@ def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
     (videos / "broken.mp4").write_text("not a video")
     listing = videos / "list.txt"
     listing.write_text(
-        "# test list\n"
-        "clips/a clip.v1.mp4\n"
-        "\n"
-        "missing.mp4\n"
-        "silent.mp4\n"
-        f"  {good}  \n"
-        "short.mp4\n"
-        "broken.mp4\n"
+        f"# test list\nclips/a clip.v1.mp4\n\nmissing.mp4\nsilent.mp4\n  {good}  \nshort.mp4\nbroken.mp4\n"
     )
     out = tmp_path / "out"
-    code = _run(["--test_video_path", str(listing), "--device", "cpu", "--lam", "1", "--output_dir", str(out),
-                 "--save_distributions", "--no_progress", "--n_workers", "2", "--bs", "4"]
-                + _checkpoint_args(checkpoint_dir))
+    code = _run(
+        [
+            "--test_video_path",
+            str(listing),
+            "--device",
+            "cpu",
+            "--lam",
+            "1",
+            "--output_dir",
+            str(out),
+            "--save_distributions",
+            "--no_progress",
+            "--n_workers",
+            "2",
+            "--bs",
+            "4",
+        ]
+        + _checkpoint_args(checkpoint_dir)
+    )
     assert code == 0
 
     with open(out / "scores.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert [r["path"] for r in rows] == [str(videos / "clips" / "a clip.v1.mp4"), str(videos / "missing.mp4"),
-                                         str(videos / "silent.mp4"), str(good), str(videos / "short.mp4"),
-                                         str(videos / "broken.mp4")]
+    assert [r["path"] for r in rows] == [
+        str(videos / "clips" / "a clip.v1.mp4"),
+        str(videos / "missing.mp4"),
+        str(videos / "silent.mp4"),
+        str(good),
+        str(videos / "short.mp4"),
+        str(videos / "broken.mp4"),
+    ]
     statuses = [r["status"] for r in rows]
     assert statuses[0] == "ok" and statuses[3] == "ok"
     assert statuses[1] == "file not found"
@@ -88,8 +108,10 @@ def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
 
 def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_dir, capsys):
     out = tmp_path / "out"
-    code = _run(["--test_video_path", str(tmp_path / "nope.mp4"), "--device", "cpu", "--output_dir", str(out),
-                 "--no_progress"] + _checkpoint_args(checkpoint_dir))
+    code = _run(
+        ["--test_video_path", str(tmp_path / "nope.mp4"), "--device", "cpu", "--output_dir", str(out), "--no_progress"]
+        + _checkpoint_args(checkpoint_dir)
+    )
     assert code == 1
     assert "error: no video could be scored" in capsys.readouterr().err
     with open(out / "scores.csv", newline="") as handle:
@@ -110,6 +132,8 @@ def test_missing_checkpoint_is_one_error_line_naming_the_file(tmp_path, checkpoi
 
 def test_max_len_beyond_the_learned_positions_is_refused(tmp_path, checkpoint_dir, capsys):
     clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
-    code = _run(["--test_video_path", str(clip), "--device", "cpu", "--max-len", "80",
-                 "--output_dir", str(tmp_path / "out")] + _checkpoint_args(checkpoint_dir))
+    code = _run(
+        ["--test_video_path", str(clip), "--device", "cpu", "--max-len", "80", "--output_dir", str(tmp_path / "out")]
+        + _checkpoint_args(checkpoint_dir)
+    )
     assert code == 1 and "max_len 80" in capsys.readouterr().err

@@ -8,14 +8,19 @@ import numpy as np
 import pytest
 import torch
 
-from tests.avforensics_factories import random_pca, require_fixtures
 from core.avforensics.mel import LogMel, slaney_mel_filterbank
 from core.avforensics.pca import PcaMap, load_pca
 from core.errors import CheckpointError
+from tests.avforensics_factories import random_pca, require_fixtures
 
 # librosa.filters.mel(sr=16000, n_fft=512, n_mels=80, fmin=0, fmax=8000), computed once with librosa 0.11.
-LIBROSA_ENTRIES = {(0, 1): 0.022534560412168503, (10, 13): 0.02441513165831566, (40, 55): 0.014444176107645035,
-                   (79, 246): 0.0032521483954042196, (79, 250): 0.0021035580430179834}
+LIBROSA_ENTRIES = {
+    (0, 1): 0.022534560412168503,
+    (10, 13): 0.02441513165831566,
+    (40, 55): 0.014444176107645035,
+    (79, 246): 0.0032521483954042196,
+    (79, 250): 0.0021035580430179834,
+}
 LIBROSA_SUM = 2.558260679244995
 
 

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.avforensics_factories import require_fixtures, write_av_clip
 from core.errors import InputError
 from core.media.audio import NoAudioTrack, load_audio
 from core.media.av_clip import ClipTooShort, load_av_clip
+from tests.avforensics_factories import require_fixtures, write_av_clip
 
 
 def test_clip_is_resized_bicubic_and_truncated_to_the_shorter_stream(tmp_path):
-    path = write_av_clip(tmp_path / "clip.mp4", frames=9, size=(64, 48), audio_rate=44100, channels=2, audio_seconds=0.3)
+    path = write_av_clip(
+        tmp_path / "clip.mp4", frames=9, size=(64, 48), audio_rate=44100, channels=2, audio_seconds=0.3
+    )
     clip = load_av_clip(path)
     # 0.3 s of audio = 7.5 frames: both streams are cut to 7 frames of 640 samples.
     assert clip.frames.shape == (7, 224, 224, 3) and clip.frames.dtype == np.uint8

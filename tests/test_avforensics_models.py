@@ -8,15 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, require_fixtures
-from core.avforensics.pipeline import AVForensicsDetector
 from bench.av_reference_loop import reference_style_analysis
+from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import audio_window_index, num_steps, pad_to_length, sequence_scores
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.media.av_clip import AVClip
+from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, require_fixtures
 
 # (key, shape) samples of the official sync_model.pth layout (207 tensors in all).
 OFFICIAL_SYNC_KEYS = {
@@ -58,11 +58,19 @@ def test_checkpoint_in_official_layout_loads_strictly_and_mismatches_are_named(t
 # for 20 steps padded to 49 with mask; values computed once with the authors' code.
 PINNED_OUTPUTS = {
     "dist_regressive_model.pth": (-0.17550261318683624, -0.08355807512998581, -2.048262119293213, 612.0313110351562),
-    "avfeature_regressive_model.pth": (-0.07996673882007599, 0.10477303713560104, -0.11260855942964554, 68.51026153564453),
+    "avfeature_regressive_model.pth": (
+        -0.07996673882007599,
+        0.10477303713560104,
+        -0.11260855942964554,
+        68.51026153564453,
+    ),
 }
 # The authors' scoring block on those models, deterministic sequences of S steps: (kl, mse).
-PINNED_SCORES = {12: (1.099172592163086, 1.2070187521620968), 50: (1.3295623064041138, 1.2095360821260592),
-                 60: (1.3295623064041138, 1.2095360821260592)}
+PINNED_SCORES = {
+    12: (1.099172592163086, 1.2070187521620968),
+    50: (1.3295623064041138, 1.2095360821260592),
+    60: (1.3295623064041138, 1.2095360821260592),
+}
 
 
 def _sequences(steps: int) -> tuple[np.ndarray, np.ndarray]:
@@ -107,8 +115,13 @@ def test_regressive_model_matches_values_from_the_reference(real_regressive_mode
 @pytest.mark.parametrize("steps", sorted(PINNED_SCORES))
 def test_sequence_scores_match_the_reference_scoring_block(real_regressive_models, steps):
     logits, features = _sequences(steps)
-    scores = sequence_scores(logits[:50], features[:50], real_regressive_models["dist_regressive_model.pth"],
-                             real_regressive_models["avfeature_regressive_model.pth"], max_len=50)
+    scores = sequence_scores(
+        logits[:50],
+        features[:50],
+        real_regressive_models["dist_regressive_model.pth"],
+        real_regressive_models["avfeature_regressive_model.pth"],
+        max_len=50,
+    )
     kl, mse = PINNED_SCORES[steps]
     assert scores.distribution_kl == pytest.approx(kl, abs=1e-5)
     assert scores.feature_mse == pytest.approx(mse, abs=1e-5)
@@ -136,11 +149,22 @@ def test_fast_pipeline_equals_the_reference_style_loop():
     """Shared video/audio encodings and batched steps give the per-step, per-offset loop's numbers."""
     rng = np.random.default_rng(0)
     frames = 9  # 5 steps; 32x32 frames give a 2x2 feature map
-    clip = AVClip("synthetic", rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
-                  (rng.standard_normal(frames * 640) * 3000).astype(np.float32), 25.0, False)
-    detector = AVForensicsDetector(random_sync_model(seed=2, feature_map_size=2), random_regressive_model(1),
-                                   random_regressive_model(2), random_pca(seed=4), max_len=50, window_batch=3,
-                                   progress=False)
+    clip = AVClip(
+        "synthetic",
+        rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
+        (rng.standard_normal(frames * 640) * 3000).astype(np.float32),
+        25.0,
+        False,
+    )
+    detector = AVForensicsDetector(
+        random_sync_model(seed=2, feature_map_size=2),
+        random_regressive_model(1),
+        random_regressive_model(2),
+        random_pca(seed=4),
+        max_len=50,
+        window_batch=3,
+        progress=False,
+    )
     fast = detector.analyse(clip)
     slow = reference_style_analysis(detector, clip)
     assert fast.logits.shape == (5, 31)
@@ -151,22 +175,40 @@ def test_fast_pipeline_equals_the_reference_style_loop():
         assert fast.scores.combined(lam) == pytest.approx(slow.scores.combined(lam), abs=1e-4)
 
     # max_len caps the steps; it must fit the 49 learned positions.
-    short = AVForensicsDetector(detector.sync_model, detector.distribution_model, detector.feature_model,
-                                detector.pca, max_len=4, progress=False).analyse(clip)
+    short = AVForensicsDetector(
+        detector.sync_model,
+        detector.distribution_model,
+        detector.feature_model,
+        detector.pca,
+        max_len=4,
+        progress=False,
+    ).analyse(clip)
     np.testing.assert_allclose(short.logits, fast.logits[:4], rtol=0, atol=1e-5)
     with pytest.raises(CheckpointError, match="max_len 51"):
-        AVForensicsDetector(detector.sync_model, detector.distribution_model, detector.feature_model, detector.pca,
-                            max_len=51)
+        AVForensicsDetector(
+            detector.sync_model, detector.distribution_model, detector.feature_model, detector.pca, max_len=51
+        )
 
 
 def test_decoding_can_stop_at_frames_needed():
     """Cutting a long clip at frames_needed (video and audio) leaves every number unchanged."""
     rng = np.random.default_rng(5)
     frames = 30
-    clip = AVClip("long", rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
-                  (rng.standard_normal(frames * 640) * 3000).astype(np.float32), 25.0, False)
-    detector = AVForensicsDetector(random_sync_model(seed=3, feature_map_size=2), random_regressive_model(1),
-                                   random_regressive_model(2), random_pca(seed=4), max_len=4, progress=False)
+    clip = AVClip(
+        "long",
+        rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
+        (rng.standard_normal(frames * 640) * 3000).astype(np.float32),
+        25.0,
+        False,
+    )
+    detector = AVForensicsDetector(
+        random_sync_model(seed=3, feature_map_size=2),
+        random_regressive_model(1),
+        random_regressive_model(2),
+        random_pca(seed=4),
+        max_len=4,
+        progress=False,
+    )
     needed = detector.frames_needed
     assert needed == 4 + 4 + 15  # the last step's +15 offset reaches audio frame max_len + 18
     cut = AVClip("cut", clip.frames[:needed], clip.audio[: needed * 640], 25.0, False)

@@ -20,15 +20,26 @@ import detect
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS
-from core.avforensics.sync_transformer import SyncModel
-from core.avforensics.training.cli import entry
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model, load_sync_model
+from core.avforensics.sync_transformer import SyncModel
 from core.avforensics.synthetic import write_synthetic_splits
+from core.avforensics.training.cli import entry
 from core.checkpoints import load_weights
 from core.cli import run_cli
 
-SMALL = ["--frame_size", "32", "--width_div", "16", "--cache", "true", "--num_workers", "0", "--device", "cpu",
-         "--no_progress"]
+SMALL = [
+    "--frame_size",
+    "32",
+    "--width_div",
+    "16",
+    "--cache",
+    "true",
+    "--num_workers",
+    "0",
+    "--device",
+    "cpu",
+    "--no_progress",
+]
 
 
 def run(*argv: str) -> None:
@@ -55,19 +66,75 @@ def one_thread():
 @pytest.fixture(scope="module")
 def trained(synth, one_thread, tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("av_runs")
-    run("sync", "--train_list", synth["train"], "--val_list", synth["val"], "--output_dir", root / "sync", *SMALL,
-        "--epochs1", 3, "--epochs2", 40, "--batch_size1", 16, "--batch_size2", 8, "--windows_per_video", 8,
-        "--lr1", 3e-3, "--lr2", 3e-3)
-    run("anomaly", "--sync_model", root / "sync" / "sync_model.pth", "--train_list", synth["train"],
-        "--val_list", synth["val"], "--output_dir", root / "anomaly", "--device", "cpu", "--no_progress",
-        "--epochs", 30, "--batch_size", 4, "--lr", 1e-3)
+    run(
+        "sync",
+        "--train_list",
+        synth["train"],
+        "--val_list",
+        synth["val"],
+        "--output_dir",
+        root / "sync",
+        *SMALL,
+        "--epochs1",
+        3,
+        "--epochs2",
+        40,
+        "--batch_size1",
+        16,
+        "--batch_size2",
+        8,
+        "--windows_per_video",
+        8,
+        "--lr1",
+        3e-3,
+        "--lr2",
+        3e-3,
+    )
+    run(
+        "anomaly",
+        "--sync_model",
+        root / "sync" / "sync_model.pth",
+        "--train_list",
+        synth["train"],
+        "--val_list",
+        synth["val"],
+        "--output_dir",
+        root / "anomaly",
+        "--device",
+        "cpu",
+        "--no_progress",
+        "--epochs",
+        30,
+        "--batch_size",
+        4,
+        "--lr",
+        1e-3,
+    )
     # detect.py itself scores the test clips: it reads sync_model.json to build the small model.
-    assert run_cli(detect.main, detect.get_args_parser(), [
-        "--test_video_path", str(synth["test"]), "--device", "cpu", "--no_progress", "--output_dir", str(root / "score"),
-        "--sync_model_path", str(root / "sync" / "sync_model.pth"),
-        "--dist_model_path", str(root / "anomaly" / "dist_regressive_model.pth"),
-        "--avfeature_model_path", str(root / "anomaly" / "avfeature_regressive_model.pth"),
-        "--pca_path", str(root / "anomaly" / "pca.npz")]) == 0
+    assert (
+        run_cli(
+            detect.main,
+            detect.get_args_parser(),
+            [
+                "--test_video_path",
+                str(synth["test"]),
+                "--device",
+                "cpu",
+                "--no_progress",
+                "--output_dir",
+                str(root / "score"),
+                "--sync_model_path",
+                str(root / "sync" / "sync_model.pth"),
+                "--dist_model_path",
+                str(root / "anomaly" / "dist_regressive_model.pth"),
+                "--avfeature_model_path",
+                str(root / "anomaly" / "avfeature_regressive_model.pth"),
+                "--pca_path",
+                str(root / "anomaly" / "pca.npz"),
+            ],
+        )
+        == 0
+    )
     return {"sync": root / "sync", "anomaly": root / "anomaly", "score": root / "score"}
 
 
@@ -75,8 +142,10 @@ def test_sync_model_offset_accuracy_beats_chance(trained):
     rows = json.loads((trained["sync"] / "metrics.json").read_text())
     assert [r["phase"] for r in rows] == [1] * 3 + [2] * 40
     best = max(r["val_offset_acc"] for r in rows if r["phase"] == 2)
-    print(f"\nsync: best held-out offset accuracy {best:.3f} (chance {1 / NUM_OFFSETS:.3f}), "
-          f"within 1 frame {max(r['val_offset_acc_1'] for r in rows):.3f}")
+    print(
+        f"\nsync: best held-out offset accuracy {best:.3f} (chance {1 / NUM_OFFSETS:.3f}), "
+        f"within 1 frame {max(r['val_offset_acc_1'] for r in rows):.3f}"
+    )
     # About 10x chance (1/31). Measured 0.91 here (the same on every run: the training is deterministic), and
     # 0.85-0.88 with seeds 1-3 and with 2 threads: other rounding gives another run, far above the bar too.
     assert best > 0.3
@@ -109,11 +178,43 @@ def tiny_run(synth, tmp_path_factory) -> dict[str, Path]:
     """A seconds-long run of both steps on four clips: enough to check the files, not the learning."""
     root = tmp_path_factory.mktemp("av_tiny")
     short = root / "four.txt"
-    short.write_text("".join(str(synth["train"].parent / v) + "\n" for v in synth["train"].read_text().splitlines()[:4]))
-    run("sync", "--train_list", short, "--output_dir", root / "sync", *SMALL, "--epochs1", 1, "--epochs2", 1,
-        "--batch_size1", 4, "--batch_size2", 4, "--windows_per_video", 2)
-    run("anomaly", "--sync_model", root / "sync" / "sync_model.pth", "--train_list", short, "--output_dir",
-        root / "anomaly", "--device", "cpu", "--no_progress", "--epochs", 1, "--batch_size", 2)
+    short.write_text(
+        "".join(str(synth["train"].parent / v) + "\n" for v in synth["train"].read_text().splitlines()[:4])
+    )
+    run(
+        "sync",
+        "--train_list",
+        short,
+        "--output_dir",
+        root / "sync",
+        *SMALL,
+        "--epochs1",
+        1,
+        "--epochs2",
+        1,
+        "--batch_size1",
+        4,
+        "--batch_size2",
+        4,
+        "--windows_per_video",
+        2,
+    )
+    run(
+        "anomaly",
+        "--sync_model",
+        root / "sync" / "sync_model.pth",
+        "--train_list",
+        short,
+        "--output_dir",
+        root / "anomaly",
+        "--device",
+        "cpu",
+        "--no_progress",
+        "--epochs",
+        1,
+        "--batch_size",
+        2,
+    )
     return {"sync": root / "sync", "anomaly": root / "anomaly"}
 
 
@@ -132,9 +233,14 @@ def test_trained_files_load_in_detect(tiny_run, tmp_path):
     official = build_sync_model(SyncArch())
     assert type(official) is SyncModel
     export_sync_model(official, tmp_path / "sync_model.pth", SyncArch(), {"note": "test"})
-    detector = AVForensicsDetector.from_checkpoints(CheckpointPaths(
-        tmp_path / "sync_model.pth", trained["anomaly"] / "dist_regressive_model.pth",
-        trained["anomaly"] / "avfeature_regressive_model.pth", trained["anomaly"] / "pca.npz"))
+    detector = AVForensicsDetector.from_checkpoints(
+        CheckpointPaths(
+            tmp_path / "sync_model.pth",
+            trained["anomaly"] / "dist_regressive_model.pth",
+            trained["anomaly"] / "avfeature_regressive_model.pth",
+            trained["anomaly"] / "pca.npz",
+        )
+    )
     key = "transformer.cls_token"
     assert torch.equal(detector.sync_model.state_dict()[key], official.state_dict()[key])
     reloaded = AutoregressiveModel()
@@ -146,8 +252,19 @@ def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
     videos = (synth["train"].parent / "train.txt").read_text().splitlines()[:4]
     short = tmp_path / "four.txt"
     short.write_text("".join(str(synth["train"].parent / v) + "\n" for v in videos))
-    common = ["--train_list", short, *SMALL, "--epochs1", 1, "--batch_size1", 4, "--batch_size2", 4,
-              "--windows_per_video", 2]
+    common = [
+        "--train_list",
+        short,
+        *SMALL,
+        "--epochs1",
+        1,
+        "--batch_size1",
+        4,
+        "--batch_size2",
+        4,
+        "--windows_per_video",
+        2,
+    ]
     run("sync", "--output_dir", tmp_path / "straight", *common, "--epochs2", 1)
     run("sync", "--output_dir", tmp_path / "resumed", *common, "--epochs2", 0)
     assert len(json.loads((tmp_path / "resumed" / "metrics.json").read_text())) == 1
@@ -158,8 +275,20 @@ def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
     rows = json.loads((tmp_path / "resumed" / "metrics.json").read_text())
     assert [r["epoch"] for r in rows] == [0, 1] and rows[1]["phase"] == 2
 
-    anomaly = ["anomaly", "--sync_model", tmp_path / "straight" / "sync_model.pth", "--train_list", short,
-               "--device", "cpu", "--no_progress", "--batch_size", 2, "--max_len", 20]
+    anomaly = [
+        "anomaly",
+        "--sync_model",
+        tmp_path / "straight" / "sync_model.pth",
+        "--train_list",
+        short,
+        "--device",
+        "cpu",
+        "--no_progress",
+        "--batch_size",
+        2,
+        "--max_len",
+        20,
+    ]
     run(*anomaly, "--output_dir", tmp_path / "a_straight", "--epochs", 2)
     run(*anomaly, "--output_dir", tmp_path / "a_resumed", "--epochs", 1)
     run(*anomaly, "--output_dir", tmp_path / "a_resumed", "--epochs", 2)
@@ -170,8 +299,29 @@ def test_resume_reproduces_uninterrupted_run(synth, tmp_path):
 
 
 def test_resume_refuses_other_architecture(synth, tmp_path):
-    base = ["sync", "--train_list", synth["train"], "--output_dir", tmp_path, "--frame_size", "32", "--cache", "true",
-            "--num_workers", "0", "--device", "cpu", "--no_progress", "--epochs1", 1, "--epochs2", 0,
-            "--batch_size1", 16, "--windows_per_video", 1]
+    base = [
+        "sync",
+        "--train_list",
+        synth["train"],
+        "--output_dir",
+        tmp_path,
+        "--frame_size",
+        "32",
+        "--cache",
+        "true",
+        "--num_workers",
+        "0",
+        "--device",
+        "cpu",
+        "--no_progress",
+        "--epochs1",
+        1,
+        "--epochs2",
+        0,
+        "--batch_size1",
+        16,
+        "--windows_per_video",
+        1,
+    ]
     run(*base, "--width_div", 16)
     assert entry([str(a) for a in base] + ["--width_div", "8"]) == 1  # a CheckpointError, reported on one line

@@ -71,10 +71,16 @@ def test_score_is_the_mean_of_the_per_step_terms_bit_for_bit(steps):
     np.testing.assert_allclose(terms.combined(2.0).mean(), scores.distribution_kl + 2.0 * scores.feature_mse, rtol=1e-6)
 
 
-@pytest.mark.parametrize("steps, length, stride, expected", [
-    (30, 50, 25, [0]), (50, 50, 25, [0]), (100, 50, 25, [0, 25, 50]), (120, 50, 25, [0, 25, 50, 70]),
-    (51, 50, 100, [0, 1]),
-])
+@pytest.mark.parametrize(
+    "steps, length, stride, expected",
+    [
+        (30, 50, 25, [0]),
+        (50, 50, 25, [0]),
+        (100, 50, 25, [0, 25, 50]),
+        (120, 50, 25, [0, 25, 50, 70]),
+        (51, 50, 100, [0, 1]),
+    ],
+)
 def test_window_starts(steps, length, stride, expected):
     assert window_starts(steps, length, stride).tolist() == expected
 
@@ -97,10 +103,14 @@ def test_segments_above_merges_short_gaps_and_drops_short_runs():
     values[15] = 5  # a lone sample: 0.1 s long
     values[12] = np.nan
     assert segments_above(time_s, values, 2.0, min_gap_s=0.1, min_len_s=0.2) == [
-        Segment(pytest.approx(0.3), pytest.approx(0.9), 4.0, pytest.approx(13 / 6))]
+        Segment(pytest.approx(0.3), pytest.approx(0.9), 4.0, pytest.approx(13 / 6))
+    ]
     split = segments_above(time_s, values, 2.0, min_gap_s=0.0, min_len_s=0.0)
-    assert [(round(s.start_s, 6), round(s.end_s, 6), s.peak) for s in split] == [(0.3, 0.6, 3), (0.7, 0.9, 4),
-                                                                               (1.5, 1.6, 5)]
+    assert [(round(s.start_s, 6), round(s.end_s, 6), s.peak) for s in split] == [
+        (0.3, 0.6, 3),
+        (0.7, 0.9, 4),
+        (1.5, 1.6, 5),
+    ]
     assert segments_above(time_s[:1], values[:1], 0.0) == [Segment(0.0, 0.0, 0.0, 0.0)]
     assert segments_above(time_s, np.full(20, np.nan), 0.0) == []
 
@@ -160,11 +170,11 @@ def test_curve_and_segments_find_a_known_anomalous_span():
     assert (120 + 2 - 6) / 25 - 1e-9 <= segment.start_s <= (120 + 2) / 25
     assert (169 + 3) / 25 <= segment.end_s <= (169 + 3 + 6) / 25 + 1e-9
     assert segment.peak >= segment.mean > result.threshold
-    unsmoothed = score_whole_video(logits, features, _InSyncPrior(), _Zero(), 50, 0.0,
-                                   WholeVideoSettings(smooth_steps=1, threshold=4.0))[1].segments
+    unsmoothed = score_whole_video(
+        logits, features, _InSyncPrior(), _Zero(), 50, 0.0, WholeVideoSettings(smooth_steps=1, threshold=4.0)
+    )[1].segments
     assert [(round(s.start_s, 6), round(s.end_s, 6)) for s in unsmoothed] == [((120 + 2) / 25, (169 + 3) / 25)]
-    given = score_whole_video(logits, features, _InSyncPrior(), _Zero(), 50, 0.0,
-                              WholeVideoSettings(threshold=1e9))[1]
+    given = score_whole_video(logits, features, _InSyncPrior(), _Zero(), 50, 0.0, WholeVideoSettings(threshold=1e9))[1]
     assert given.segments == [] and given.threshold_rule == "given"
 
 
@@ -180,8 +190,16 @@ def _small_sync_model() -> SyncModel:
 
 
 def _tiny_detector(whole: WholeVideoSettings | None) -> AVForensicsDetector:
-    return AVForensicsDetector(_small_sync_model(), random_regressive_model(4), random_regressive_model(5),
-                               random_pca(6, dim=128), frame_size=32, progress=False, lam=0.5, whole_video=whole)
+    return AVForensicsDetector(
+        _small_sync_model(),
+        random_regressive_model(4),
+        random_regressive_model(5),
+        random_pca(6, dim=128),
+        frame_size=32,
+        progress=False,
+        lam=0.5,
+        whole_video=whole,
+    )
 
 
 def test_whole_video_evidence_keeps_the_first_window_score_bit_for_bit(tmp_path):
@@ -205,8 +223,16 @@ def small_checkpoints(tmp_path_factory):
     torch.save(random_regressive_model(4).state_dict(), folder / "dist.pth")
     torch.save(random_regressive_model(5).state_dict(), folder / "feat.pth")
     random_pca(6, dim=128).save_npz(folder / "pca.npz")
-    return ["--sync_model_path", str(folder / "sync_model.pth"), "--dist_model_path", str(folder / "dist.pth"),
-            "--avfeature_model_path", str(folder / "feat.pth"), "--pca_path", str(folder / "pca.npz")]
+    return [
+        "--sync_model_path",
+        str(folder / "sync_model.pth"),
+        "--dist_model_path",
+        str(folder / "dist.pth"),
+        "--avfeature_model_path",
+        str(folder / "feat.pth"),
+        "--pca_path",
+        str(folder / "pca.npz"),
+    ]
 
 
 def _rows(path):
@@ -221,8 +247,14 @@ def test_detect_whole_video_outputs_and_unchanged_default_outputs(tmp_path, smal
     listing.write_text(f"{video.name}\nmissing.mkv\n")
     common = ["--test_video_path", str(listing), "--device", "cpu", "--lam", "1", "--no_progress"] + small_checkpoints
     assert run_cli(detect.main, detect.get_args_parser(), common + ["--output_dir", str(tmp_path / "d")]) == 0
-    assert run_cli(detect.main, detect.get_args_parser(),
-                   common + ["--output_dir", str(tmp_path / "w"), "--whole_video", "--window_stride", "10"]) == 0
+    assert (
+        run_cli(
+            detect.main,
+            detect.get_args_parser(),
+            common + ["--output_dir", str(tmp_path / "w"), "--whole_video", "--window_stride", "10"],
+        )
+        == 0
+    )
 
     default_dir, whole_dir = tmp_path / "d", tmp_path / "w"
     assert (default_dir / "scores.csv").read_text().splitlines()[0] == "path,score,steps,status"
@@ -247,8 +279,9 @@ def test_detect_whole_video_outputs_and_unchanged_default_outputs(tmp_path, smal
 
 
 def test_partial_fakes_change_the_audio_of_their_span_only(tmp_path):
-    clips = write_partial_fakes(tmp_path, 2, size=16, seed=3, seconds=(3.0, 3.2), segment_seconds=(0.8, 1.0),
-                                after_s=1.0)
+    clips = write_partial_fakes(
+        tmp_path, 2, size=16, seed=3, seconds=(3.0, 3.2), segment_seconds=(0.8, 1.0), after_s=1.0
+    )
     assert [(c.label, c.kind) for c in clips] == [(0, "real"), (0, "real"), (1, "shift"), (1, "swap")]
     assert clips[0].segment is None
     for clip in clips[2:]:

@@ -12,8 +12,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 def test_bench_demo_runs_both_sides_and_outputs_agree_exactly(tmp_path):
     results = tmp_path / "results.csv"
-    subprocess.run([sys.executable, "-m", "bench.bench_demo", "--size", "128x160", "--frames", "3", "--iters", "2",
-                    "--device", "cpu", "--csv", str(results)], cwd=REPO, check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.bench_demo",
+            "--size",
+            "128x160",
+            "--frames",
+            "3",
+            "--iters",
+            "2",
+            "--device",
+            "cpu",
+            "--csv",
+            str(results),
+        ],
+        cwd=REPO,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     (row,) = list(csv.DictReader(results.open()))
     assert row["frames"] == "3" and row["size"] == "160x128"
     assert float(row["ours_s"]) > 0 and float(row["reference_s"]) > 0

@@ -30,8 +30,14 @@ def scores_of(seed: int, reals: int, fakes: int, shift: float = 2.5) -> tuple[np
 @pytest.mark.parametrize("method", ["isotonic", "platt", "real_tail"])
 def test_fit_save_load_apply_round_trip(tmp_path, method):
     real, fake = scores_of(0, 200, 60)
-    fitted = fit_calibration(real, None if method == "real_tail" else fake, detector="avforensics",
-                             score_kind="anomaly", method=method, source="unit test")
+    fitted = fit_calibration(
+        real,
+        None if method == "real_tail" else fake,
+        detector="avforensics",
+        score_kind="anomaly",
+        method=method,
+        source="unit test",
+    )
     loaded = load_calibration(save_calibration(fitted, tmp_path / "c.json"), detector="avforensics")
     assert loaded == fitted
     probe = np.linspace(-5, 8, 101)
@@ -48,8 +54,9 @@ def test_fit_save_load_apply_round_trip(tmp_path, method):
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_calibrated_probabilities_are_monotone_in_the_raw_score(method, seed):
     real, fake = scores_of(seed, 150, 40, shift=1.0)  # overlapping classes: isotonic has real steps to pool
-    fitted = fit_calibration(real, None if method == "real_tail" else fake, detector="d", score_kind="anomaly",
-                             method=method)
+    fitted = fit_calibration(
+        real, None if method == "real_tail" else fake, detector="d", score_kind="anomaly", method=method
+    )
     raw = np.sort(np.r_[np.random.default_rng(seed).normal(size=2000) * 4, real, fake, -1e12, 1e12])
     calibrated = fitted.probability(raw)
     assert (np.diff(calibrated) >= 0).all()
@@ -60,7 +67,8 @@ def test_isotonic_map_equals_scikit_learn_without_pickle():
     real, fake = scores_of(4, 100, 50, shift=1.0)
     fitted = fit_calibration(real, fake, detector="d", score_kind="anomaly")
     model = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
-        np.r_[real, fake], np.r_[np.zeros(100), np.ones(50)])
+        np.r_[real, fake], np.r_[np.zeros(100), np.ones(50)]
+    )
     probe = np.linspace(-6, 8, 301)
     np.testing.assert_allclose(fitted.probability(probe), model.predict(probe), atol=1e-12)
     assert isinstance(fitted.map["x"], list) and isinstance(fitted.map["y"], list)
@@ -86,8 +94,9 @@ def test_fpr_at_the_calibrated_threshold_holds_on_held_out_reals():
     labels = np.r_[np.zeros(1000, dtype=int), np.ones(200, dtype=int)]
     scores = np.r_[real, fake]
     fit, held = holdout_split(labels, 0.3, seed=0)
-    fitted = fit_calibration(scores[fit][labels[fit] == 0], scores[fit][labels[fit] == 1], detector="d",
-                             score_kind="anomaly")
+    fitted = fit_calibration(
+        scores[fit][labels[fit] == 0], scores[fit][labels[fit] == 1], detector="d", score_kind="anomaly"
+    )
     check = check_calibration(fitted, scores[held][labels[held] == 0], scores[held][labels[held] == 1])
     assert check["real"] == 300 and check["fake"] == 60
     assert check["fpr"] <= 0.03 and check["tpr"] > 0.5
@@ -131,16 +140,19 @@ def test_a_file_made_for_another_detector_is_refused(tmp_path):
         load_calibration(path, detector="avforensics")
 
 
-@pytest.mark.parametrize("edit, pattern", [
-    (lambda d: "not json {", "cannot be read as JSON"),
-    (lambda d: {**d, "format": "other"}, "not a calibration file"),
-    (lambda d: {**d, "version": 99}, "version 99 is not supported"),
-    (lambda d: {**d, "method": "magic"}, "unknown method"),
-    (lambda d: {**d, "threshold": "high"}, "'threshold' must be a finite number"),
-    (lambda d: {**d, "map": {"x": [0.0, 1.0], "y": [1.0, 0.0]}}, "non-decreasing"),
-    (lambda d: {**d, "map": {"x": [0.0, 1.0], "y": [0.0]}}, "equal lengths"),
-    (lambda d: {k: v for k, v in d.items() if k != "real_count"}, "real_count"),
-])
+@pytest.mark.parametrize(
+    "edit, pattern",
+    [
+        (lambda d: "not json {", "cannot be read as JSON"),
+        (lambda d: {**d, "format": "other"}, "not a calibration file"),
+        (lambda d: {**d, "version": 99}, "version 99 is not supported"),
+        (lambda d: {**d, "method": "magic"}, "unknown method"),
+        (lambda d: {**d, "threshold": "high"}, "'threshold' must be a finite number"),
+        (lambda d: {**d, "map": {"x": [0.0, 1.0], "y": [1.0, 0.0]}}, "non-decreasing"),
+        (lambda d: {**d, "map": {"x": [0.0, 1.0], "y": [0.0]}}, "equal lengths"),
+        (lambda d: {k: v for k, v in d.items() if k != "real_count"}, "real_count"),
+    ],
+)
 def test_a_bad_file_is_one_clear_error(tmp_path, edit, pattern):
     fitted = fit_calibration([0.0, 1.0, 2.0], [3.0, 4.0], detector="d", score_kind="anomaly")
     data = edit(fitted.to_dict())
@@ -189,13 +201,19 @@ def test_calibrate_script_on_test_py_csv_with_holdout(tmp_path, capsys):
     real, fake = scores_of(6, 400, 100)
     table = write_test_csv(tmp_path / "videos.csv", 1 / (1 + np.exp(-real)), 1 / (1 + np.exp(-fake)))
     out = tmp_path / "cal.json"
-    assert run_cli(calibrate.main, calibrate.get_args_parser(),
-                   [str(table), "--output", str(out), "--holdout", "0.25"]) == 0
+    assert (
+        run_cli(calibrate.main, calibrate.get_args_parser(), [str(table), "--output", str(out), "--holdout", "0.25"])
+        == 0
+    )
     printed = capsys.readouterr().out
     assert "threshold at 1.00% FPR" in printed and "held out: 100 real, 25 fake videos" in printed
     fitted = load_calibration(out, detector="aigvdet")
-    assert (fitted.score_kind, fitted.method, fitted.real_count, fitted.fake_count) == ("probability", "isotonic",
-                                                                                       300, 75)
+    assert (fitted.score_kind, fitted.method, fitted.real_count, fitted.fake_count) == (
+        "probability",
+        "isotonic",
+        300,
+        75,
+    )
     assert fitted.extra["holdout"]["fpr"] <= 0.03 and fitted.extra["holdout"]["fraction"] == 0.25
 
 

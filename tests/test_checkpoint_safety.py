@@ -117,10 +117,26 @@ def test_swapped_official_files_are_refused(tmp_path, capsys):
     # detect.py: both models swapped -> one error line before any work (the sync model is never read).
     sync = tmp_path / "sync_model.pth"
     sync.write_bytes(b"unused")
-    code = run_cli(detect.main, detect.get_args_parser(), [
-        "--test_video_path", str(fixtures / "test.mp4"), "--device", "cpu", "--output_dir", str(tmp_path / "out"),
-        "--sync_model_path", str(sync), "--dist_model_path", str(feature), "--avfeature_model_path", str(dist),
-        "--pca_path", str(pca)])
+    code = run_cli(
+        detect.main,
+        detect.get_args_parser(),
+        [
+            "--test_video_path",
+            str(fixtures / "test.mp4"),
+            "--device",
+            "cpu",
+            "--output_dir",
+            str(tmp_path / "out"),
+            "--sync_model_path",
+            str(sync),
+            "--dist_model_path",
+            str(feature),
+            "--avfeature_model_path",
+            str(dist),
+            "--pca_path",
+            str(pca),
+        ],
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 1 and len(err) == 1 and "official avfeature_regressive_model.pth" in err[0]
     assert not (tmp_path / "out").exists()
@@ -131,8 +147,11 @@ def test_detector_records_what_it_loaded(tmp_path):
     torch.manual_seed(0)
     export_sync_model(build_sync_model(SyncArch(32, 16)), tmp_path / "sync_model.pth", SyncArch(32, 16), {})
     random_pca(seed=2).save_npz(tmp_path / "pca.npz")
-    detector = AVForensicsDetector.from_checkpoints(CheckpointPaths(
-        tmp_path / "sync_model.pth", fixtures / OFFICIAL[0], fixtures / OFFICIAL[1], tmp_path / "pca.npz"))
+    detector = AVForensicsDetector.from_checkpoints(
+        CheckpointPaths(
+            tmp_path / "sync_model.pth", fixtures / OFFICIAL[0], fixtures / OFFICIAL[1], tmp_path / "pca.npz"
+        )
+    )
     records = detector.checkpoint_records
     assert records["dist_regressive_model"]["known"] == OFFICIAL[0]
     assert records["avfeature_regressive_model"]["known"] == OFFICIAL[1]

@@ -25,9 +25,22 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def demo_args(weights: Path, video: Path, *extra: str) -> list[str]:
-    return ["--use_cpu", "--path", str(video), "--model", str(weights / "raft-things.pth"),
-            "-mop", str(weights / "optical.pth"), "-mor", str(weights / "original.pth"),
-            "--arch", "resnet18", "--iters", "4", *extra]
+    return [
+        "--use_cpu",
+        "--path",
+        str(video),
+        "--model",
+        str(weights / "raft-things.pth"),
+        "-mop",
+        str(weights / "optical.pth"),
+        "-mor",
+        str(weights / "original.pth"),
+        "--arch",
+        "resnet18",
+        "--iters",
+        "4",
+        *extra,
+    ]
 
 
 def reference_style_probs(folder: Path, checkpoint: Path) -> list[float]:
@@ -44,9 +57,18 @@ def reference_style_probs(folder: Path, checkpoint: Path) -> list[float]:
 
 def test_demo_report_and_written_folders_match_the_reference_convention(tmp_path, weights_dir, small_video, capsys):
     frames_dir, flows_dir = tmp_path / "frame" / "clip", tmp_path / "optical_result" / "clip"
-    argv = demo_args(weights_dir, small_video, "--folder_original_path", str(frames_dir),
-                     "--folder_optical_flow_path", str(flows_dir), "--json", str(tmp_path / "r.json"),
-                     "--batch_size", "2")
+    argv = demo_args(
+        weights_dir,
+        small_video,
+        "--folder_original_path",
+        str(frames_dir),
+        "--folder_optical_flow_path",
+        str(flows_dir),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--batch_size",
+        "2",
+    )
     assert demo.main(demo.get_args_parser().parse_args(argv)) == 0
     printed = capsys.readouterr().out.splitlines()
     report = json.loads((tmp_path / "r.json").read_text())
@@ -56,8 +78,12 @@ def test_demo_report_and_written_folders_match_the_reference_convention(tmp_path
     assert report["original_prob"] == pytest.approx(np.mean(report["original_probs"]))
     assert report["predict"] == pytest.approx(0.5 * report["original_prob"] + 0.5 * report["optical_prob"])
     assert report["verdict"] == ("fake" if report["predict"] >= 0.5 else "real")
-    assert printed[1:] == [f"original prob {report['original_prob']}", f"optical prob {report['optical_prob']}",
-                           f"predict:{report['predict']}", "Fake video" if report["verdict"] == "fake" else "Real video"]
+    assert printed[1:] == [
+        f"original prob {report['original_prob']}",
+        f"optical prob {report['optical_prob']}",
+        f"predict:{report['predict']}",
+        "Fake video" if report["verdict"] == "fake" else "Real video",
+    ]
 
     # The reference's names: frames by index, each flow named after the first frame of its pair.
     assert sorted(p.name for p in frames_dir.iterdir()) == [f"frame_{i:05d}.png" for i in range(5)]
@@ -65,10 +91,12 @@ def test_demo_report_and_written_folders_match_the_reference_convention(tmp_path
     with Image.open(flows_dir / "frame_00000.png") as flow_png:
         assert flow_png.size == (152, 136)  # padded to multiples of 8, never unpadded
     # Classifying the written files the reference's way gives the in-memory probabilities.
-    np.testing.assert_allclose(reference_style_probs(frames_dir, weights_dir / "original.pth"),
-                               report["original_probs"], atol=1e-5)
-    np.testing.assert_allclose(reference_style_probs(flows_dir, weights_dir / "optical.pth"),
-                               report["optical_probs"], atol=1e-5)
+    np.testing.assert_allclose(
+        reference_style_probs(frames_dir, weights_dir / "original.pth"), report["original_probs"], atol=1e-5
+    )
+    np.testing.assert_allclose(
+        reference_style_probs(flows_dir, weights_dir / "optical.pth"), report["optical_probs"], atol=1e-5
+    )
 
 
 def test_chunk_size_does_not_change_the_numbers(weights_dir, small_video):
@@ -99,7 +127,10 @@ def test_no_files_are_written_without_folder_flags(tmp_path, weights_dir, small_
         ("missing_video", "error: video not found"),
         ("text_file", "error: cannot read video"),
         ("one_frame", "at least 2"),
-        ("missing_checkpoint", r"error: optical-flow-branch checkpoint \(-mop\) not found: .*optical\.pth.*Google Drive"),
+        (
+            "missing_checkpoint",
+            r"error: optical-flow-branch checkpoint \(-mop\) not found: .*optical\.pth.*Google Drive",
+        ),
         ("wrong_arch", "resnet18 checkpoint, but the architecture asked for is resnet50"),
         ("tiny_frames", "RAFT needs both sides"),
     ],
@@ -131,8 +162,13 @@ def test_bad_input_gives_one_error_line(tmp_path, weights_dir, small_video, case
 
 
 def test_script_exits_non_zero_without_traceback(tmp_path, weights_dir):
-    result = subprocess.run([sys.executable, "demo.py", *demo_args(weights_dir, tmp_path / "missing.mp4")],
-                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "demo.py", *demo_args(weights_dir, tmp_path / "missing.mp4")],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("error: video not found")
@@ -142,9 +178,23 @@ def test_weight_free_flow_and_custom_crop_for_home_trained_models(tmp_path, weig
     video = factories.write_video(tmp_path / "tiny.avi", factories.moving_texture_frames(3, 64, 80))
     reports = {}
     for crop in ("64", "448"):
-        argv = ["--use_cpu", "--path", str(video), "--flow_method", "dis", "--crop_size", crop, "--arch", "resnet18",
-                "-mop", str(weights_dir / "optical.pth"), "-mor", str(weights_dir / "original.pth"),
-                "--json", str(tmp_path / f"{crop}.json")]
+        argv = [
+            "--use_cpu",
+            "--path",
+            str(video),
+            "--flow_method",
+            "dis",
+            "--crop_size",
+            crop,
+            "--arch",
+            "resnet18",
+            "-mop",
+            str(weights_dir / "optical.pth"),
+            "-mor",
+            str(weights_dir / "original.pth"),
+            "--json",
+            str(tmp_path / f"{crop}.json"),
+        ]
         assert demo.main(demo.get_args_parser().parse_args(argv)) == 0  # no RAFT weights needed
         reports[crop] = json.loads((tmp_path / f"{crop}.json").read_text())
     assert len(reports["64"]["original_probs"]) == 3 and len(reports["64"]["optical_probs"]) == 2

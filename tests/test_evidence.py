@@ -27,9 +27,12 @@ def test_time_series_and_verdict_rules():
 
 def test_aigvdet_evidence(weights_dir, small_video):
     raft = load_raft(weights_dir / "raft-things.pth")
-    pipeline = AIGVDetPipeline(load_classifier(weights_dir / "original.pth", "resnet18"),
-                               load_classifier(weights_dir / "optical.pth", "resnet18"),
-                               FlowExtractor(raft, iters=2), threshold=0.25)
+    pipeline = AIGVDetPipeline(
+        load_classifier(weights_dir / "original.pth", "resnet18"),
+        load_classifier(weights_dir / "optical.pth", "resnet18"),
+        FlowExtractor(raft, iters=2),
+        threshold=0.25,
+    )
     assert isinstance(pipeline, Detector)
     evidence = pipeline.analyse_video(small_video)
     result = pipeline.score_video(small_video)
@@ -44,9 +47,15 @@ def test_aigvdet_evidence(weights_dir, small_video):
 
 
 def test_avforensics_evidence(tmp_path):
-    detector = AVForensicsDetector(random_sync_model(seed=2, feature_map_size=2), random_regressive_model(1),
-                                   random_regressive_model(2), random_pca(seed=4), frame_size=32, progress=False,
-                                   lam=1.0)
+    detector = AVForensicsDetector(
+        random_sync_model(seed=2, feature_map_size=2),
+        random_regressive_model(1),
+        random_regressive_model(2),
+        random_pca(seed=4),
+        frame_size=32,
+        progress=False,
+        lam=1.0,
+    )
     assert isinstance(detector, Detector)
     clip_path = write_av_clip(tmp_path / "clip.mp4", frames=12, size=(64, 48))
     evidence = detector.analyse_video(clip_path)

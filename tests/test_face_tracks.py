@@ -7,14 +7,29 @@ import pytest
 
 from core.errors import InputError
 from core.media.faces.crop import CROP_SIZE, PAD_VALUE, crop_boxes, crop_frame, crop_track, cut_padded, outside_fraction
+from core.media.faces.detector import FaceDetector, downscale_factor, filter_detections
 from core.media.faces.status import (
-    FaceLeavesFrame, FaceTooSmall, NoFace, SeveralSpeakers, TrackCutShort, TrackTooShort, is_face_crop,
-    looks_like_face_crop, select_main_track, track_status,
+    FaceLeavesFrame,
+    FaceTooSmall,
+    NoFace,
+    SeveralSpeakers,
+    TrackCutShort,
+    TrackTooShort,
+    is_face_crop,
+    looks_like_face_crop,
+    select_main_track,
+    track_status,
 )
 from core.media.faces.tracks import (
-    Chain, TrackConfig, build_tracks, interpolate_chain, iou_matrix, link_detections, smooth_boxes, track_faces,
+    Chain,
+    TrackConfig,
+    build_tracks,
+    interpolate_chain,
+    iou_matrix,
+    link_detections,
+    smooth_boxes,
+    track_faces,
 )
-from core.media.faces.detector import FaceDetector, downscale_factor, filter_detections
 from core.media.shots import find_cuts, frame_histogram
 from tests.face_factories import fixture_frames, paste_drifting, textured_background
 
@@ -34,8 +49,18 @@ def spans(tracks) -> list[tuple[int, int, str, str]]:
     return [(int(t.frames[0]), int(t.frames[-1]), t.start, t.end) for t in tracks]
 
 
-def synthetic_track(first: int, last: int, cx: float, cy: float, side: float, start: str = "video", end: str = "video",
-                    width: int = 1280, height: int = 720, video_frames: int = 100):
+def synthetic_track(
+    first: int,
+    last: int,
+    cx: float,
+    cy: float,
+    side: float,
+    start: str = "video",
+    end: str = "video",
+    width: int = 1280,
+    height: int = 720,
+    video_frames: int = 100,
+):
     chain = Chain(list(range(first, last + 1, 5)) + ([last] if (last - first) % 5 else []), start=start, end=end)
     chain.boxes = [box(cx, cy, side)[:4] for _ in chain.frames]
     chain.scores = [0.99] * len(chain.frames)
@@ -43,6 +68,7 @@ def synthetic_track(first: int, last: int, cx: float, cy: float, side: float, st
 
 
 # --- detection helpers -------------------------------------------------------------------------------------------
+
 
 def test_downscale_factor_and_filter():
     assert downscale_factor(720, 1280) == pytest.approx(0.375)
@@ -53,6 +79,7 @@ def test_downscale_factor_and_filter():
 
 
 # --- linking, interpolation, smoothing ---------------------------------------------------------------------------
+
 
 def test_iou_matrix():
     a = np.array([[0, 0, 10, 10], [100, 100, 110, 110]], dtype=float)
@@ -128,6 +155,7 @@ def test_short_tracks_are_kept_but_skipped_with_a_reason():
 
 # --- shot cuts -----------------------------------------------------------------------------------------------------
 
+
 def test_histogram_cuts_between_shots_not_within():
     first = [np.roll(textured_background(320, 180, 1, tint=(60, 0, -60)), 4 * i, axis=1) for i in range(5)]
     second = [np.roll(textured_background(320, 180, 2, tint=(-60, 0, 60)), 4 * i, axis=0) for i in range(5)]
@@ -135,6 +163,7 @@ def test_histogram_cuts_between_shots_not_within():
 
 
 # --- crop geometry -------------------------------------------------------------------------------------------------
+
 
 def test_crop_box_is_pycrops_square():
     # Face box centre (150, 180), larger side 160 -> bs 80, cs 0.4: x 150 -+ 112, y 180 - 80 .. 180 + 144.
@@ -156,6 +185,7 @@ def test_cut_padded_fills_outside_with_110_and_resizes_to_224():
 
 
 # --- statuses on synthetic tracks ----------------------------------------------------------------------------------
+
 
 def test_statuses():
     with pytest.raises(NoFace):
@@ -191,6 +221,7 @@ def test_face_crop_predicate_on_synthetic_tracks():
 
 
 # --- the real detector on the fixture face -------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def detector() -> FaceDetector:

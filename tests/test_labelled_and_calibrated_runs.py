@@ -26,10 +26,19 @@ def av_checkpoints(tmp_path_factory):
     torch.save(random_regressive_model(6).state_dict(), folder / "dist_regressive_model.pth")
     torch.save(random_regressive_model(7).state_dict(), folder / "avfeature_regressive_model.pth")
     random_pca(seed=8).save_npz(folder / "pca.npz")
-    return ["--sync_model_path", str(folder / "sync_model.pth"),
-            "--dist_model_path", str(folder / "dist_regressive_model.pth"),
-            "--avfeature_model_path", str(folder / "avfeature_regressive_model.pth"),
-            "--pca_path", str(folder / "pca.npz"), "--device", "cpu", "--no_progress"]
+    return [
+        "--sync_model_path",
+        str(folder / "sync_model.pth"),
+        "--dist_model_path",
+        str(folder / "dist_regressive_model.pth"),
+        "--avfeature_model_path",
+        str(folder / "avfeature_regressive_model.pth"),
+        "--pca_path",
+        str(folder / "pca.npz"),
+        "--device",
+        "cpu",
+        "--no_progress",
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -51,21 +60,39 @@ def detect_run(argv) -> int:
 
 def test_detect_without_labels_or_calibration_writes_the_same_columns(tmp_path, av_checkpoints):
     # A missing video: nothing to score (fast), yet scores.csv is written with its header.
-    assert detect_run(["--test_video_path", str(tmp_path / "missing.mp4"), "--output_dir", str(tmp_path / "out")]
-                      + av_checkpoints) == 1
+    assert (
+        detect_run(
+            ["--test_video_path", str(tmp_path / "missing.mp4"), "--output_dir", str(tmp_path / "out")] + av_checkpoints
+        )
+        == 1
+    )
     assert read_rows(tmp_path / "out" / "scores.csv")[0] == ["path", "score", "steps", "status"]
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
 def test_detect_with_labels_and_calibration(tmp_path, av_checkpoints, av_clips, capsys):
-    (tmp_path / "list.txt").write_text(f"{av_clips / 'clip0.mp4'} real\n{av_clips / 'clip1.mp4'} fake\n"
-                                       f"{tmp_path / 'missing.mp4'} 1\n")
+    (tmp_path / "list.txt").write_text(
+        f"{av_clips / 'clip0.mp4'} real\n{av_clips / 'clip1.mp4'} fake\n{tmp_path / 'missing.mp4'} 1\n"
+    )
     calibration = fit_calibration(np.linspace(-1.0, 1.0, 50), detector="avforensics", score_kind="anomaly")
     save_calibration(calibration, tmp_path / "cal.json")
     out = tmp_path / "out"
-    assert detect_run(["--test_video_path", str(tmp_path / "list.txt"), "--output_dir", str(out),
-                       "--calibration", str(tmp_path / "cal.json"), "--plot", str(out / "plots")]
-                      + av_checkpoints) == 0
+    assert (
+        detect_run(
+            [
+                "--test_video_path",
+                str(tmp_path / "list.txt"),
+                "--output_dir",
+                str(out),
+                "--calibration",
+                str(tmp_path / "cal.json"),
+                "--plot",
+                str(out / "plots"),
+            ]
+            + av_checkpoints
+        )
+        == 0
+    )
     header, *rows = read_rows(out / "scores.csv")
     assert header == ["path", "score", "steps", "status", "label", "calibrated", "verdict"]
     assert [row[4] for row in rows] == ["0", "1", "1"]
@@ -77,7 +104,8 @@ def test_detect_with_labels_and_calibration(tmp_path, av_checkpoints, av_clips, 
     summary = json.loads((out / "summary.json").read_text())
     expected = summarize([0, 1], scores[:2], calibration.threshold)
     assert {k: summary[k] for k in ("auc", "ap", "tp", "tn", "threshold")} == {
-        k: expected[k] for k in ("auc", "ap", "tp", "tn", "threshold")}
+        k: expected[k] for k in ("auc", "ap", "tp", "tn", "threshold")
+    }
     assert summary["skipped"] == [{"path": str(tmp_path / "missing.mp4"), "label": 1}]
     assert summary["threshold_source"] == "calibration"
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["histogram.png", "roc.png"]
@@ -95,31 +123,63 @@ def test_labels_only_give_threshold_free_metrics_and_a_label_column():
 
 def test_detect_refuses_a_calibration_of_another_detector(tmp_path, av_checkpoints, av_clips, capsys):
     save_calibration(fit_calibration([0.1, 0.2], detector="aigvdet", score_kind="probability"), tmp_path / "c.json")
-    assert detect_run(["--test_video_path", str(av_clips / "clip0.mp4"), "--output_dir", str(tmp_path / "out"),
-                       "--calibration", str(tmp_path / "c.json")] + av_checkpoints) == 1
+    assert (
+        detect_run(
+            [
+                "--test_video_path",
+                str(av_clips / "clip0.mp4"),
+                "--output_dir",
+                str(tmp_path / "out"),
+                "--calibration",
+                str(tmp_path / "c.json"),
+            ]
+            + av_checkpoints
+        )
+        == 1
+    )
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "made for the aigvdet detector, not for avforensics" in err[0]
     assert not (tmp_path / "out").exists()  # refused before any work
 
 
 def demo_argv(weights_dir, video, *extra):
-    return ["--use_cpu", "--path", str(video), "--flow_method", "dis", "--crop_size", "32", "--arch", "resnet18",
-            "-mop", str(weights_dir / "optical.pth"), "-mor", str(weights_dir / "original.pth"), *extra]
+    return [
+        "--use_cpu",
+        "--path",
+        str(video),
+        "--flow_method",
+        "dis",
+        "--crop_size",
+        "32",
+        "--arch",
+        "resnet18",
+        "-mop",
+        str(weights_dir / "optical.pth"),
+        "-mor",
+        str(weights_dir / "original.pth"),
+        *extra,
+    ]
 
 
 def test_demo_prints_and_records_calibrated_values_after_the_reference_lines(tmp_path, weights_dir, capsys):
     video = factories.write_video(tmp_path / "tiny.avi", factories.moving_texture_frames(3, 40, 48))
-    calibration = fit_calibration(np.linspace(0.2, 0.6, 30), np.linspace(0.4, 0.9, 30), detector="aigvdet",
-                                  score_kind="probability")
+    calibration = fit_calibration(
+        np.linspace(0.2, 0.6, 30), np.linspace(0.4, 0.9, 30), detector="aigvdet", score_kind="probability"
+    )
     save_calibration(calibration, tmp_path / "cal.json")
-    argv = demo_argv(weights_dir, video, "--json", str(tmp_path / "r.json"),
-                     "--calibration", str(tmp_path / "cal.json"))
+    argv = demo_argv(
+        weights_dir, video, "--json", str(tmp_path / "r.json"), "--calibration", str(tmp_path / "cal.json")
+    )
     assert demo.main(demo.get_args_parser().parse_args(argv)) == 0
     lines = capsys.readouterr().out.splitlines()
     report = json.loads((tmp_path / "r.json").read_text())
     # The reference's lines first, unchanged; its verdict keeps its key; the calibrated values come after.
-    assert lines[1:5] == [f"original prob {report['original_prob']}", f"optical prob {report['optical_prob']}",
-                          f"predict:{report['predict']}", "Fake video" if report["predict"] >= 0.5 else "Real video"]
+    assert lines[1:5] == [
+        f"original prob {report['original_prob']}",
+        f"optical prob {report['optical_prob']}",
+        f"predict:{report['predict']}",
+        "Fake video" if report["predict"] >= 0.5 else "Real video",
+    ]
     assert report["verdict"] == ("fake" if report["predict"] >= 0.5 else "real")
     assert report["calibrated"] == float(calibration.probability(report["predict"]))
     assert report["calibrated_verdict"] == calibration.verdict(report["predict"])
@@ -127,7 +187,8 @@ def test_demo_prints_and_records_calibrated_values_after_the_reference_lines(tmp
     assert lines[5:] == [
         f"calibrated prob {report['calibrated']} ({calibration.meaning})",
         f"calibrated verdict: {calibration.verdict(report['predict']).capitalize()} video "
-        f"(threshold {calibration.threshold} for 1.00% false positives)"]
+        f"(threshold {calibration.threshold} for 1.00% false positives)",
+    ]
 
 
 def test_demo_refuses_a_calibration_of_another_detector(tmp_path, weights_dir, capsys):

@@ -74,7 +74,16 @@ def test_localisation_summary_keys_and_score():
     assert summary["AP@0.5"] == pytest.approx(44 / 63) and summary["AP@0.95"] == pytest.approx(1 / 3)
     assert summary["AR@10"] == pytest.approx(19 / 30) and summary["AR@50"] == pytest.approx(19 / 30)
     assert [key for key in summary if key.startswith("A")] == [
-        "AP@0.5", "AP@0.75", "AP@0.9", "AP@0.95", "AR@50", "AR@30", "AR@20", "AR@10", "AR@5"]
+        "AP@0.5",
+        "AP@0.75",
+        "AP@0.9",
+        "AP@0.95",
+        "AR@50",
+        "AR@30",
+        "AR@20",
+        "AR@10",
+        "AR@5",
+    ]
     # AR@5: 5 >= every video's prediction count, so also 19/30. Score = (mean AP + mean AR) / 2.
     assert summary["score"] == pytest.approx(0.5 * (44 / 63 + 3 / 3) / 4 + 0.5 * 19 / 30)
     assert (summary["videos"], summary["segments"], summary["notes"]) == (3, 3, [])
@@ -119,8 +128,13 @@ def brute_force(predictions, ground_truth, iou):
         hits += hit
         precision.append(hits / rank)
         recall.append(hits / segments)
-    ours = sum(max([p for p, r in zip(precision, recall) if r >= level / segments], default=0.0)
-               for level in range(1, segments + 1)) / segments
+    ours = (
+        sum(
+            max([p for p, r in zip(precision, recall) if r >= level / segments], default=0.0)
+            for level in range(1, segments + 1)
+        )
+        / segments
+    )
     curve = [(1.0, 0.0)] + list(zip(recall, precision))[::-1]
     benchmark, best = 0.0, 0.0
     for (x0, y0), (x1, _) in pairwise(curve):
@@ -144,5 +158,6 @@ def test_average_precision_equals_brute_force_on_random_sets(seed):
     for iou in (0.3, 0.5, 0.75):
         ours, benchmark = brute_force(predicted, truth, iou)
         assert average_precision_at_iou(predicted, truth, iou) == pytest.approx(ours, abs=1e-12)
-        assert average_precision_at_iou(predicted, truth, iou, omit_first_step=True) == pytest.approx(benchmark,
-                                                                                                      abs=1e-12)
+        assert average_precision_at_iou(predicted, truth, iou, omit_first_step=True) == pytest.approx(
+            benchmark, abs=1e-12
+        )

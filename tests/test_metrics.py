@@ -239,11 +239,18 @@ def reference_summary(labels: list[int], scores: list[float], threshold: float) 
     tp = int(((labels_arr == 1) & (scores_arr >= threshold)).sum())
     tn = int(((labels_arr == 0) & (scores_arr < threshold)).sum())
     both = bool(p and n)
-    return {"tnr": tn / n if n else None, "tpr": tp / p if p else None,
-            "acc": (tp + tn) / (p + n) if p + n else None,
-            "ap": float(average_precision_score(labels_arr, scores_arr)) if both else None,
-            "auc": float(roc_auc_score(labels_arr, scores_arr)) if both else None,
-            "p": p, "n": n, "tp": tp, "tn": tn, "threshold": threshold}
+    return {
+        "tnr": tn / n if n else None,
+        "tpr": tp / p if p else None,
+        "acc": (tp + tn) / (p + n) if p + n else None,
+        "ap": float(average_precision_score(labels_arr, scores_arr)) if both else None,
+        "auc": float(roc_auc_score(labels_arr, scores_arr)) if both else None,
+        "p": p,
+        "n": n,
+        "tp": tp,
+        "tn": tn,
+        "threshold": threshold,
+    }
 
 
 @pytest.mark.parametrize("seed", range(30))

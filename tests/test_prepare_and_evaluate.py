@@ -12,17 +12,19 @@ import pandas as pd
 import pytest
 
 import demo
-from core.metrics.classification import summarize
 from core.aigvdet.data import prepare
-from core.media.sources import read_video_list
-from core.errors import InputError
 from core.cli import run_cli
+from core.errors import InputError
+from core.media.sources import read_video_list
+from core.metrics.classification import summarize
 from tests import factories
 
 
 def load_test_script():
     """The repository's test.py, loaded by path: ``import test`` would find the standard library's package."""
-    spec = importlib.util.spec_from_file_location("aigvdet_test_script", Path(__file__).resolve().parents[1] / "test.py")
+    spec = importlib.util.spec_from_file_location(
+        "aigvdet_test_script", Path(__file__).resolve().parents[1] / "test.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -32,14 +34,43 @@ test_script = load_test_script()
 
 
 def prepare_args(videos, out: Path, weights: Path, *extra: str) -> list[str]:
-    return ["--videos", str(videos), "--rgb_out", str(out / "rgb"), "--flow_out", str(out / "flow"),
-            "--model", str(weights / "raft-things.pth"), "--iters", "4", "--use_cpu", *extra]
+    return [
+        "--videos",
+        str(videos),
+        "--rgb_out",
+        str(out / "rgb"),
+        "--flow_out",
+        str(out / "flow"),
+        "--model",
+        str(weights / "raft-things.pth"),
+        "--iters",
+        "4",
+        "--use_cpu",
+        *extra,
+    ]
 
 
 def evaluate_args(out: Path, weights: Path, *extra: str) -> list[str]:
-    return ["-for", str(out / "rgb"), "-fop", str(out / "flow"), "-mor", str(weights / "original.pth"),
-            "-mop", str(weights / "optical.pth"), "--arch", "resnet18", "--use_cpu", "--num_workers", "0",
-            "-e", str(out / "results" / "videos.csv"), "-ef", str(out / "results" / "frames.csv"), *extra]
+    return [
+        "-for",
+        str(out / "rgb"),
+        "-fop",
+        str(out / "flow"),
+        "-mor",
+        str(weights / "original.pth"),
+        "-mop",
+        str(weights / "optical.pth"),
+        "--arch",
+        "resnet18",
+        "--use_cpu",
+        "--num_workers",
+        "0",
+        "-e",
+        str(out / "results" / "videos.csv"),
+        "-ef",
+        str(out / "results" / "frames.csv"),
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -49,21 +80,32 @@ def prepared(tmp_path_factory, weights_dir, small_video):
     for label in ("0_real", "1_fake"):
         (root / "videos" / label).mkdir(parents=True)
     (root / "videos" / "0_real" / "clip.one.avi").write_bytes(small_video.read_bytes())
-    factories.write_video(root / "videos" / "1_fake" / "other.avi", factories.moving_texture_frames(4, 130, 150, seed=9))
+    factories.write_video(
+        root / "videos" / "1_fake" / "other.avi", factories.moving_texture_frames(4, 130, 150, seed=9)
+    )
     (root / "videos" / "1_fake" / "broken.mp4").write_text("not a video")
-    code = run_cli(prepare.main, prepare.get_args_parser(), prepare_args(root / "videos", root, weights_dir, "--batch_size", "3"))
+    code = run_cli(
+        prepare.main, prepare.get_args_parser(), prepare_args(root / "videos", root, weights_dir, "--batch_size", "3")
+    )
     return root, code
 
 
 def test_prepare_writes_the_official_layout_and_reports_failures(prepared):
     root, code = prepared
     assert code == 1  # one video failed; the others were written
-    assert sorted(p.name for p in (root / "rgb" / "0_real" / "clip.one").iterdir()) == [f"frame_{i:05d}.png" for i in range(5)]
-    assert sorted(p.name for p in (root / "flow" / "0_real" / "clip.one").iterdir()) == [f"frame_{i:05d}.png" for i in range(4)]
+    assert sorted(p.name for p in (root / "rgb" / "0_real" / "clip.one").iterdir()) == [
+        f"frame_{i:05d}.png" for i in range(5)
+    ]
+    assert sorted(p.name for p in (root / "flow" / "0_real" / "clip.one").iterdir()) == [
+        f"frame_{i:05d}.png" for i in range(4)
+    ]
     assert len(list((root / "flow" / "1_fake" / "other").iterdir())) == 3
     report = pd.read_csv(root / "rgb" / "prepare_report.csv")
     assert dict(zip(report["name"], report["status"].str.split(":").str[0])) == {
-        "clip.one": "ok", "other": "ok", "broken": "failed"}
+        "clip.one": "ok",
+        "other": "ok",
+        "broken": "failed",
+    }
     assert not list(root.rglob("*.partial"))  # the failure left nothing half-written
 
 
@@ -87,13 +129,32 @@ def test_prepare_resumes_and_redoes_interrupted_videos(prepared, weights_dir):
 
 def test_prepared_folders_score_like_demo(prepared, weights_dir, small_video, capsys):
     root, _ = prepared
-    assert run_cli(test_script.main, test_script.get_args_parser(), evaluate_args(root, weights_dir, "--overwrite")) == 0
+    assert (
+        run_cli(test_script.main, test_script.get_args_parser(), evaluate_args(root, weights_dir, "--overwrite")) == 0
+    )
     videos = pd.read_csv(root / "results" / "videos.csv")
     assert list(videos.columns) == ["name", "pro", "flag", "optical_pro", "original_pro"]
-    run_cli(demo.main, demo.get_args_parser(), [
-        "--use_cpu", "--path", str(small_video), "--model", str(weights_dir / "raft-things.pth"), "--iters", "4",
-        "-mop", str(weights_dir / "optical.pth"), "-mor", str(weights_dir / "original.pth"), "--arch", "resnet18",
-        "--json", str(root / "demo.json")])
+    run_cli(
+        demo.main,
+        demo.get_args_parser(),
+        [
+            "--use_cpu",
+            "--path",
+            str(small_video),
+            "--model",
+            str(weights_dir / "raft-things.pth"),
+            "--iters",
+            "4",
+            "-mop",
+            str(weights_dir / "optical.pth"),
+            "-mor",
+            str(weights_dir / "original.pth"),
+            "--arch",
+            "resnet18",
+            "--json",
+            str(root / "demo.json"),
+        ],
+    )
     report = json.loads((root / "demo.json").read_text())
     row = videos.set_index("name").loc["clip.one"]
     assert row["pro"] == pytest.approx(report["predict"], abs=1e-5)
@@ -167,7 +228,9 @@ def test_video_list_file_with_labels_comments_and_relative_paths(tmp_path):
     (tmp_path / "list.txt").write_text("# real then fake\n\nmy videos/a b.v1.mp4 real\n/abs/c.mp4 1\n")
     items = read_video_list(tmp_path / "list.txt")
     assert [(str(i.path), i.label, i.name) for i in items] == [
-        (str(tmp_path / "my videos" / "a b.v1.mp4"), 0, "a b.v1"), ("/abs/c.mp4", 1, "c")]
+        (str(tmp_path / "my videos" / "a b.v1.mp4"), 0, "a b.v1"),
+        ("/abs/c.mp4", 1, "c"),
+    ]
     # A last word that is not a label belongs to the path; prepare needs every video labelled.
     (tmp_path / "bad.txt").write_text("x.mp4 maybe\n")
     assert read_video_list(tmp_path / "bad.txt")[0].label is None
@@ -178,8 +241,25 @@ def test_video_list_file_with_labels_comments_and_relative_paths(tmp_path):
 def test_weight_free_flow_with_stride_and_cap(tmp_path, small_video):
     (tmp_path / "v" / "0_real").mkdir(parents=True)
     (tmp_path / "v" / "0_real" / "x.avi").write_bytes(small_video.read_bytes())
-    args = ["--videos", str(tmp_path / "v"), "--rgb_out", str(tmp_path / "rgb"), "--flow_out", str(tmp_path / "flow"),
-            "--flow_method", "dis", "--stride", "2", "--max_frames", "2", "--image_format", "jpg"]
+    args = [
+        "--videos",
+        str(tmp_path / "v"),
+        "--rgb_out",
+        str(tmp_path / "rgb"),
+        "--flow_out",
+        str(tmp_path / "flow"),
+        "--flow_method",
+        "dis",
+        "--stride",
+        "2",
+        "--max_frames",
+        "2",
+        "--image_format",
+        "jpg",
+    ]
     assert run_cli(prepare.main, prepare.get_args_parser(), args) == 0
-    assert sorted(p.name for p in (tmp_path / "rgb" / "0_real" / "x").iterdir()) == ["frame_00000.jpg", "frame_00001.jpg"]
+    assert sorted(p.name for p in (tmp_path / "rgb" / "0_real" / "x").iterdir()) == [
+        "frame_00000.jpg",
+        "frame_00001.jpg",
+    ]
     assert [p.name for p in (tmp_path / "flow" / "0_real" / "x").iterdir()] == ["frame_00000.jpg"]

@@ -31,7 +31,14 @@ def test_small_images_are_zero_padded_around_the_centre():
     image = torch.full((1, 3, 2, 3), 255, dtype=torch.uint8)
     out = center_crop_or_pad(image, 6)
     assert out.shape == (1, 3, 6, 6)
-    assert out[0, 0].tolist() == [[0] * 6, [0] * 6, [0, 255, 255, 255, 0, 0], [0, 255, 255, 255, 0, 0], [0] * 6, [0] * 6]
+    assert out[0, 0].tolist() == [
+        [0] * 6,
+        [0] * 6,
+        [0, 255, 255, 255, 0, 0],
+        [0, 255, 255, 255, 0, 0],
+        [0] * 6,
+        [0] * 6,
+    ]
 
 
 def test_rejects_float_or_channels_last_input():

@@ -10,7 +10,7 @@ import torch
 from torchvision.models.optical_flow import raft_large, raft_small
 
 from core.errors import CheckpointError
-from core.flow import FlowExtractor, RAFT, load_raft, pad_to_multiple_of_8
+from core.flow import RAFT, FlowExtractor, load_raft, pad_to_multiple_of_8
 from tests import factories
 
 

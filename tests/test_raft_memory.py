@@ -53,7 +53,9 @@ def test_tiles_whose_windows_scatter_fall_back_to_gathering(monkeypatch):
     fmap1, fmap2, coords = lookup_inputs(2, 256, 13, 11, 3.0, seed=5)
     expected = CorrBlock(fmap1, fmap2, num_levels=3, radius=4)(coords)
     monkeypatch.setattr(corr_onthefly, "MAX_BLOCK_WINDOWS", 0)  # every tile takes the fallback
-    torch.testing.assert_close(OnTheFlyCorrBlock(fmap1, fmap2, 3, 4, tiled=True)(coords), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(
+        OnTheFlyCorrBlock(fmap1, fmap2, 3, 4, tiled=True)(coords), expected, atol=1e-5, rtol=1e-5
+    )
 
 
 def test_diverged_coordinates_read_zeros_without_crashing():
@@ -133,8 +135,12 @@ def test_allocation_failures_become_one_clear_error():
 
 @pytest.mark.parametrize(
     ("extra", "mode", "budget"),
-    [([], "auto", None), (["--corr_mode", "on_the_fly"], "on_the_fly", None),
-     (["--alternate_corr"], "on_the_fly", None), (["--corr_budget_gb", "0.5"], "auto", 2**29)],
+    [
+        ([], "auto", None),
+        (["--corr_mode", "on_the_fly"], "on_the_fly", None),
+        (["--alternate_corr"], "on_the_fly", None),
+        (["--corr_budget_gb", "0.5"], "auto", 2**29),
+    ],
 )
 def test_demo_passes_the_correlation_flags_down(weights_dir, small_video, monkeypatch, extra, mode, budget):
     seen = {}
@@ -155,8 +161,19 @@ def test_demo_names_the_frame_size_and_the_flag_when_memory_runs_out(weights_dir
             raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 67184640000 bytes.")
 
     monkeypatch.setattr(FlowExtractor, "push", exhausted)
-    args = ["--use_cpu", "--path", str(small_video), "--model", str(weights_dir / "raft-things.pth"), "--arch",
-            "resnet18", "-mop", str(weights_dir / "optical.pth"), "-mor", str(weights_dir / "original.pth")]
+    args = [
+        "--use_cpu",
+        "--path",
+        str(small_video),
+        "--model",
+        str(weights_dir / "raft-things.pth"),
+        "--arch",
+        "resnet18",
+        "-mop",
+        str(weights_dir / "optical.pth"),
+        "-mor",
+        str(weights_dir / "original.pth"),
+    ]
     assert run_cli(demo.main, demo.get_args_parser(), args) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "152x136" in err[0] and "--corr_mode on_the_fly" in err[0]

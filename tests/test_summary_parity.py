@@ -21,8 +21,9 @@ REFERENCE_KEYS = ("tnr", "tpr", "acc", "ap", "auc", "p", "n", "tp", "tn")
 
 def load_test_script():
     """The repository's test.py, loaded by path: ``import test`` would find the standard library's package."""
-    spec = importlib.util.spec_from_file_location("aigvdet_test_script_parity",
-                                                  Path(__file__).resolve().parents[1] / "test.py")
+    spec = importlib.util.spec_from_file_location(
+        "aigvdet_test_script_parity", Path(__file__).resolve().parents[1] / "test.py"
+    )
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -34,11 +35,13 @@ def reference_binary_metrics(labels, probs, threshold=0.5) -> dict[str, float]:
     predicted = probs > threshold
     real, fake = labels == 0, labels == 1
     both = real.any() and fake.any()
-    return {"ACC": float(np.mean(predicted == labels.astype(bool))),
-            "AP": float(average_precision_score(labels, probs)) if both else math.nan,
-            "AUC": float(roc_auc_score(labels, probs)) if both else math.nan,
-            "R_ACC": float(np.mean(~predicted[real])) if real.any() else math.nan,
-            "F_ACC": float(np.mean(predicted[fake])) if fake.any() else math.nan}
+    return {
+        "ACC": float(np.mean(predicted == labels.astype(bool))),
+        "AP": float(average_precision_score(labels, probs)) if both else math.nan,
+        "AUC": float(roc_auc_score(labels, probs)) if both else math.nan,
+        "R_ACC": float(np.mean(~predicted[real])) if real.any() else math.nan,
+        "F_ACC": float(np.mean(predicted[fake])) if fake.any() else math.nan,
+    }
 
 
 @pytest.mark.parametrize("seed", range(20))
@@ -73,10 +76,29 @@ def write_dataset(root: Path, probs_seed: int = 0) -> None:
 def test_test_py_prints_and_writes_the_reference_summary(tmp_path, weights_dir, capsys):
     write_dataset(tmp_path)
     out = tmp_path / "results"
-    args = ["-for", str(tmp_path / "rgb"), "-fop", str(tmp_path / "flow"), "-mor", str(weights_dir / "original.pth"),
-            "-mop", str(weights_dir / "optical.pth"), "--arch", "resnet18", "--use_cpu", "--num_workers", "0",
-            "--crop_size", "32", "-e", str(out / "videos.csv"), "-ef", str(out / "frames.csv"),
-            "--plot", str(out / "plots")]
+    args = [
+        "-for",
+        str(tmp_path / "rgb"),
+        "-fop",
+        str(tmp_path / "flow"),
+        "-mor",
+        str(weights_dir / "original.pth"),
+        "-mop",
+        str(weights_dir / "optical.pth"),
+        "--arch",
+        "resnet18",
+        "--use_cpu",
+        "--num_workers",
+        "0",
+        "--crop_size",
+        "32",
+        "-e",
+        str(out / "videos.csv"),
+        "-ef",
+        str(out / "frames.csv"),
+        "--plot",
+        str(out / "plots"),
+    ]
     script = load_test_script()
     assert run_cli(script.main, script.get_args_parser(), args) == 0
     printed = capsys.readouterr().out.splitlines()
@@ -84,9 +106,17 @@ def test_test_py_prints_and_writes_the_reference_summary(tmp_path, weights_dir, 
     labels, scores = videos["flag"].tolist(), videos["pro"].tolist()
     tp = sum(1 for y, s in zip(labels, scores) if y == 1 and s >= 0.5)
     tn = sum(1 for y, s in zip(labels, scores) if y == 0 and s < 0.5)
-    expected = {"tnr": tn / 3, "tpr": tp / 3, "acc": (tp + tn) / 6,
-                "ap": float(average_precision_score(labels, scores)), "auc": float(roc_auc_score(labels, scores)),
-                "p": 3, "n": 3, "tp": tp, "tn": tn}
+    expected = {
+        "tnr": tn / 3,
+        "tpr": tp / 3,
+        "acc": (tp + tn) / 6,
+        "ap": float(average_precision_score(labels, scores)),
+        "auc": float(roc_auc_score(labels, scores)),
+        "p": 3,
+        "n": 3,
+        "tp": tp,
+        "tn": tn,
+    }
     summary_lines = [line for line in printed if line.split(":")[0] in REFERENCE_KEYS]
     assert summary_lines == [f"{key}:{expected[key]}" for key in REFERENCE_KEYS]
     assert not [line for line in printed if line.startswith("note:")]  # few-reals notes stay in the JSON

@@ -6,38 +6,71 @@ import pytest
 import yaml
 
 import train
-from core.errors import ToolkitError
-from core.cli import run_cli
 from core.aigvdet.training import ConfigError, build_config, get_default_config
 from core.aigvdet.training.config import overrides_to_dict, save_config
+from core.cli import run_cli
+from core.errors import ToolkitError
 
 
 def test_defaults_are_the_reference_values():
     cfg = get_default_config()
     assert (cfg.arch, cfg.seed, cfg.batch_size, cfg.cropSize) == ("resnet50", 3407, 64, 448)
     assert (cfg.blur_prob, cfg.blur_sig, cfg.jpg_prob, cfg.jpg_qual, cfg.jpg_method) == (0.1, [0.5], 0.1, [75], ["cv2"])
-    assert (cfg.lr, cfg.beta1, cfg.optim, cfg.earlystop, cfg.earlystop_epoch, cfg.nepoch) == (1e-4, 0.9, "adam", True, 5, 400)
+    assert (cfg.lr, cfg.beta1, cfg.optim, cfg.earlystop, cfg.earlystop_epoch, cfg.nepoch) == (
+        1e-4,
+        0.9,
+        "adam",
+        True,
+        5,
+        400,
+    )
     assert (cfg.save_latest_freq, cfg.save_epoch_freq, cfg.class_bal, cfg.num_workers) == (2000, 20, False, 20)
-    assert (cfg.warmup, cfg.warmup_epoch, cfg.continue_train, cfg.pretrained, cfg.init_gain) == (False, 3, False, True, 0.02)
+    assert (cfg.warmup, cfg.warmup_epoch, cfg.continue_train, cfg.pretrained, cfg.init_gain) == (
+        False,
+        3,
+        False,
+        True,
+        0.02,
+    )
     assert cfg.aug_flip and cfg.aug_norm and cfg.aug_crop and cfg.min_lr == 1e-6
 
 
 def test_trailing_overrides_convert_like_the_reference():
-    cfg = build_config("exp", [0, 1], None, ["datasets", "a,b", "datasets_test", "[c]", "lr", "1e-5",
-                                              "class_bal", "yes", "batch_size", "8", "blur_sig", "0.0,3.0"])
+    cfg = build_config(
+        "exp",
+        [0, 1],
+        None,
+        [
+            "datasets",
+            "a,b",
+            "datasets_test",
+            "[c]",
+            "lr",
+            "1e-5",
+            "class_bal",
+            "yes",
+            "batch_size",
+            "8",
+            "blur_sig",
+            "0.0,3.0",
+        ],
+    )
     assert cfg.datasets == ["a", "b"] and cfg.datasets_test == ["c"]
     assert cfg.lr == 1e-5 and cfg.class_bal is True and cfg.batch_size == 8 and cfg.blur_sig == [0.0, 3.0]
     assert cfg.gpus == [0, 1] and cfg.exp_name == "exp"
 
 
-@pytest.mark.parametrize("opts, words", [
-    (["no_such_key", "1"], ["no_such_key", "command line"]),
-    (["lr"], ["odd", "lr"]),
-    (["batch_size", "many"], ["batch_size", "many"]),
-    (["class_bal", "maybe"], ["class_bal", "maybe"]),
-    (["arch", "vgg16"], ["arch", "vgg16"]),
-    (["jpg_method", "cv2,png"], ["jpg_method", "png"]),
-])
+@pytest.mark.parametrize(
+    "opts, words",
+    [
+        (["no_such_key", "1"], ["no_such_key", "command line"]),
+        (["lr"], ["odd", "lr"]),
+        (["batch_size", "many"], ["batch_size", "many"]),
+        (["class_bal", "maybe"], ["class_bal", "maybe"]),
+        (["arch", "vgg16"], ["arch", "vgg16"]),
+        (["jpg_method", "cv2,png"], ["jpg_method", "png"]),
+    ],
+)
 def test_bad_overrides_are_errors_that_name_the_problem(opts, words):
     with pytest.raises(ConfigError) as info:
         build_config("exp", None, None, opts)

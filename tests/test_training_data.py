@@ -13,8 +13,15 @@ from scipy.ndimage import gaussian_filter
 
 from core.aigvdet.preprocess import IMAGENET_MEAN, IMAGENET_STD
 from core.aigvdet.training import ConfigError
-from core.aigvdet.training.data import (FrameFolder, FrameTransform, ShardedSampler, ValidationSampler, build_dataset,
-                                gaussian_blur, jpeg_cv2)
+from core.aigvdet.training.data import (
+    FrameFolder,
+    FrameTransform,
+    ShardedSampler,
+    ValidationSampler,
+    build_dataset,
+    gaussian_blur,
+    jpeg_cv2,
+)
 from tests.training_helpers import tiny_config, write_frame_dataset
 
 
@@ -50,8 +57,14 @@ def test_training_crops_are_random_and_flips_happen(tmp_path):
     assert len(crops) > 10
     flip_cfg = cfg_with(tmp_path, "cropSize", "40", "aug_crop", "True")
     square = image(40, 40)
-    seen = {bool(torch.equal(FrameTransform(flip_cfg, True)(square, random.Random(s)),
-                             FrameTransform(flip_cfg, False)(square))) for s in range(12)}
+    seen = {
+        bool(
+            torch.equal(
+                FrameTransform(flip_cfg, True)(square, random.Random(s)), FrameTransform(flip_cfg, False)(square)
+            )
+        )
+        for s in range(12)
+    }
     assert seen == {True, False}  # unflipped and flipped outputs both occur
 
 
@@ -75,8 +88,12 @@ def test_blur_is_scipy_gaussian_per_channel_with_the_sampled_sigma(tmp_path):
     assert np.array_equal(gaussian_blur(picture, 0.5), expected)
     cfg = cfg_with(tmp_path, "blur_prob", "1", "blur_sig", "0.0,3.0", "cropSize", "30", "aug_flip", "False")
     transform = FrameTransform(cfg, train=True)
-    changes = [np.abs((unnormalize(transform(picture, random.Random(s))) * 255).round().permute(1, 2, 0).numpy()
-                      - picture).mean() for s in range(6)]
+    changes = [
+        np.abs(
+            (unnormalize(transform(picture, random.Random(s))) * 255).round().permute(1, 2, 0).numpy() - picture
+        ).mean()
+        for s in range(6)
+    ]
     assert len({round(c, 3) for c in changes}) > 3 and max(changes) > 10  # sigma drawn from [0, 3]
 
 

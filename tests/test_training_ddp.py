@@ -19,15 +19,46 @@ REPO = Path(__file__).resolve().parents[1]
 def test_two_process_gloo_run_writes_one_checkpoint(tmp_path):
     data = write_frame_dataset(tmp_path / "data", videos=3, frames=2, size=20)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
-    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "train.py",
-               "--exp_name", "ddp", "--no_progress", "dataset_root", str(data), "exp_root", str(tmp_path / "exp"),
-               "datasets", "toy", "datasets_test", "toy", "arch", "resnet18", "pretrained", "False",
-               "cropSize", "16", "batch_size", "4", "num_workers", "0", "nepoch", "1"]
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "train.py",
+        "--exp_name",
+        "ddp",
+        "--no_progress",
+        "dataset_root",
+        str(data),
+        "exp_root",
+        str(tmp_path / "exp"),
+        "datasets",
+        "toy",
+        "datasets_test",
+        "toy",
+        "arch",
+        "resnet18",
+        "pretrained",
+        "False",
+        "cropSize",
+        "16",
+        "batch_size",
+        "4",
+        "num_workers",
+        "0",
+        "nepoch",
+        "1",
+    ]
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]
     folder = tmp_path / "exp" / "ddp"
     assert sorted(p.name for p in (folder / "ckpt").iterdir()) == [
-        "model_epoch_0.pth", "model_epoch_best.pth", "model_epoch_latest.pth"]
+        "model_epoch_0.pth",
+        "model_epoch_best.pth",
+        "model_epoch_latest.pth",
+    ]
     checkpoint = torch.load(folder / "ckpt" / "model_epoch_latest.pth", map_location="cpu", weights_only=True)
     # 12 images, global batch 4 = 2 per process: 3 steps for the epoch, not 6 (each process sees half).
     assert checkpoint["total_steps"] == 3 and not any(k.startswith("module.") for k in checkpoint["model"])

@@ -13,9 +13,9 @@ from core.aigvdet import load_classifier
 from core.aigvdet.training import build_config, train
 from core.aigvdet.training.config import get_default_config
 from core.aigvdet.training.data import build_dataset
-from core.runs.distributed import DistInfo
 from core.aigvdet.training.earlystop import EarlyStopping, drop_learning_rate
 from core.aigvdet.training.engine import Trainer, scheduled_lr
+from core.runs.distributed import DistInfo
 from tests.training_helpers import tiny_config, write_frame_dataset
 
 
@@ -44,12 +44,14 @@ def test_run_writes_reference_checkpoints_config_log_and_metrics(toy_root, tmp_p
     best_epoch = max(result.history, key=lambda r: r["ACC"])["epoch"]  # first of equals: strict improvement
     with torch.no_grad():
         best = load_classifier(folder / "ckpt" / "model_epoch_best.pth", "resnet18")(images)
-        torch.testing.assert_close(best, load_classifier(folder / "ckpt" / f"model_epoch_{best_epoch}.pth",
-                                                         "resnet18")(images))
+        torch.testing.assert_close(
+            best, load_classifier(folder / "ckpt" / f"model_epoch_{best_epoch}.pth", "resnet18")(images)
+        )
         trainer = Trainer(cfg, DistInfo())
         trainer.load(folder / "ckpt" / "model_epoch_latest.pth")
-        torch.testing.assert_close(trainer.model.eval()(images), load_classifier(
-            folder / "ckpt" / "model_epoch_1.pth", "resnet18")(images))
+        torch.testing.assert_close(
+            trainer.model.eval()(images), load_classifier(folder / "ckpt" / "model_epoch_1.pth", "resnet18")(images)
+        )
 
 
 def test_early_stopping_drops_lr_by_10_then_stops_below_min_lr():
@@ -84,9 +86,18 @@ def test_warmup_then_cosine_matches_the_reference_scheduler():
     cfg = get_default_config()
     cfg.warmup, cfg.nepoch, cfg.warmup_epoch = True, 10, 3
     # Learning rates of the reference's GradualWarmupScheduler + CosineAnnealingLR for epochs 0..9.
-    reference = [3.3333333333333335e-05, 6.666666666666667e-05, 1e-4, 1e-4, 9.509795896116975e-05,
-                 8.136274519200731e-05, 6.151478623083756e-05, 3.9485213769162445e-05, 1.9637254807992697e-05,
-                 5.902041038830258e-06]
+    reference = [
+        3.3333333333333335e-05,
+        6.666666666666667e-05,
+        1e-4,
+        1e-4,
+        9.509795896116975e-05,
+        8.136274519200731e-05,
+        6.151478623083756e-05,
+        3.9485213769162445e-05,
+        1.9637254807992697e-05,
+        5.902041038830258e-06,
+    ]
     assert [scheduled_lr(cfg, e) for e in range(10)] == pytest.approx(reference, rel=1e-12)
 
 

@@ -9,9 +9,9 @@ import pytest
 
 import demo
 import test as test_script
-from core.cli import run_cli
 from core.aigvdet.synthetic import WorldSpec, generate
 from core.aigvdet.training import build_config, train
+from core.cli import run_cli
 
 # Small frames keep training fast; demo.py's RAFT needs 121+ pixels, so its video comes from a second world.
 SPEC = WorldSpec(train=64, val=16, test=2, frames=2, height=64, width=64, seed=5, name="synth")
@@ -41,11 +41,39 @@ def trained(world, tmp_path_factory):
     exp_root = tmp_path_factory.mktemp("exp")
     results = {}
     for branch, epochs, steps in (("rgb", 1, 1), ("flow", 3, 0)):
-        cfg = build_config(branch, None, None, [
-            "dataset_root", str(world / branch), "exp_root", str(exp_root), "datasets", "synth",
-            "datasets_test", "synth", "arch", "resnet18", "pretrained", "False", "cropSize", "48",
-            "batch_size", "16", "num_workers", "0", "nepoch", str(epochs), "seed", "1", "lr", "3e-4",
-            "max_train_steps", str(steps)])
+        cfg = build_config(
+            branch,
+            None,
+            None,
+            [
+                "dataset_root",
+                str(world / branch),
+                "exp_root",
+                str(exp_root),
+                "datasets",
+                "synth",
+                "datasets_test",
+                "synth",
+                "arch",
+                "resnet18",
+                "pretrained",
+                "False",
+                "cropSize",
+                "48",
+                "batch_size",
+                "16",
+                "num_workers",
+                "0",
+                "nepoch",
+                str(epochs),
+                "seed",
+                "1",
+                "lr",
+                "3e-4",
+                "max_train_steps",
+                str(steps),
+            ],
+        )
         results[branch] = train(cfg, show_progress=False)
     return exp_root, results
 
@@ -57,13 +85,46 @@ def test_flow_branch_learns_the_synthetic_artefacts(trained):
 
 def test_checkpoints_run_in_demo_and_test(trained, world, weights_dir, tmp_path, capsys):
     ckpt = {branch: trained[0] / branch / "ckpt" / "model_epoch_best.pth" for branch in ("rgb", "flow")}
-    video = generate(tmp_path / "demo_world", DEMO_SPEC, show_progress=False) / "videos/test/synth/1_fake/video_00000.avi"
-    argv = ["--use_cpu", "--path", str(video), "--model", str(weights_dir / "raft-things.pth"), "--iters", "2",
-            "-mop", str(ckpt["flow"]), "-mor", str(ckpt["rgb"]), "--arch", "resnet18", "--json", str(tmp_path / "r.json")]
+    video = (
+        generate(tmp_path / "demo_world", DEMO_SPEC, show_progress=False) / "videos/test/synth/1_fake/video_00000.avi"
+    )
+    argv = [
+        "--use_cpu",
+        "--path",
+        str(video),
+        "--model",
+        str(weights_dir / "raft-things.pth"),
+        "--iters",
+        "2",
+        "-mop",
+        str(ckpt["flow"]),
+        "-mor",
+        str(ckpt["rgb"]),
+        "--arch",
+        "resnet18",
+        "--json",
+        str(tmp_path / "r.json"),
+    ]
     assert run_cli(demo.main, demo.get_args_parser(), argv) == 0
     assert json.loads((tmp_path / "r.json").read_text())["frame_count"] == 3
-    argv = ["-for", str(world / "rgb" / "test" / "synth"), "-fop", str(world / "flow" / "test" / "synth"),
-            "-mor", str(ckpt["rgb"]), "-mop", str(ckpt["flow"]), "--arch", "resnet18", "--use_cpu",
-            "-e", str(tmp_path / "videos.csv"), "-ef", str(tmp_path / "frames.csv"), "--num_workers", "0"]
+    argv = [
+        "-for",
+        str(world / "rgb" / "test" / "synth"),
+        "-fop",
+        str(world / "flow" / "test" / "synth"),
+        "-mor",
+        str(ckpt["rgb"]),
+        "-mop",
+        str(ckpt["flow"]),
+        "--arch",
+        "resnet18",
+        "--use_cpu",
+        "-e",
+        str(tmp_path / "videos.csv"),
+        "-ef",
+        str(tmp_path / "frames.csv"),
+        "--num_workers",
+        "0",
+    ]
     assert run_cli(test_script.main, test_script.get_args_parser(), argv) == 0
     assert len((tmp_path / "videos.csv").read_text().strip().splitlines()) == 1 + 4

@@ -10,8 +10,15 @@ import numpy as np
 from core.aigvdet.training import build_config
 
 
-def write_frame_dataset(root: Path, name: str = "toy", videos: int = 3, frames: int = 2, size: int = 24,
-                        splits=("train", "val"), seed: int = 0) -> Path:
+def write_frame_dataset(
+    root: Path,
+    name: str = "toy",
+    videos: int = 3,
+    frames: int = 2,
+    size: int = 24,
+    splits=("train", "val"),
+    seed: int = 0,
+) -> Path:
     """``root/<split>/<name>/{0_real,1_fake}/video_i/0000j.png``: real dark, fake bright (easy to learn)."""
     rng = np.random.default_rng(seed)
     for split in splits:
@@ -27,7 +34,27 @@ def write_frame_dataset(root: Path, name: str = "toy", videos: int = 3, frames: 
 
 def tiny_config(data_root: Path, exp_root: Path, exp_name: str = "run", *extra: str):
     """resnet18 on 16x16 crops, batch 4, no workers, no augmentation noise unless asked."""
-    opts = ["dataset_root", str(data_root), "exp_root", str(exp_root), "datasets", "toy", "datasets_test", "toy",
-            "arch", "resnet18", "pretrained", "False", "cropSize", "16", "batch_size", "4", "num_workers", "0",
-            "nepoch", "2", *extra]
+    opts = [
+        "dataset_root",
+        str(data_root),
+        "exp_root",
+        str(exp_root),
+        "datasets",
+        "toy",
+        "datasets_test",
+        "toy",
+        "arch",
+        "resnet18",
+        "pretrained",
+        "False",
+        "cropSize",
+        "16",
+        "batch_size",
+        "4",
+        "num_workers",
+        "0",
+        "nepoch",
+        "2",
+        *extra,
+    ]
     return build_config(exp_name, None, None, opts)

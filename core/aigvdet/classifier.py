@@ -34,8 +34,13 @@ def _guess_arch(state: dict[str, torch.Tensor]) -> str | None:
     if fc is None or not blocks:
         return None
     bottleneck = fc.shape[1] == 2048
-    depth = {(6, False): "resnet34", (2, False): "resnet18", (6, True): "resnet50", (23, True): "resnet101",
-             (36, True): "resnet152"}
+    depth = {
+        (6, False): "resnet34",
+        (2, False): "resnet18",
+        (6, True): "resnet50",
+        (23, True): "resnet101",
+        (36, True): "resnet152",
+    }
     return depth.get((max(blocks) + 1, bottleneck))
 
 

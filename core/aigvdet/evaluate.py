@@ -93,7 +93,9 @@ def classify_files(
     probs = [math.nan] * len(paths)
     with tqdm(total=len(paths), unit="img", desc=desc, disable=None) as bar:
         for crops, indices, readable in loader:
-            for index, ok, prob in zip(indices, readable, classify_images(model, crops, crop_size=crop_size, **classify_options)):
+            for index, ok, prob in zip(
+                indices, readable, classify_images(model, crops, crop_size=crop_size, **classify_options)
+            ):
                 probs[index] = prob if ok else math.nan
             bar.update(len(indices))
     return probs
@@ -112,17 +114,36 @@ def evaluate_videos(
     Returns the scored videos and those skipped because one of their images could not be read.
     """
     # Each branch's files of all videos go through one loader stream; the probabilities are then dealt back.
-    rgb_probs = iter(classify_files(rgb_model, [p for v in videos for p in v.rgb_paths], batch_size, num_workers,
-                                    desc="RGB images", **classify_options))
-    flow_probs = iter(classify_files(flow_model, [p for v in videos for p in v.flow_paths], batch_size, num_workers,
-                                     desc="flow images", **classify_options))
+    rgb_probs = iter(
+        classify_files(
+            rgb_model,
+            [p for v in videos for p in v.rgb_paths],
+            batch_size,
+            num_workers,
+            desc="RGB images",
+            **classify_options,
+        )
+    )
+    flow_probs = iter(
+        classify_files(
+            flow_model,
+            [p for v in videos for p in v.flow_paths],
+            batch_size,
+            num_workers,
+            desc="flow images",
+            **classify_options,
+        )
+    )
     for video in videos:
         video.rgb_probs = [next(rgb_probs) for _ in video.rgb_paths]
         video.flow_probs = [next(flow_probs) for _ in video.flow_paths]
     scored, skipped = [], []
     for video in videos:
-        unreadable = [path for path, prob in zip(video.rgb_paths + video.flow_paths,
-                                                 video.rgb_probs + video.flow_probs) if math.isnan(prob)]
+        unreadable = [
+            path
+            for path, prob in zip(video.rgb_paths + video.flow_paths, video.rgb_probs + video.flow_probs)
+            if math.isnan(prob)
+        ]
         if unreadable:
             reason = f"unreadable image(s): {', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}"
             log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)

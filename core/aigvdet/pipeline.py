@@ -12,10 +12,9 @@ import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import ClassVar
 from functools import partial
 from pathlib import Path
-from typing import Iterable
+from typing import ClassVar, Iterable
 
 import numpy as np
 import torch
@@ -23,15 +22,15 @@ from torch import nn
 from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
+from core.aigvdet.data.layout import FrameFlowWriter
 from core.aigvdet.preprocess import CROP_SIZE, crop_region
 from core.aigvdet.scoring import FusedScore, verdict
-from core.aigvdet.data.layout import FrameFlowWriter
 from core.errors import InputError
-from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
+from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.video import VideoReader, chunked
 
 log = logging.getLogger(__name__)
@@ -131,9 +130,10 @@ class AIGVDetPipeline:
         """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
         writer = FrameFlowWriter(rgb_dir, flow_dir)
         self.flows.reset()
-        with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
-            total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None
-        ) as bar:
+        with (
+            ThreadPoolExecutor(self.flow_image_workers) as pool,
+            tqdm(total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None) as bar,
+        ):
             for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
                 images = frames_to_tensor(chunk, self.device)
@@ -196,8 +196,11 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         facts=VideoFacts(result.path, result.width, result.height, result.fps, result.frame_count),
         series={
             "rgb": TimeSeries(frame_s, np.asarray(result.rgb_probs), "RGB-branch fake probability per frame"),
-            "flow": TimeSeries(frame_s[:-1], np.asarray(result.flow_probs),
-                               "flow-branch fake probability per consecutive pair (t, t+1)"),
+            "flow": TimeSeries(
+                frame_s[:-1],
+                np.asarray(result.flow_probs),
+                "flow-branch fake probability per consecutive pair (t, t+1)",
+            ),
         },
         threshold=threshold,
         details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob},

@@ -23,7 +23,14 @@ import torch
 from tqdm import tqdm
 
 from core.avforensics.mel import LogMel
-from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES, audio_window_index, num_steps
+from core.avforensics.scoring import (
+    ALIGNED_OFFSET,
+    MAX_OFFSET,
+    NUM_OFFSETS,
+    WINDOW_FRAMES,
+    audio_window_index,
+    num_steps,
+)
 from core.avforensics.sync_transformer import SyncModel
 from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
 
@@ -40,9 +47,16 @@ class SyncFeatureExtractor:
         whole_video: decode the whole clip and extract every step (for sliding-window scoring).
     """
 
-    def __init__(self, sync_model: SyncModel, frame_size: int = FRAME_SIZE, max_len: int = 50,
-                 device: torch.device | str = "cpu", window_batch: int = 8, progress: bool = False,
-                 whole_video: bool = False) -> None:
+    def __init__(
+        self,
+        sync_model: SyncModel,
+        frame_size: int = FRAME_SIZE,
+        max_len: int = 50,
+        device: torch.device | str = "cpu",
+        window_batch: int = 8,
+        progress: bool = False,
+        whole_video: bool = False,
+    ) -> None:
         self.device = torch.device(device)
         self.sync_model = sync_model.to(self.device)
         self.frame_size = frame_size
@@ -69,8 +83,13 @@ class SyncFeatureExtractor:
 
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
         """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next."""
-        return load_av_clip(path, size=self.frame_size, max_frames=self.frames_needed,
-                            min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+        return load_av_clip(
+            path,
+            size=self.frame_size,
+            max_frames=self.frames_needed,
+            min_frames=WINDOW_FRAMES + 1,
+            audio_path=audio_path,
+        )
 
     def _batches(self, total: int, size: int, what: str):
         starts = range(0, total, size)

@@ -43,7 +43,11 @@ def mel_to_hz(mel: np.ndarray) -> np.ndarray:
 
 
 def slaney_mel_filterbank(
-    sample_rate: int = SAMPLE_RATE, n_fft: int = N_FFT, n_mels: int = N_MELS, fmin: float = 0.0, fmax: float | None = None
+    sample_rate: int = SAMPLE_RATE,
+    n_fft: int = N_FFT,
+    n_mels: int = N_MELS,
+    fmin: float = 0.0,
+    fmax: float | None = None,
 ) -> np.ndarray:
     """Triangular mel filters with Slaney area normalisation, (n_mels, 1 + n_fft // 2) float32.
 
@@ -70,7 +74,9 @@ class LogMel(torch.nn.Module):
     def __init__(self) -> None:
         super().__init__()
         self.register_buffer("window", torch.hann_window(WIN_LENGTH), persistent=False)
-        self.register_buffer("filterbank", torch.from_numpy(slaney_mel_filterbank(fmax=SAMPLE_RATE // 2)), persistent=False)
+        self.register_buffer(
+            "filterbank", torch.from_numpy(slaney_mel_filterbank(fmax=SAMPLE_RATE // 2)), persistent=False
+        )
 
     def forward(self, waves: torch.Tensor) -> torch.Tensor:
         spectrum = torch.stft(

@@ -77,8 +77,15 @@ class PcaMap:
 
     def save_npz(self, path: str | os.PathLike) -> None:
         extra = {} if self.explained_variance is None else {"explained_variance": self.explained_variance}
-        np.savez(path, scaler_mean=self.scaler_mean, scaler_scale=self.scaler_scale, pca_mean=self.pca_mean,
-                 components=self.components, whiten=np.array(self.whiten), **extra)
+        np.savez(
+            path,
+            scaler_mean=self.scaler_mean,
+            scaler_scale=self.scaler_scale,
+            pca_mean=self.pca_mean,
+            components=self.components,
+            whiten=np.array(self.whiten),
+            **extra,
+        )
 
 
 def _from_pipeline(pipeline: object, source: Path) -> PcaMap:
@@ -112,7 +119,9 @@ def load_pca(path: str | os.PathLike) -> PcaMap:
                     scaler_scale=arrays["scaler_scale"].astype(np.float64),
                     pca_mean=arrays["pca_mean"].astype(np.float64),
                     components=arrays["components"].astype(np.float64),
-                    explained_variance=arrays["explained_variance"].astype(np.float64) if "explained_variance" in arrays else None,
+                    explained_variance=arrays["explained_variance"].astype(np.float64)
+                    if "explained_variance" in arrays
+                    else None,
                     whiten=bool(arrays["whiten"]) if "whiten" in arrays else False,
                 )
         with open(path, "rb") as handle:

@@ -22,8 +22,8 @@ from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_scores
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
-from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
 from core.avforensics.whole_video import WholeVideoResult, WholeVideoSettings, score_whole_video
+from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
@@ -87,8 +87,9 @@ class AVForensicsDetector:
                 f"max_len {max_len} does not fit the autoregressive models: they have {positions} positions, "
                 f"so max_len must be between 2 and {positions + 1}"
             )
-        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress,
-                                             whole_video=whole_video is not None)
+        self.features = SyncFeatureExtractor(
+            sync_model.eval(), frame_size, max_len, device, window_batch, progress, whole_video=whole_video is not None
+        )
         self.whole_video = whole_video
         self.device = self.features.device
         self.distribution_model = distribution_model.to(self.device).eval()
@@ -140,8 +141,16 @@ class AVForensicsDetector:
         logits, features = self.features.extract(clip)
         pca_features = self.pca.transform(features)
         if self.whole_video is not None:
-            scores, whole = score_whole_video(logits, pca_features, self.distribution_model, self.feature_model,
-                                              self.max_len, self.lam, self.whole_video, self.device)
+            scores, whole = score_whole_video(
+                logits,
+                pca_features,
+                self.distribution_model,
+                self.feature_model,
+                self.max_len,
+                self.lam,
+                self.whole_video,
+                self.device,
+            )
             return VideoAnalysis(logits, pca_features, scores, whole)
         scores = sequence_scores(
             logits, pca_features, self.distribution_model, self.feature_model, self.max_len, self.device
@@ -163,17 +172,30 @@ class AVForensicsDetector:
 def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
     """The interface's view of one analysed clip."""
     steps_s = np.arange(analysis.steps, dtype=np.float64) / TARGET_FPS
-    series = {"sync_logits": TimeSeries(steps_s, analysis.logits,
-                                        f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step")}
-    details = {"distribution_kl": analysis.scores.distribution_kl, "feature_mse": analysis.scores.feature_mse,
-               "lam": lam, "steps": analysis.steps}
+    series = {
+        "sync_logits": TimeSeries(
+            steps_s, analysis.logits, f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step"
+        )
+    }
+    details = {
+        "distribution_kl": analysis.scores.distribution_kl,
+        "feature_mse": analysis.scores.feature_mse,
+        "lam": lam,
+        "steps": analysis.steps,
+    }
     whole = analysis.whole
     if whole is not None:
-        series["anomaly"] = TimeSeries(whole.time_s, whole.anomaly,
-                                       "per-step anomaly (KL + lam x feature error) at 25 Hz, from sliding windows")
-        details.update(score_max=whole.score_max, score_mean=whole.score_mean, windows=len(whole.window_starts),
-                       segment_threshold=whole.threshold, segment_threshold_rule=whole.threshold_rule,
-                       segments=[vars(segment) for segment in whole.segments])
+        series["anomaly"] = TimeSeries(
+            whole.time_s, whole.anomaly, "per-step anomaly (KL + lam x feature error) at 25 Hz, from sliding windows"
+        )
+        details.update(
+            score_max=whole.score_max,
+            score_mean=whole.score_mean,
+            windows=len(whole.window_starts),
+            segment_threshold=whole.threshold,
+            segment_threshold_rule=whole.threshold_rule,
+            segments=[vars(segment) for segment in whole.segments],
+        )
     return Evidence(
         detector=AVForensicsDetector.name,
         score=analysis.scores.combined(lam),

@@ -83,7 +83,7 @@ class MemoryCompressedAttention(nn.Module):
         k = torch.cat((self.null_k.expand(batch, -1, -1), k), dim=1)
         v = torch.cat((self.null_v.expand(batch, -1, -1), v), dim=1)
         q, k, v = (t.reshape(*t.shape[:2], self.heads, -1).transpose(1, 2) for t in (q, k, v))
-        scores = torch.einsum("bhid,bhjd->bhij", q, k) * dim ** -0.5
+        scores = torch.einsum("bhid,bhjd->bhij", q, k) * dim**-0.5
 
         # Causal: a compressed key is hidden from a query when it contains any later step.
         positions = torch.arange(steps, device=x.device)

@@ -66,8 +66,14 @@ class ExtraColumns:
 class ResultWriter:
     """Appends each video's result to the log and CSV at once and keeps the score arrays current."""
 
-    def __init__(self, output_dir: Path, total: int, save_distributions: bool,
-                 extra_columns: ExtraColumns | None = None, video_columns: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        output_dir: Path,
+        total: int,
+        save_distributions: bool,
+        extra_columns: ExtraColumns | None = None,
+        video_columns: tuple[str, ...] = (),
+    ) -> None:
         self.output_dir = output_dir
         output_dir.mkdir(parents=True, exist_ok=True)
         self.scores = np.full(total, np.nan)
@@ -78,14 +84,25 @@ class ResultWriter:
         self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._csv_file)
         self.extra_columns = extra_columns
-        self._csv.writerow(["path", "score", "steps", "status", *video_columns,
-                            *(extra_columns.names if extra_columns else ())])
+        self._csv.writerow(
+            ["path", "score", "steps", "status", *video_columns, *(extra_columns.names if extra_columns else ())]
+        )
         self._csv_file.flush()
 
-    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None,
-            extra: tuple[float, ...] = ()) -> None:
+    def add(
+        self,
+        index: int,
+        path: str,
+        score: float,
+        steps: int,
+        status: str,
+        logits: np.ndarray | None,
+        extra: tuple[float, ...] = (),
+    ) -> None:
         self.scores[index] = score
-        self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n")
+        self._log.write(
+            f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n"
+        )
         self._log.flush()
         labelled = self.extra_columns.values(index, score) if self.extra_columns else ()
         self._csv.writerow([path, repr(score), steps, status, *map(repr, extra), *labelled])
@@ -108,8 +125,13 @@ def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False
     return detector.load_clip(path, audio_path)
 
 
-def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings,
-                  extra_columns: ExtraColumns | None = None, **detector_kwargs) -> np.ndarray:
+def run_detection(
+    inputs: list[str],
+    checkpoints: CheckpointPaths,
+    settings: RunSettings,
+    extra_columns: ExtraColumns | None = None,
+    **detector_kwargs,
+) -> np.ndarray:
     """Score every input; return the scores in input order (NaN where a video could not be used)."""
     for path, what in (
         (checkpoints.sync_model, "audio-visual sync model"),
@@ -118,11 +140,17 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
         (checkpoints.pca, "PCA file"),
     ):
         require_file(path, what)  # all missing files are reported before any work starts
-    detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, whole_video=settings.whole_video,
-                                                    **detector_kwargs)
+    detector = AVForensicsDetector.from_checkpoints(
+        checkpoints, lam=settings.lam, whole_video=settings.whole_video, **detector_kwargs
+    )
     whole = settings.whole_video is not None
-    writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions, extra_columns,
-                          ("score_max", "score_mean") if whole else ())
+    writer = ResultWriter(
+        settings.output_dir,
+        len(inputs),
+        settings.save_distributions,
+        extra_columns,
+        ("score_max", "score_mean") if whole else (),
+    )
     timelines = TimelineWriter(settings.output_dir) if whole else None
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
@@ -137,19 +165,31 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
                 score, steps, status, logits = math.nan, 0, "ok", None
                 analysis: VideoAnalysis | None = None
                 try:
-                    clip = pending.popleft().result() if pool is not None else _load(path, detector, settings.audio_from_wav)
+                    clip = (
+                        pending.popleft().result()
+                        if pool is not None
+                        else _load(path, detector, settings.audio_from_wav)
+                    )
                     analysis = detector.analyse(clip)
                     score, steps, logits = analysis.scores.combined(detector.lam), analysis.steps, analysis.logits
                     log.info("%s: score %.6f over %d steps", path, score, steps)
                 except InputError as exc:
                     status = str(exc)
                     log.warning("%s: skipped, %s", path, status)
-                except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
+                except (
+                    RuntimeError,
+                    ValueError,
+                ) as exc:  # a decoder or model failure on one file must not stop the run
                     status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
                     log.error("%s: %s", path, status)
                 whole_result = analysis.whole if analysis is not None else None
-                extra = () if timelines is None else (math.nan, math.nan) if whole_result is None else (
-                    whole_result.score_max, whole_result.score_mean)
+                extra = (
+                    ()
+                    if timelines is None
+                    else (math.nan, math.nan)
+                    if whole_result is None
+                    else (whole_result.score_max, whole_result.score_mean)
+                )
                 writer.add(index, path, score, steps, status, logits, extra)
                 if timelines is not None and whole_result is not None:
                     timelines.add(index, path, whole_result)

@@ -45,7 +45,7 @@ def pad_to_length(sequence: torch.Tensor, length: int) -> tuple[torch.Tensor, to
     """(S, D) -> zero-padded (length, D) and its mask (length,), 1.0 on padded steps; longer inputs are cut."""
     mask = torch.zeros(length, dtype=torch.float32)
     if sequence.shape[0] < length:
-        mask[sequence.shape[0]:] = 1.0
+        mask[sequence.shape[0] :] = 1.0
         sequence = F.pad(sequence, (0, 0, 0, length - sequence.shape[0]))
     return sequence[:length], mask
 
@@ -136,8 +136,9 @@ def score_window(
     """:func:`sequence_scores` and :func:`step_terms` of one window from one pass of the models (the scores are
     exactly ``sequence_scores``'s)."""
     if logits.shape[0] < 2:
-        return SequenceScores(math.nan, math.nan), step_terms(logits, pca_features, distribution_model, feature_model,
-                                                              max_len, device)
+        return SequenceScores(math.nan, math.nan), step_terms(
+            logits, pca_features, distribution_model, feature_model, max_len, device
+        )
     kl, mse = _step_term_tensors(logits, pca_features, distribution_model, feature_model, max_len, device)
     return SequenceScores(float(kl.mean()), float(mse.mean())), StepTerms(kl.cpu().numpy(), mse.cpu().numpy())
 

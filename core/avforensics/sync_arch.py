@@ -26,7 +26,6 @@ from core.errors import CheckpointError, InputError
 from core.media.av_clip import FRAME_SIZE
 
 
-
 @dataclass(frozen=True)
 class SyncArch:
     """What fixes the sync model's tensor shapes: input frame size (square) and the width divisor."""

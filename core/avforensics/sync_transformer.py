@@ -36,7 +36,7 @@ class SelfAttention(nn.Module):
     def __init__(self, dim: int, heads: int, dim_head: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.heads = heads
-        self.scale = dim_head ** -0.5
+        self.scale = dim_head**-0.5
         self.to_qkv = nn.Linear(dim, dim_head * heads * 3, bias=False)
         self.to_out = nn.Sequential(nn.Linear(dim_head * heads, dim), nn.Dropout(dropout))
 
@@ -63,7 +63,12 @@ class Transformer(nn.Module):
     def __init__(self, dim: int, depth: int, heads: int, dim_head: int, mlp_dim: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            nn.ModuleList([PreNorm(dim, SelfAttention(dim, heads, dim_head, dropout)), PreNorm(dim, FeedForward(dim, mlp_dim, dropout))])
+            nn.ModuleList(
+                [
+                    PreNorm(dim, SelfAttention(dim, heads, dim_head, dropout)),
+                    PreNorm(dim, FeedForward(dim, mlp_dim, dropout)),
+                ]
+            )
             for _ in range(depth)
         )
 
@@ -140,8 +145,9 @@ class SyncModel(nn.Module):
         self.vis_enc = VideoEncoder(widths=tuple(w // width_div for w in (64, 128, 256, 512)))
         self.aud_enc = AudioEncoder(512 // width_div, tuple(w // width_div for w in (64, 192, 384, 256, 256)))
         # 14 for 224x224 frames (the official model); tests use smaller frames with a smaller map.
-        self.transformer = FusionTransformer(dim=512 // width_div, dim_head=128 // width_div,
-                                             mlp_dim=512 // width_div, feature_map_size=feature_map_size)
+        self.transformer = FusionTransformer(
+            dim=512 // width_div, dim_head=128 // width_div, mlp_dim=512 // width_div, feature_map_size=feature_map_size
+        )
 
     def forward(self, video: torch.Tensor, log_mel: torch.Tensor) -> torch.Tensor:
         """Reference-style call on matching pairs: (B, 3, 5, H, W) clips and (B, 1, 80, 20) log-mels -> (B,) logits."""

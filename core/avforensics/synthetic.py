@@ -67,7 +67,9 @@ def render_clip(seed: int, frames: int = 40, size: int = 32) -> SyntheticClip:
     gain = np.convolve(np.pad(gain, (ramp // 2, ramp - ramp // 2 - 1), mode="edge"), np.ones(ramp) / ramp, mode="valid")
     t = np.arange(samples) / SAMPLE_RATE
     pitch = rng.uniform(180.0, 900.0)
-    wave = 12000.0 * gain * np.sin(2 * np.pi * pitch * t + rng.uniform(0, 2 * np.pi)) + 150.0 * rng.standard_normal(samples)
+    wave = 12000.0 * gain * np.sin(2 * np.pi * pitch * t + rng.uniform(0, 2 * np.pi)) + 150.0 * rng.standard_normal(
+        samples
+    )
     return SyntheticClip(video, np.clip(wave, -32768, 32767).astype(np.int16), envelope)
 
 
@@ -92,7 +94,9 @@ def write_av(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, fps
             container.mux(packet)
         chunk = 1600
         for start in range(0, audio.size, chunk):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, start : start + chunk]), format="s16", layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(audio[None, start : start + chunk]), format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = SAMPLE_RATE, start
             for packet in sound.encode(frame):
                 container.mux(packet)
@@ -109,10 +113,17 @@ def write_list(path: str | os.PathLike, videos: list[Path]) -> Path:
 
 
 def write_dataset(
-    folder: str | os.PathLike, count: int, frames: int = 40, size: int = 32, seed: int = 0, kind: str = "real",
-    shift_frames: int = 6, suffix: str = ".mkv",
+    folder: str | os.PathLike,
+    count: int,
+    frames: int = 40,
+    size: int = 32,
+    seed: int = 0,
+    kind: str = "real",
+    shift_frames: int = 6,
+    suffix: str = ".mkv",
 ) -> list[Path]:
-    """``count`` clips in ``folder``; ``kind``: ``real`` (in sync), ``shift`` (audio leading or lagging by ``shift_frames``,
+    """``count`` clips in ``folder``; ``kind``: ``real`` (in sync), ``shift`` (audio leading or lagging by
+    ``shift_frames``,
     alternately) or ``swap`` (audio of the next clip of the same seed range). Returns the paths."""
     folder = Path(folder)
     # Clips are rendered ``shift_frames`` longer than written, so a shifted fake takes its audio from another part
@@ -163,8 +174,14 @@ class LabelledClip:
 
 
 def write_partial_fakes(
-    folder: str | os.PathLike, count: int, size: int = 32, seed: int = 0, seconds: tuple[float, float] = (8.0, 10.0),
-    segment_seconds: tuple[float, float] = (1.5, 2.5), after_s: float = 2.0, shifts: tuple[int, int] = (6, 10),
+    folder: str | os.PathLike,
+    count: int,
+    size: int = 32,
+    seed: int = 0,
+    seconds: tuple[float, float] = (8.0, 10.0),
+    segment_seconds: tuple[float, float] = (1.5, 2.5),
+    after_s: float = 2.0,
+    shifts: tuple[int, int] = (6, 10),
 ) -> list[LabelledClip]:
     """``count`` untouched clips and ``count`` partly manipulated ones, for temporal localisation.
 

@@ -50,8 +50,16 @@ class TimelineWriter:
             for row in result.per_second():
                 writer.writerow([row.second, repr(row.mean), repr(row.max), row.steps])
         for segment in result.segments:
-            self._segments.writerow([path, NO_TRACK, f"{segment.start_s:.2f}", f"{segment.end_s:.2f}",
-                                     repr(segment.peak), repr(segment.mean)])
+            self._segments.writerow(
+                [
+                    path,
+                    NO_TRACK,
+                    f"{segment.start_s:.2f}",
+                    f"{segment.end_s:.2f}",
+                    repr(segment.peak),
+                    repr(segment.mean),
+                ]
+            )
         self._segments_file.flush()
         return timeline
 

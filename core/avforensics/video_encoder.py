@@ -54,14 +54,17 @@ class VideoEncoder(nn.Module):
         widths: tuple[int, int, int, int] = (64, 128, 256, 512),
     ) -> None:
         super().__init__()
-        self.conv1 = nn.Conv3d(in_channels, widths[0], kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3),
-                               bias=False)
+        self.conv1 = nn.Conv3d(
+            in_channels, widths[0], kernel_size=(1, 7, 7), stride=(1, 2, 2), padding=(0, 3, 3), bias=False
+        )
         self.bn1 = nn.BatchNorm3d(widths[0])
         self.relu = nn.ReLU(inplace=False)
         self.maxpool = nn.MaxPool3d(kernel_size=(1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1))
         strides = (1, 2, 2, 1)  # the last stage keeps 14x14 for the fusion transformer's 14x14 positions
         in_planes = widths[0]
-        for index, (width, stride, count, kernel) in enumerate(zip(widths, strides, blocks_per_stage, temporal_kernels)):
+        for index, (width, stride, count, kernel) in enumerate(
+            zip(widths, strides, blocks_per_stage, temporal_kernels)
+        ):
             blocks = [BasicBlock(in_planes, width, stride, kernel)]
             blocks += [BasicBlock(width, width, 1, kernel) for _ in range(count - 1)]
             setattr(self, f"layer{index + 1}", nn.Sequential(*blocks))

@@ -114,8 +114,9 @@ def step_times(steps: int) -> np.ndarray:
     return (np.arange(steps, dtype=np.float64) + (WINDOW_FRAMES - 1) // 2) / TARGET_FPS
 
 
-def anomaly_curve(starts: np.ndarray, terms: list[np.ndarray], steps: int, min_context: int
-                  ) -> tuple[np.ndarray, np.ndarray]:
+def anomaly_curve(
+    starts: np.ndarray, terms: list[np.ndarray], steps: int, min_context: int
+) -> tuple[np.ndarray, np.ndarray]:
     """(steps,) anomaly and (steps,) window counts from each window's per-step values.
 
     ``terms[w][t - 1]`` is window w's value for its step t, i.e. the video's step ``starts[w] + t``, predicted with
@@ -193,8 +194,9 @@ def score_whole_video(
     scores, terms = [], []
     for start in starts:
         window = slice(int(start), int(start) + max_len)
-        window_scores, window_terms = score_window(logits[window], pca_features[window], distribution_model,
-                                                   feature_model, max_len, device)
+        window_scores, window_terms = score_window(
+            logits[window], pca_features[window], distribution_model, feature_model, max_len, device
+        )
         first = window_scores if first is None else first
         scores.append(window_scores.combined(lam))
         terms.append(window_terms.combined(lam))
@@ -206,7 +208,7 @@ def score_whole_video(
         threshold, rule = relative_threshold(smoothed, settings.mad_k), f"median + {settings.mad_k:g} x 1.4826 x MAD"
     time_s = step_times(steps)
     segments = segments_above(time_s, smoothed, threshold, settings.min_gap_s, settings.min_len_s)
-    result = WholeVideoResult(starts, np.asarray(scores, dtype=np.float64), time_s, anomaly, windows, threshold, rule,
-                              segments)
+    result = WholeVideoResult(
+        starts, np.asarray(scores, dtype=np.float64), time_s, anomaly, windows, threshold, rule, segments
+    )
     return first, result
-

@@ -14,9 +14,7 @@ import torch.nn.functional as F
 
 def coords_grid(batch: int, height: int, width: int, device: torch.device) -> torch.Tensor:
     """(batch, 2, H, W) pixel coordinates, channel 0 = x, channel 1 = y."""
-    ys, xs = torch.meshgrid(
-        torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij"
-    )
+    ys, xs = torch.meshgrid(torch.arange(height, device=device), torch.arange(width, device=device), indexing="ij")
     return torch.stack([xs, ys], dim=0).float()[None].repeat(batch, 1, 1, 1)
 
 

@@ -19,4 +19,3 @@ def pad_to_multiple_of_8(frames: torch.Tensor) -> torch.Tensor:
     if not (left or right or top or bottom):
         return frames
     return F.pad(frames, [left, right, top, bottom], mode="replicate")
-

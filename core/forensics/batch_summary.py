@@ -23,8 +23,9 @@ from core.metrics.classification import summarize
 log = logging.getLogger(__name__)
 
 
-def result_columns(labels: Sequence[int] | None, calibration: Calibration | None
-                   ) -> tuple[list[str], Callable[[int, float], list[object]]] | None:
+def result_columns(
+    labels: Sequence[int] | None, calibration: Calibration | None
+) -> tuple[list[str], Callable[[int, float], list[object]]] | None:
     """Names and a row function ``(input index, score) -> values`` of the extra columns; None when there are none."""
     names = (["label"] if labels is not None else []) + (["calibrated", "verdict"] if calibration is not None else [])
     if not names:
@@ -43,8 +44,13 @@ def result_columns(labels: Sequence[int] | None, calibration: Calibration | None
     return names, values
 
 
-def labelled_summary(paths: Sequence[str], labels: Sequence[int], scores: np.ndarray,
-                     calibration: Calibration | None = None, bootstrap: int = 0) -> dict:
+def labelled_summary(
+    paths: Sequence[str],
+    labels: Sequence[int],
+    scores: np.ndarray,
+    calibration: Calibration | None = None,
+    bootstrap: int = 0,
+) -> dict:
     """``core.metrics`` summary of the scored videos, with the skipped ones listed and the threshold's origin."""
     scores = np.asarray(scores, dtype=np.float64)
     scored = np.isfinite(scores)
@@ -56,9 +62,16 @@ def labelled_summary(paths: Sequence[str], labels: Sequence[int], scores: np.nda
     return summary
 
 
-def write_labelled_summary(target: str | Path, paths: Sequence[str], labels: Sequence[int], scores: np.ndarray,
-                           calibration: Calibration | None = None, bootstrap: int = 0,
-                           plot_dir: str | Path | None = None, score_name: str = "score") -> dict:
+def write_labelled_summary(
+    target: str | Path,
+    paths: Sequence[str],
+    labels: Sequence[int],
+    scores: np.ndarray,
+    calibration: Calibration | None = None,
+    bootstrap: int = 0,
+    plot_dir: str | Path | None = None,
+    score_name: str = "score",
+) -> dict:
     """Write ``labelled_summary`` as JSON to ``target`` and, with ``plot_dir``, the ROC and histogram figures."""
     summary = labelled_summary(paths, labels, scores, calibration, bootstrap)
     target = Path(target)
@@ -70,7 +83,12 @@ def write_labelled_summary(target: str | Path, paths: Sequence[str], labels: Seq
 
         scored = np.isfinite(np.asarray(scores, dtype=np.float64))
         threshold = summary["threshold"]
-        written = plot_scores([label for label, ok in zip(labels, scored) if ok], np.asarray(scores)[scored],
-                              plot_dir, score_name, None if threshold is None or math.isinf(threshold) else threshold)
+        written = plot_scores(
+            [label for label, ok in zip(labels, scored) if ok],
+            np.asarray(scores)[scored],
+            plot_dir,
+            score_name,
+            None if threshold is None or math.isinf(threshold) else threshold,
+        )
         log.info("figures: %s", ", ".join(map(str, written)))
     return summary

@@ -92,9 +92,13 @@ class Calibration:
     def apply(self, score: float) -> dict[str, Any]:
         """The calibrated record of one raw score, JSON-ready (NaN score: None values)."""
         value = float(self.probability(score))
-        return {"calibrated": None if math.isnan(value) else value, "calibrated_verdict": self.verdict(score),
-                "calibrated_threshold": self.threshold, "target_fpr": self.target_fpr,
-                "calibration_method": self.method}
+        return {
+            "calibrated": None if math.isnan(value) else value,
+            "calibrated_verdict": self.verdict(score),
+            "calibrated_threshold": self.threshold,
+            "target_fpr": self.target_fpr,
+            "calibration_method": self.method,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -107,9 +111,16 @@ def _finite(name: str, values: np.ndarray) -> np.ndarray:
     return values
 
 
-def fit_calibration(real_scores: np.ndarray | list[float], fake_scores: np.ndarray | list[float] | None = None, *,
-                    detector: str, score_kind: str, target_fpr: float = 0.01, method: str | None = None,
-                    source: str = "") -> Calibration:
+def fit_calibration(
+    real_scores: np.ndarray | list[float],
+    fake_scores: np.ndarray | list[float] | None = None,
+    *,
+    detector: str,
+    score_kind: str,
+    target_fpr: float = 0.01,
+    method: str | None = None,
+    source: str = "",
+) -> Calibration:
     """Fit a calibration of ``detector``'s scores (see the module docstring).
 
     ``method``: ``isotonic`` (default with fakes), ``platt`` (needs fakes) or ``real_tail`` (default without
@@ -125,15 +136,19 @@ def fit_calibration(real_scores: np.ndarray | list[float], fake_scores: np.ndarr
     if reals.size == 0:
         raise InputError("a calibration needs scores of real videos (a false-positive rate is counted on them)")
     if method in FAKE_METHODS and fakes.size == 0:
-        raise InputError(f"{method} calibration needs scores of fake videos too; with real videos only the "
-                         f"{REAL_ONLY_METHOD} map is fitted")
+        raise InputError(
+            f"{method} calibration needs scores of fake videos too; with real videos only the "
+            f"{REAL_ONLY_METHOD} map is fitted"
+        )
     notes = []
     threshold = threshold_at_fpr(reals, target_fpr)
     fpr_at_threshold = float(np.mean(reals >= threshold))
     if reals.size * target_fpr < 1:
-        notes.append(f"{reals.size} real videos: fewer than 1/{target_fpr:g}, so no real video may be flagged and the "
-                     "threshold sits just above the highest real score; its false-positive rate on new videos is "
-                     "only known to within about 1/(real videos + 1)")
+        notes.append(
+            f"{reals.size} real videos: fewer than 1/{target_fpr:g}, so no real video may be flagged and the "
+            "threshold sits just above the highest real score; its false-positive rate on new videos is "
+            "only known to within about 1/(real videos + 1)"
+        )
     labels = np.r_[np.zeros(reals.size, dtype=np.int64), np.ones(fakes.size, dtype=np.int64)]
     scores = np.r_[reals, fakes]
     equal_error = eer(labels, scores) if fakes.size else None
@@ -148,10 +163,20 @@ def fit_calibration(real_scores: np.ndarray | list[float], fake_scores: np.ndarr
     for note in notes:
         log.warning("calibration: %s", note)
     return Calibration(
-        detector=detector, score_kind=str(score_kind), method=method, target_fpr=float(target_fpr),
-        threshold=threshold, fpr_at_threshold=fpr_at_threshold, real_count=int(reals.size),
-        fake_count=int(fakes.size), map=parameters, eer=equal_error.rate if equal_error else None,
-        eer_threshold=equal_error.threshold if equal_error else None, source=source, notes=notes)
+        detector=detector,
+        score_kind=str(score_kind),
+        method=method,
+        target_fpr=float(target_fpr),
+        threshold=threshold,
+        fpr_at_threshold=fpr_at_threshold,
+        real_count=int(reals.size),
+        fake_count=int(fakes.size),
+        map=parameters,
+        eer=equal_error.rate if equal_error else None,
+        eer_threshold=equal_error.threshold if equal_error else None,
+        source=source,
+        notes=notes,
+    )
 
 
 def _fit_isotonic(scores: np.ndarray, labels: np.ndarray) -> dict[str, list[float]]:
@@ -169,8 +194,10 @@ def _fit_platt(scores: np.ndarray, labels: np.ndarray) -> dict[str, float]:
     model = LogisticRegression().fit(((scores - center) / spread)[:, None], labels)
     coefficient, intercept = float(model.coef_[0, 0]), float(model.intercept_[0])
     if coefficient <= 0:
-        raise InputError("Platt scaling needs fake videos that score higher than real ones, and these score lower: "
-                         "check the labels (isotonic regression would give a flat map)")
+        raise InputError(
+            "Platt scaling needs fake videos that score higher than real ones, and these score lower: "
+            "check the labels (isotonic regression would give a flat map)"
+        )
     return {"slope": coefficient / spread, "intercept": intercept - coefficient * center / spread}
 
 
@@ -194,17 +221,24 @@ def holdout_split(labels: np.ndarray | list[int], fraction: float, seed: int = 0
     return np.sort(np.concatenate(fit)), np.sort(np.concatenate(held))
 
 
-def check_calibration(calibration: Calibration, real_scores: np.ndarray | list[float],
-                      fake_scores: np.ndarray | list[float] | None = None) -> dict[str, Any]:
+def check_calibration(
+    calibration: Calibration, real_scores: np.ndarray | list[float], fake_scores: np.ndarray | list[float] | None = None
+) -> dict[str, Any]:
     """False-positive rate at the calibrated threshold on (held-out) real videos, and the TPR on fakes."""
     reals = np.asarray(real_scores, dtype=np.float64)
     fakes = np.asarray([] if fake_scores is None else fake_scores, dtype=np.float64)
     flagged = int((reals >= calibration.threshold).sum())
     caught = int((fakes >= calibration.threshold).sum())
-    return {"real": int(reals.size), "false_positives": flagged,
-            "fpr": flagged / reals.size if reals.size else None, "fake": int(fakes.size),
-            "true_positives": caught, "tpr": caught / fakes.size if fakes.size else None,
-            "target_fpr": calibration.target_fpr, "threshold": calibration.threshold}
+    return {
+        "real": int(reals.size),
+        "false_positives": flagged,
+        "fpr": flagged / reals.size if reals.size else None,
+        "fake": int(fakes.size),
+        "true_positives": caught,
+        "tpr": caught / fakes.size if fakes.size else None,
+        "target_fpr": calibration.target_fpr,
+        "threshold": calibration.threshold,
+    }
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -229,8 +263,11 @@ def _number(data: dict, key: str, optional: bool = False) -> float | None:
 
 def _series(parameters: dict, key: str) -> np.ndarray:
     values = parameters.get(key)
-    if not isinstance(values, list) or not values or not all(
-            isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+    if (
+        not isinstance(values, list)
+        or not values
+        or not all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+    ):
         raise ValueError(f"map '{key}' must be a non-empty list of numbers")
     array = np.asarray(values, dtype=np.float64)
     if not np.isfinite(array).all() or (np.diff(array) < 0).any():
@@ -240,7 +277,7 @@ def _series(parameters: dict, key: str) -> np.ndarray:
 
 def _validated(data: Any) -> Calibration:
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ValueError(f"not a calibration file (no \"format\": \"{FORMAT}\")")
+        raise ValueError(f'not a calibration file (no "format": "{FORMAT}")')
     if data.get("version") != VERSION:
         raise ValueError(f"version {data.get('version')!r} is not supported (this toolkit reads version {VERSION})")
     for key in ("detector", "score_kind", "method"):
@@ -268,15 +305,40 @@ def _validated(data: Any) -> Calibration:
     counts = {key: data.get(key) for key in ("real_count", "fake_count")}
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in counts.values()):
         raise ValueError("'real_count' and 'fake_count' must be non-negative integers")
-    known = {"format", "version", "detector", "score_kind", "method", "target_fpr", "threshold", "fpr_at_threshold",
-             "real_count", "fake_count", "map", "eer", "eer_threshold", "source", "notes", "extra"}
+    known = {
+        "format",
+        "version",
+        "detector",
+        "score_kind",
+        "method",
+        "target_fpr",
+        "threshold",
+        "fpr_at_threshold",
+        "real_count",
+        "fake_count",
+        "map",
+        "eer",
+        "eer_threshold",
+        "source",
+        "notes",
+        "extra",
+    }
     return Calibration(
-        detector=data["detector"], score_kind=data["score_kind"], method=method, target_fpr=target_fpr,
-        threshold=_number(data, "threshold"), fpr_at_threshold=_number(data, "fpr_at_threshold"), map=parameters,
-        real_count=counts["real_count"], fake_count=counts["fake_count"], eer=_number(data, "eer", optional=True),
-        eer_threshold=_number(data, "eer_threshold", optional=True), source=str(data.get("source", "")),
+        detector=data["detector"],
+        score_kind=data["score_kind"],
+        method=method,
+        target_fpr=target_fpr,
+        threshold=_number(data, "threshold"),
+        fpr_at_threshold=_number(data, "fpr_at_threshold"),
+        map=parameters,
+        real_count=counts["real_count"],
+        fake_count=counts["fake_count"],
+        eer=_number(data, "eer", optional=True),
+        eer_threshold=_number(data, "eer_threshold", optional=True),
+        source=str(data.get("source", "")),
         notes=[str(note) for note in data.get("notes", [])],
-        extra={**data.get("extra", {}), **{k: v for k, v in data.items() if k not in known}})
+        extra={**data.get("extra", {}), **{k: v for k, v in data.items() if k not in known}},
+    )
 
 
 def load_calibration(path: str | os.PathLike, detector: str | None = None) -> Calibration:
@@ -296,6 +358,8 @@ def load_calibration(path: str | os.PathLike, detector: str | None = None) -> Ca
     except (ValueError, TypeError) as exc:
         raise InputError(f"calibration file {source} is not valid: {exc}") from None
     if detector is not None and calibration.detector != detector:
-        raise InputError(f"calibration file {source} was made for the {calibration.detector} detector, not for "
-                         f"{detector}: calibrate {detector}'s own scores")
+        raise InputError(
+            f"calibration file {source} was made for the {calibration.detector} detector, not for "
+            f"{detector}: calibrate {detector}'s own scores"
+        )
     return calibration

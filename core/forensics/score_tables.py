@@ -63,8 +63,9 @@ def read_score_table(path: str | os.PathLike) -> ScoreTable:
         reasons = [""] * len(frame)
         duplicated = frame.duplicated(["name", "flag"]).sum()
         if duplicated:
-            log.warning("%s: %d rows repeat a video (test.py appends to an existing CSV): each row counts", path,
-                        duplicated)
+            log.warning(
+                "%s: %d rows repeat a video (test.py appends to an existing CSV): each row counts", path, duplicated
+            )
     elif set(DETECT_COLUMNS) <= columns:
         producer, name_column, score_column = "detect.py", "path", "score"
         labels = _labels(frame["label"], path) if "label" in columns else None
@@ -72,15 +73,18 @@ def read_score_table(path: str | os.PathLike) -> ScoreTable:
         usable = (status == "ok").to_numpy()
         reasons = status.tolist()
     else:
-        raise InputError(f"{path} is not a result table of test.py (columns {', '.join(TEST_COLUMNS)}, ...) or of "
-                         f"detect.py ({', '.join(DETECT_COLUMNS)}); its columns: {', '.join(map(str, frame.columns))}")
+        raise InputError(
+            f"{path} is not a result table of test.py (columns {', '.join(TEST_COLUMNS)}, ...) or of "
+            f"detect.py ({', '.join(DETECT_COLUMNS)}); its columns: {', '.join(map(str, frame.columns))}"
+        )
     scores = pd.to_numeric(frame[score_column], errors="coerce").to_numpy(dtype=np.float64)
     names = frame[name_column].astype(str).tolist()
     usable = usable & np.isfinite(scores)
     dropped = [(name, reason or "no score") for name, reason, ok in zip(names, reasons, usable) if not ok]
     keep = np.flatnonzero(usable)
-    return ScoreTable(path, producer, [names[i] for i in keep], scores[keep],
-                      None if labels is None else labels[keep], dropped)
+    return ScoreTable(
+        path, producer, [names[i] for i in keep], scores[keep], None if labels is None else labels[keep], dropped
+    )
 
 
 def read_score_tables(paths: list[str | os.PathLike]) -> ScoreTable:
@@ -90,13 +94,18 @@ def read_score_tables(paths: list[str | os.PathLike]) -> ScoreTable:
         raise InputError("no result table given")
     producers = {table.producer for table in tables}
     if len(producers) > 1:
-        raise InputError(f"the tables come from different scripts ({', '.join(sorted(producers))}): a calibration "
-                         "is made for one detector's scores")
+        raise InputError(
+            f"the tables come from different scripts ({', '.join(sorted(producers))}): a calibration "
+            "is made for one detector's scores"
+        )
     labelled = {table.labels is not None for table in tables}
     if len(labelled) > 1:
         raise InputError("some tables have labels and some do not: give tables of one kind")
     return ScoreTable(
-        tables[0].path, tables[0].producer, [name for table in tables for name in table.names],
+        tables[0].path,
+        tables[0].producer,
+        [name for table in tables for name in table.names],
         np.concatenate([table.scores for table in tables]),
         np.concatenate([table.labels for table in tables]) if labelled == {True} else None,
-        [row for table in tables for row in table.dropped])
+        [row for table in tables for row in table.dropped],
+    )

@@ -37,8 +37,9 @@ def sample_ends(time_s: np.ndarray) -> np.ndarray:
     return np.r_[time_s[1:], time_s[-1] + spacing]
 
 
-def segments_above(time_s: np.ndarray, values: np.ndarray, threshold: float, min_gap_s: float = 0.0,
-                   min_len_s: float = 0.0) -> list[Segment]:
+def segments_above(
+    time_s: np.ndarray, values: np.ndarray, threshold: float, min_gap_s: float = 0.0, min_len_s: float = 0.0
+) -> list[Segment]:
     """Segments where ``values >= threshold`` (see the module docstring), in time order."""
     time_s, values = np.asarray(time_s, dtype=np.float64), np.asarray(values, dtype=np.float64)
     if time_s.shape != values.shape or time_s.ndim != 1:

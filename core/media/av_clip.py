@@ -56,7 +56,9 @@ def _to_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def _frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float) -> Iterator[av.VideoFrame]:
+def _frames_at_rate(
+    stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float
+) -> Iterator[av.VideoFrame]:
     """Re-time decoded frames to ``fps``: output frame n is the latest input frame whose time rounds to <= n."""
     source_fps = float(stream.average_rate or stream.guessed_rate or fps)
     first_time = None
@@ -80,7 +82,10 @@ def _frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.Vid
 
 
 def load_video_frames(
-    container: av.container.InputContainer, size: int = FRAME_SIZE, fps: float = TARGET_FPS, max_frames: int | None = None
+    container: av.container.InputContainer,
+    size: int = FRAME_SIZE,
+    fps: float = TARGET_FPS,
+    max_frames: int | None = None,
 ) -> tuple[np.ndarray, float, bool, tuple[int, int]]:
     """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled,
     (source width, source height))."""
@@ -138,7 +143,8 @@ def load_av_clip(
     usable = min(frames.shape[0], audio.shape[0] // samples_per_frame)
     if usable < min_frames:
         raise ClipTooShort(
-            f"too short: {usable} frames with audio (video {frames.shape[0]}, audio {audio.shape[0] / sample_rate:.2f} s), "
+            f"too short: {usable} frames with audio (video {frames.shape[0]}, "
+            f"audio {audio.shape[0] / sample_rate:.2f} s), "
             f"need {min_frames}"
         )
     return AVClip(str(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled, *source_size)

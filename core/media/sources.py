@@ -89,6 +89,7 @@ def read_video_list(source: str | os.PathLike, require_labels: bool = False) -> 
         if unlabelled:
             raise InputError(
                 f"{source}: every video needs a label (a folder with 0_real/ and 1_fake/, or 'PATH LABEL' lines "
-                f"with LABEL 0/1/real/fake); none for {', '.join(unlabelled[:3])}{' ...' if len(unlabelled) > 3 else ''}"
+                f"with LABEL 0/1/real/fake); none for {', '.join(unlabelled[:3])}"
+                f"{' ...' if len(unlabelled) > 3 else ''}"
             )
     return entries

@@ -48,8 +48,9 @@ def as_arrays(labels: ArrayLike, scores: ArrayLike) -> tuple[np.ndarray, np.ndar
     """Boolean "is fake" array and float64 scores, after checking shapes and values."""
     labels_arr, scores_arr = np.asarray(labels), np.asarray(scores, dtype=np.float64)
     if labels_arr.ndim != 1 or labels_arr.shape != scores_arr.shape:
-        raise ValueError(f"need 1-D labels and scores of equal length, got shapes {labels_arr.shape} and "
-                         f"{scores_arr.shape}")
+        raise ValueError(
+            f"need 1-D labels and scores of equal length, got shapes {labels_arr.shape} and {scores_arr.shape}"
+        )
     if labels_arr.size and not np.isin(labels_arr, (0, 1)).all():
         raise ValueError("labels must be 0 (real) or 1 (fake)")
     if not np.isfinite(scores_arr).all():
@@ -199,8 +200,14 @@ class ConfidenceInterval(NamedTuple):
     resamples: int  # resamples on which the metric was defined
 
 
-def bootstrap_cis(labels: ArrayLike, scores: ArrayLike, metrics: Mapping[str, Metric], n: int = 1000, seed: int = 0,
-                  level: float = 0.95) -> dict[str, ConfidenceInterval | None]:
+def bootstrap_cis(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    metrics: Mapping[str, Metric],
+    n: int = 1000,
+    seed: int = 0,
+    level: float = 0.95,
+) -> dict[str, ConfidenceInterval | None]:
     """``bootstrap_ci`` of several metrics on the same resamples (so their intervals are paired)."""
     if n < 1 or not 0.0 < level < 1.0:
         raise ValueError(f"need n >= 1 resamples and a level in (0, 1), got n={n}, level={level}")
@@ -227,8 +234,9 @@ def bootstrap_cis(labels: ArrayLike, scores: ArrayLike, metrics: Mapping[str, Me
     return intervals
 
 
-def bootstrap_ci(labels: ArrayLike, scores: ArrayLike, metric: Metric, n: int = 1000, seed: int = 0,
-                 level: float = 0.95) -> ConfidenceInterval | None:
+def bootstrap_ci(
+    labels: ArrayLike, scores: ArrayLike, metric: Metric, n: int = 1000, seed: int = 0, level: float = 0.95
+) -> ConfidenceInterval | None:
     """Percentile interval of ``metric(labels, scores)`` over ``n`` stratified bootstrap resamples.
 
     Reals are drawn with replacement from the reals and fakes from the fakes, so each resample keeps the class
@@ -253,16 +261,21 @@ def _interval_metrics(threshold: float | None) -> dict[str, Metric]:
 
     metrics: dict[str, Metric] = {"auc": auc, "ap": average_precision, "eer": rate}
     if threshold is not None:
-        metrics.update({"acc": lambda y, s: accuracy(y, s, threshold),
-                        "tnr": lambda y, s: real_accuracy(y, s, threshold),
-                        "tpr": lambda y, s: fake_accuracy(y, s, threshold)})
+        metrics.update(
+            {
+                "acc": lambda y, s: accuracy(y, s, threshold),
+                "tnr": lambda y, s: real_accuracy(y, s, threshold),
+                "tpr": lambda y, s: fake_accuracy(y, s, threshold),
+            }
+        )
     for key, fpr in LOW_FPRS.items():
         metrics[key] = lambda y, s, fpr=fpr: tpr_at_fpr(y, s, fpr)
     return metrics
 
 
-def _summary(fake: np.ndarray, values: np.ndarray, threshold: float | None, bootstrap: int, seed: int, level: float,
-             unit: str) -> dict:
+def _summary(
+    fake: np.ndarray, values: np.ndarray, threshold: float | None, bootstrap: int, seed: int, level: float, unit: str
+) -> dict:
     labels = fake.astype(np.int64)
     p, n = int(fake.sum()), int((~fake).sum())
     equal_error = eer(labels, values)
@@ -271,23 +284,40 @@ def _summary(fake: np.ndarray, values: np.ndarray, threshold: float | None, boot
         counts: dict = dict.fromkeys(("tp", "tn", "fp", "fn"))
     else:
         tp, tn = int((values[fake] >= threshold).sum()), int((values[~fake] < threshold).sum())
-        at_threshold = {"tnr": real_accuracy(labels, values, threshold),
-                        "tpr": fake_accuracy(labels, values, threshold), "acc": accuracy(labels, values, threshold)}
+        at_threshold = {
+            "tnr": real_accuracy(labels, values, threshold),
+            "tpr": fake_accuracy(labels, values, threshold),
+            "acc": accuracy(labels, values, threshold),
+        }
         counts = {"tp": tp, "tn": tn, "fp": n - tn, "fn": p - tp}
     summary: dict = {
-        **at_threshold, "ap": average_precision(labels, values), "auc": auc(labels, values), "p": p, "n": n,
-        "tp": counts["tp"], "tn": counts["tn"], "fp": counts["fp"], "fn": counts["fn"],
-        "threshold": threshold, "eer": equal_error.rate if equal_error else None,
+        **at_threshold,
+        "ap": average_precision(labels, values),
+        "auc": auc(labels, values),
+        "p": p,
+        "n": n,
+        "tp": counts["tp"],
+        "tn": counts["tn"],
+        "fp": counts["fp"],
+        "fn": counts["fn"],
+        "threshold": threshold,
+        "eer": equal_error.rate if equal_error else None,
         "eer_threshold": equal_error.threshold if equal_error else None,
-        **{key: tpr_at_fpr(labels, values, fpr) for key, fpr in LOW_FPRS.items()}, "notes": []}
+        **{key: tpr_at_fpr(labels, values, fpr) for key, fpr in LOW_FPRS.items()},
+        "notes": [],
+    }
     notes = summary["notes"]
     if not (p and n):
         missing = "fake" if n else "real" if p else "real or fake"
-        notes.append(f"AP, AUC, EER and TPR at 1%/5% FPR are undefined: no {missing} {unit} were evaluated "
-                     "(both classes are needed)")
+        notes.append(
+            f"AP, AUC, EER and TPR at 1%/5% FPR are undefined: no {missing} {unit} were evaluated "
+            "(both classes are needed)"
+        )
     if threshold is None:
-        notes.append("acc, tnr, tpr and the tp/tn/fp/fn counts are undefined: no decision threshold was given "
-                     "(an anomaly score has none until it is calibrated)")
+        notes.append(
+            "acc, tnr, tpr and the tp/tn/fp/fn counts are undefined: no decision threshold was given "
+            "(an anomaly score has none until it is calibrated)"
+        )
     else:
         if not n:
             notes.append(f"tnr is undefined: no real {unit}")
@@ -295,8 +325,10 @@ def _summary(fake: np.ndarray, values: np.ndarray, threshold: float | None, boot
             notes.append(f"tpr is undefined: no fake {unit}")
     for key, fpr in LOW_FPRS.items():
         if p and n and allowed_false_positives(fpr, n) == 0:
-            notes.append(f"{key}: with {n} real {unit} one false positive is already {100 / n:.3g}% FPR, so this "
-                         "is the TPR at FPR 0")
+            notes.append(
+                f"{key}: with {n} real {unit} one false positive is already {100 / n:.3g}% FPR, so this "
+                "is the TPR at FPR 0"
+            )
     if bootstrap:
         intervals = bootstrap_cis(labels, values, _interval_metrics(threshold), bootstrap, seed, level)
         summary["ci"] = {key: None if ci is None else [ci.low, ci.high] for key, ci in intervals.items()}
@@ -304,9 +336,16 @@ def _summary(fake: np.ndarray, values: np.ndarray, threshold: float | None, boot
     return summary
 
 
-def summarize(labels: ArrayLike, scores: ArrayLike, threshold: float | None = 0.5,
-              subsets: Sequence[str | None] | None = None, bootstrap: int = 0, seed: int = 0, level: float = 0.95,
-              unit: str = "videos") -> dict:
+def summarize(
+    labels: ArrayLike,
+    scores: ArrayLike,
+    threshold: float | None = 0.5,
+    subsets: Sequence[str | None] | None = None,
+    bootstrap: int = 0,
+    seed: int = 0,
+    level: float = 0.95,
+    unit: str = "videos",
+) -> dict:
     """All metrics of this module in one JSON-ready dictionary.
 
     Keys: the reference ``test.py`` summary (tnr, tpr, acc, ap, auc, p, n, tp, tn) plus fp, fn, threshold, eer,
@@ -340,8 +379,10 @@ def summarize(labels: ArrayLike, scores: ArrayLike, threshold: float | None = 0.
         entry = _summary(fake[chosen], values[chosen], threshold, bootstrap, seed, level, unit)
         entry["pooled_real"] = pooled
         if pooled:
-            entry["notes"].insert(0, f"this subset holds only fake {unit}; scored with all {int((~fake).sum())} "
-                                     f"real {unit} of the data set")
+            entry["notes"].insert(
+                0,
+                f"this subset holds only fake {unit}; scored with all {int((~fake).sum())} real {unit} of the data set",
+            )
         per_subset[name] = entry
     summary["per_subset"] = per_subset
     return summary

@@ -69,17 +69,22 @@ def _iou_matrix(first: np.ndarray, second: np.ndarray) -> np.ndarray:
 def _array(rows: Iterable[Sequence[float]] | None, columns: int, video: str, what: str) -> np.ndarray:
     values = np.asarray(list(rows if rows is not None else ()), dtype=np.float64).reshape(-1, columns)
     if not np.isfinite(values).all() or (values[:, 1] < values[:, 0]).any():
-        raise InputError(f"{what} of video {video!r} must be finite (start, end{', score' if columns == 3 else ''}) "
-                         "rows with end >= start")
+        raise InputError(
+            f"{what} of video {video!r} must be finite (start, end{', score' if columns == 3 else ''}) "
+            "rows with end >= start"
+        )
     return values
 
 
-def _prepare(predictions: Mapping[str, Iterable[Prediction]], ground_truth: Mapping[str, Iterable[Segment]]
-             ) -> tuple[list[_Video], int]:
+def _prepare(
+    predictions: Mapping[str, Iterable[Prediction]], ground_truth: Mapping[str, Iterable[Segment]]
+) -> tuple[list[_Video], int]:
     unknown = [name for name in predictions if name not in ground_truth]
     if unknown:
-        raise InputError(f"predictions for {len(unknown)} video(s) without ground truth, e.g. {unknown[:3]} "
-                         "(do the video ids match?)")
+        raise InputError(
+            f"predictions for {len(unknown)} video(s) without ground truth, e.g. {unknown[:3]} "
+            "(do the video ids match?)"
+        )
     videos, segments = [], 0
     for name, truth in ground_truth.items():
         truth_arr = _array(truth, 2, name, "ground-truth segments")
@@ -131,24 +136,36 @@ def _average_recall(videos: list[_Video], segments: int, n: int, ious: Sequence[
     return float(np.mean(recalled / segments))
 
 
-def average_precision_at_iou(predictions: Mapping[str, Iterable[Prediction]],
-                             ground_truth: Mapping[str, Iterable[Segment]], iou: float,
-                             omit_first_step: bool = False) -> float | None:
+def average_precision_at_iou(
+    predictions: Mapping[str, Iterable[Prediction]],
+    ground_truth: Mapping[str, Iterable[Segment]],
+    iou: float,
+    omit_first_step: bool = False,
+) -> float | None:
     """AP at one IoU threshold over a data set (see the module docstring); None without ground-truth segments."""
     videos, segments = _prepare(predictions, ground_truth)
     return _average_precision(videos, segments, iou, omit_first_step)
 
 
-def average_recall_at_n(predictions: Mapping[str, Iterable[Prediction]], ground_truth: Mapping[str, Iterable[Segment]],
-                        n: int, ious: Sequence[float] = AR_IOU_THRESHOLDS) -> float | None:
+def average_recall_at_n(
+    predictions: Mapping[str, Iterable[Prediction]],
+    ground_truth: Mapping[str, Iterable[Segment]],
+    n: int,
+    ious: Sequence[float] = AR_IOU_THRESHOLDS,
+) -> float | None:
     """AR with the N best predictions per video, averaged over ``ious``; None without ground-truth segments."""
     videos, segments = _prepare(predictions, ground_truth)
     return _average_recall(videos, segments, n, ious)
 
 
-def localisation_summary(predictions: Mapping[str, Iterable[Prediction]], ground_truth: Mapping[str, Iterable[Segment]],
-                         ap_ious: Sequence[float] = AP_IOU_THRESHOLDS, ar_counts: Sequence[int] = AR_PROPOSAL_COUNTS,
-                         ar_ious: Sequence[float] = AR_IOU_THRESHOLDS, omit_first_step: bool = False) -> dict:
+def localisation_summary(
+    predictions: Mapping[str, Iterable[Prediction]],
+    ground_truth: Mapping[str, Iterable[Segment]],
+    ap_ious: Sequence[float] = AP_IOU_THRESHOLDS,
+    ar_counts: Sequence[int] = AR_PROPOSAL_COUNTS,
+    ar_ious: Sequence[float] = AR_IOU_THRESHOLDS,
+    omit_first_step: bool = False,
+) -> dict:
     """{"AP@0.5": ..., "AP@0.75": ..., "AR@50": ..., "AR@10": ..., "score": ..., "videos": ..., "segments": ...,
     "notes": [...]} with the benchmark's thresholds by default; ``score`` is the challenge's
     0.5 x mean(AP) + 0.5 x mean(AR). Values are None (with a note) when there is no ground-truth segment."""
@@ -160,8 +177,9 @@ def localisation_summary(predictions: Mapping[str, Iterable[Prediction]], ground
         summary[f"AR@{n}"] = _average_recall(videos, segments, n, ar_ious)
     aps = [summary[f"AP@{iou:g}"] for iou in ap_ious]
     ars = [summary[f"AR@{n}"] for n in ar_counts]
-    summary["score"] = (0.5 * math.fsum(aps) / len(aps) + 0.5 * math.fsum(ars) / len(ars)
-                        if segments and aps and ars else None)
+    summary["score"] = (
+        0.5 * math.fsum(aps) / len(aps) + 0.5 * math.fsum(ars) / len(ars) if segments and aps and ars else None
+    )
     summary.update({"videos": len(videos), "segments": segments, "notes": []})
     if not segments:
         summary["notes"].append("AP and AR are undefined: the ground truth has no fake segment (recall needs one)")

@@ -34,8 +34,13 @@ def _operating_point(labels: np.ndarray, scores: np.ndarray, threshold: float) -
     return float(flagged[~labels].mean()), float(flagged[labels].mean())
 
 
-def plot_roc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, path: str | Path,
-             threshold: float | None = None, title: str = "ROC (video level)") -> Path | None:
+def plot_roc(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    path: str | Path,
+    threshold: float | None = None,
+    title: str = "ROC (video level)",
+) -> Path | None:
     """Write the ROC curve with its AUC (and the operating point at ``threshold``); None without both classes."""
     fake, values = as_arrays(labels, scores)
     points = roc_points(fake.astype(np.int64), values)
@@ -56,9 +61,15 @@ def plot_roc(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.nd
     return Path(path)
 
 
-def plot_histogram(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, path: str | Path,
-                   score_name: str = "fused fake probability", threshold: float | None = None,
-                   title: str = "Video scores", unit: str = "videos") -> Path:
+def plot_histogram(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    path: str | Path,
+    score_name: str = "fused fake probability",
+    threshold: float | None = None,
+    title: str = "Video scores",
+    unit: str = "videos",
+) -> Path:
     """Write the score histogram of real and of fake items on shared bins (and the threshold as a line)."""
     fake, values = as_arrays(labels, scores)
     bins = histogram_bins(values)
@@ -75,8 +86,13 @@ def plot_histogram(labels: Sequence[int] | np.ndarray, scores: Sequence[float] |
     return Path(path)
 
 
-def plot_scores(labels: Sequence[int] | np.ndarray, scores: Sequence[float] | np.ndarray, folder: str | Path,
-                score_name: str = "fused fake probability", threshold: float | None = None) -> list[Path]:
+def plot_scores(
+    labels: Sequence[int] | np.ndarray,
+    scores: Sequence[float] | np.ndarray,
+    folder: str | Path,
+    score_name: str = "fused fake probability",
+    threshold: float | None = None,
+) -> list[Path]:
     """Write ``roc.png`` (when both classes are present) and ``histogram.png`` into ``folder``; return the paths."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

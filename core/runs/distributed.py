@@ -67,15 +67,19 @@ def init_process(use_cuda: bool | None = None) -> DistInfo:
     local_rank = int(os.environ.get("LOCAL_RANK", rank))
     if use_cuda:
         if local_rank >= torch.cuda.device_count():
-            raise RuntimeError(f"process {local_rank} has no GPU (list one per process in --gpus): {torch.cuda.device_count()} visible "
-                               f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')})")
+            raise RuntimeError(
+                f"process {local_rank} has no GPU (list one per process in --gpus): "
+                f"{torch.cuda.device_count()} visible "
+                f"(CUDA_VISIBLE_DEVICES={os.environ.get('CUDA_VISIBLE_DEVICES')})"
+            )
         torch.cuda.set_device(local_rank)
         device = torch.device("cuda", local_rank)
     else:
         device = torch.device("cpu")
     if not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo", rank=rank, world_size=world_size,
-                                timeout=timedelta(minutes=30))
+        dist.init_process_group(
+            "nccl" if use_cuda else "gloo", rank=rank, world_size=world_size, timeout=timedelta(minutes=30)
+        )
     return DistInfo(rank, world_size, local_rank, device)
 
 
@@ -133,8 +137,14 @@ def free_port() -> int:
 
 
 def _spawned_entry(local_rank: int, world_size: int, port: int, fn: Callable, args: tuple) -> None:
-    os.environ.update(RANK=str(local_rank), LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size),
-                      LOCAL_WORLD_SIZE=str(world_size), MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
+    os.environ.update(
+        RANK=str(local_rank),
+        LOCAL_RANK=str(local_rank),
+        WORLD_SIZE=str(world_size),
+        LOCAL_WORLD_SIZE=str(world_size),
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+    )
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     fn(*args)
 

@@ -37,11 +37,11 @@ from tqdm import tqdm
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
 from core.cli import add_corr_arguments, resolve_device, run_cli
 from core.errors import ToolkitError
-from core.media.sources import VideoEntry, read_video_list
 from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
+from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
 
 log = logging.getLogger("core.aigvdet.data.prepare")
@@ -130,11 +130,19 @@ def main(args: argparse.Namespace) -> int:
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     if args.flow_method == "raft":
-        raft = load_raft(args.model, small=args.small, mixed_precision=args.mixed_precision, device=device,
-                         corr_mode=args.corr_mode, corr_budget_bytes=gib_to_bytes(args.corr_budget_gb))
+        raft = load_raft(
+            args.model,
+            small=args.small,
+            mixed_precision=args.mixed_precision,
+            device=device,
+            corr_mode=args.corr_mode,
+            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+        )
         flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
     else:
-        log.warning("flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method)
+        log.warning(
+            "flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method
+        )
         flow = ClassicalFlow(args.flow_method)
     items = labelled_videos(args.videos)[rank::world]
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
@@ -146,7 +154,9 @@ def main(args: argparse.Namespace) -> int:
         except ToolkitError as exc:
             status, frames = f"failed: {exc}", 0
             log.error("%s: %s", item.path, exc)
-        rows.append({"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames})
+        rows.append(
+            {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
+        )
     report = rgb_root / (REPORT_NAME if world == 1 else f"prepare_report.rank{rank}.csv")
     rgb_root.mkdir(parents=True, exist_ok=True)
     with report.open("w", newline="") as handle:

@@ -17,7 +17,8 @@ Command line (``python -m core.aigvdet.synthetic --help``)::
                              [--frames N] [--size H W] [--fps F] [--seed S]
 
 ``--train/--val/--test``: videos per class in each split (96/16/4); ``--frames``: frames per video (4);
-``--size``: frame height and width (128 128; demo.py's RAFT needs at least 121); the same ``--seed`` gives the same world.
+``--size``: frame height and width (128 128; demo.py's RAFT needs at least 121); the same ``--seed`` gives the
+same world.
 """
 
 from core.aigvdet.synthetic.world import WorldSpec, generate

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import argparse
 
-from core.cli import run_cli
 from core.aigvdet.synthetic import WorldSpec, generate
 from core.aigvdet.synthetic import __doc__ as package_doc
+from core.cli import run_cli
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.aigvdet.synthetic", description=package_doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m core.aigvdet.synthetic",
+        description=package_doc,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     defaults = WorldSpec()
     parser.add_argument("--out", default="data/synthetic", help="output folder")
     parser.add_argument("--name", default=defaults.name, help="dataset name inside each split")
@@ -30,11 +33,22 @@ def main(args: argparse.Namespace) -> int:
         raise ValueError("--frames must be at least 2 (flow needs frame pairs)")
     if min(args.size) < 16:
         raise ValueError("--size must be at least 16 x 16")
-    spec = WorldSpec(train=args.train, val=args.val, test=args.test, frames=args.frames, height=args.size[0],
-                     width=args.size[1], fps=args.fps, seed=args.seed, name=args.name)
+    spec = WorldSpec(
+        train=args.train,
+        val=args.val,
+        test=args.test,
+        frames=args.frames,
+        height=args.size[0],
+        width=args.size[1],
+        fps=args.fps,
+        seed=args.seed,
+        name=args.name,
+    )
     root = generate(args.out, spec)
-    print(f"synthetic world in {root}: dataset_root {root / 'rgb'} (RGB) and {root / 'flow'} (flow), "
-          f"dataset {args.name}; videos in {root / 'videos'}")
+    print(
+        f"synthetic world in {root}: dataset_root {root / 'rgb'} (RGB) and {root / 'flow'} (flow), "
+        f"dataset {args.name}; videos in {root / 'videos'}"
+    )
     return 0
 
 

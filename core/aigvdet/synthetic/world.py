@@ -2,7 +2,8 @@
 
 Real clips: a camera moving smoothly (pan, slight rotation and zoom) over a textured scene, with sensor
 noise. Fake clips: the same kind of scene as a toy generator would make it: rendered at a lower
-resolution and upscaled (no sensor noise) with a faint checkerboard, plus temporal artefacts: brightness flicker, local warps that
+resolution and upscaled (no sensor noise) with a faint checkerboard, plus temporal artefacts: brightness flicker,
+local warps that
 wobble from frame to frame, and blending with an earlier frame (ghosting). Both the RGB branch (upscaling,
 ghosts, warps are visible in single frames) and the flow branch (flicker and warps break the smooth flow)
 have something to learn. None of this resembles what real video generators get wrong.
@@ -23,8 +24,8 @@ import numpy as np
 from tqdm import tqdm
 
 from core.aigvdet.data.prepare import PrepareOptions, prepare_video
-from core.media.sources import CLASS_FOLDERS, VideoEntry
 from core.flow.classical import ClassicalFlow
+from core.media.sources import CLASS_FOLDERS, VideoEntry
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,9 @@ def texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return canvas
 
 
-def camera_frames(rng: np.random.Generator, count: int, height: int, width: int, scale: float = 1.0) -> list[np.ndarray]:
+def camera_frames(
+    rng: np.random.Generator, count: int, height: int, width: int, scale: float = 1.0
+) -> list[np.ndarray]:
     """Frames of a smooth camera path (constant velocity, slow rotation and zoom) over a random scene,
     rendered at ``scale`` times the output size."""
     out_h, out_w = max(8, round(height * scale)), max(8, round(width * scale))
@@ -82,8 +85,15 @@ def camera_frames(rng: np.random.Generator, count: int, height: int, width: int,
         # Map output pixels to scene pixels: rotate/zoom about the scene centre, then translate.
         matrix = cv2.getRotationMatrix2D(tuple(centre), spin * t, 1.0 + zoom * t)
         matrix[:, 2] += velocity * t - (centre - np.array([out_w, out_h]) / 2)
-        frames.append(cv2.warpAffine(scene, matrix, (out_w, out_h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                     borderMode=cv2.BORDER_REFLECT))
+        frames.append(
+            cv2.warpAffine(
+                scene,
+                matrix,
+                (out_w, out_h),
+                flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                borderMode=cv2.BORDER_REFLECT,
+            )
+        )
     return frames
 
 
@@ -139,13 +149,19 @@ def write_video(path: Path, frames: list[np.ndarray], fps: float) -> Path:
     return path
 
 
-def write_clip(root: Path, split: str, spec: WorldSpec, label: str, video: str, frames: list[np.ndarray],
-               flow: ClassicalFlow) -> None:
+def write_clip(
+    root: Path, split: str, spec: WorldSpec, label: str, video: str, frames: list[np.ndarray], flow: ClassicalFlow
+) -> None:
     """The video, then its frames and flow images by ``core.aigvdet.data.prepare``: decoded back from the file as a
     real video would be, and written exactly as the reference demo writes frames and flows."""
     video_path = write_video(root / "videos" / split / spec.name / label / f"{video}.avi", frames, spec.fps)
-    prepare_video(VideoEntry(video_path, CLASS_FOLDERS.index(label)), root / "rgb" / split / spec.name,
-                  root / "flow" / split / spec.name, flow, PrepareOptions())
+    prepare_video(
+        VideoEntry(video_path, CLASS_FOLDERS.index(label)),
+        root / "rgb" / split / spec.name,
+        root / "flow" / split / spec.name,
+        flow,
+        PrepareOptions(),
+    )
 
 
 def generate(root: str | Path, spec: WorldSpec = WorldSpec(), show_progress: bool = True) -> Path:
@@ -160,6 +176,12 @@ def generate(root: str | Path, spec: WorldSpec = WorldSpec(), show_progress: boo
         rng = np.random.default_rng(seed)
         frames = real_clip(rng, spec) if label == "0_real" else fake_clip(rng, spec)
         write_clip(root, split, spec, label, f"video_{i:05d}", frames, flow)
-    log.info("synthetic world written to %s (%d videos of %d frames, %dx%d)", root, len(jobs), spec.frames,
-             spec.width, spec.height)
+    log.info(
+        "synthetic world written to %s (%d videos of %d frames, %dx%d)",
+        root,
+        len(jobs),
+        spec.frames,
+        spec.width,
+        spec.height,
+    )
     return root

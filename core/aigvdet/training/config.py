@@ -12,7 +12,6 @@ Paths are relative to the working directory (the reference resolves them against
 from __future__ import annotations
 
 import argparse
-
 import logging
 import os
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any, Iterable, Sequence
 import yaml
 from yacs.config import CfgNode
 
-from core.cli import str2bool
 from core.aigvdet.preprocess import CROP_SIZE
+from core.cli import str2bool
 from core.errors import ToolkitError
 from core.runs import folder as run_folder
 from core.runs.precision import PRECISIONS
@@ -105,10 +104,23 @@ def get_default_config() -> CfgNode:
 
 
 # Keys the reference declares but its training never reads; accepted so its command lines keep working.
-NO_EFFECT_KEYS = ("loadSize", "rz_interp", "aug_resize", "gray_prob", "isTrain", "epoch_count", "last_epoch",
-                  "init_type", "loss_freq")
-SUPPORTED = {"mode": ("binary",), "optim": ("adam", "sgd"), "precision": tuple(PRECISIONS),
-             "jpg_method": ("cv2", "pil")}
+NO_EFFECT_KEYS = (
+    "loadSize",
+    "rz_interp",
+    "aug_resize",
+    "gray_prob",
+    "isTrain",
+    "epoch_count",
+    "last_epoch",
+    "init_type",
+    "loss_freq",
+)
+SUPPORTED = {
+    "mode": ("binary",),
+    "optim": ("adam", "sgd"),
+    "precision": tuple(PRECISIONS),
+    "jpg_method": ("cv2", "pil"),
+}
 
 
 def _to_bool(key: str, value: Any) -> bool:
@@ -124,8 +136,11 @@ def coerce_value(key: str, default: Any, value: Any) -> Any:
         if isinstance(default, bool):
             return _to_bool(key, value)
         if isinstance(default, (list, tuple)):
-            items = value if isinstance(value, (list, tuple)) else [
-                part.strip() for part in str(value).strip().lstrip("[").rstrip("]").split(",")]
+            items = (
+                value
+                if isinstance(value, (list, tuple))
+                else [part.strip() for part in str(value).strip().lstrip("[").rstrip("]").split(",")]
+            )
             items = [item.strip("'\"") if isinstance(item, str) else item for item in items]
             items = [item for item in items if item != ""]
             if default:  # element type of the default's first element, as the reference's str2list
@@ -179,8 +194,9 @@ def exp_dir(cfg: CfgNode) -> Path:
     return Path(cfg.exp_root) / cfg.exp_name
 
 
-def build_config(exp_name: str = "", gpus: Iterable[int] | None = None, config_file: str | None = None,
-                 opts: Sequence[str] = ()) -> CfgNode:
+def build_config(
+    exp_name: str = "", gpus: Iterable[int] | None = None, config_file: str | None = None, opts: Sequence[str] = ()
+) -> CfgNode:
     """Resolve the configuration of a run (see the module docstring for the order) and validate it."""
     cfg = get_default_config()
     overrides = overrides_to_dict(opts)
@@ -233,8 +249,9 @@ def validate_config(cfg: CfgNode) -> None:
     defaults = get_default_config()
     changed = [key for key in NO_EFFECT_KEYS if cfg[key] != defaults[key]]
     if changed:
-        log.warning("config keys %s have no effect (the reference declares them but never uses them)",
-                    ", ".join(changed))
+        log.warning(
+            "config keys %s have no effect (the reference declares them but never uses them)", ", ".join(changed)
+        )
 
 
 def config_to_dict(cfg: CfgNode) -> dict:

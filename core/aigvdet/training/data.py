@@ -41,6 +41,7 @@ IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".t
 
 # ---------------------------------------------------------------- augmentations (numpy HWC uint8 RGB)
 
+
 def sample_continuous(values: Sequence[float], rng: random.Random) -> float:
     """One value as is; [low, high] drawn uniformly (the reference's ``sample_continuous``)."""
     if len(values) == 1:
@@ -59,7 +60,9 @@ def gaussian_blur(image: np.ndarray, sigma: float) -> np.ndarray:
 
 def jpeg_cv2(image: np.ndarray, quality: int) -> np.ndarray:
     """JPEG round trip through OpenCV (the reference's default ``jpg_method``): encode BGR, decode, back to RGB."""
-    ok, encoded = cv2.imencode(".jpg", np.ascontiguousarray(image[:, :, ::-1]), [int(cv2.IMWRITE_JPEG_QUALITY), quality])
+    ok, encoded = cv2.imencode(
+        ".jpg", np.ascontiguousarray(image[:, :, ::-1]), [int(cv2.IMWRITE_JPEG_QUALITY), quality]
+    )
     if not ok:
         raise RuntimeError("OpenCV could not JPEG-encode an image")
     return np.ascontiguousarray(cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1])
@@ -131,6 +134,7 @@ class FrameTransform:
 
 # ---------------------------------------------------------------- datasets
 
+
 def load_rgb(path: str) -> np.ndarray:
     """PIL's decoder and RGB conversion, as ImageFolder's default loader."""
     with Image.open(path) as image:
@@ -146,14 +150,17 @@ class FrameFolder(Dataset):
             raise ConfigError(f"dataset folder not found: {self.root}")
         self.classes = sorted(entry.name for entry in self.root.iterdir() if entry.is_dir())
         if len(self.classes) != 2:
-            raise ConfigError(f"dataset folder {self.root} must hold two class folders (0_real, 1_fake); "
-                              f"found {self.classes or 'none'}")
+            raise ConfigError(
+                f"dataset folder {self.root} must hold two class folders (0_real, 1_fake); "
+                f"found {self.classes or 'none'}"
+            )
         self.samples: list[tuple[str, int]] = []
         for label, name in enumerate(self.classes):
             for dirpath, dirnames, filenames in os.walk(self.root / name, followlinks=True):
                 dirnames.sort()
-                self.samples += [(os.path.join(dirpath, f), label) for f in sorted(filenames)
-                                 if f.lower().endswith(IMAGE_EXTENSIONS)]
+                self.samples += [
+                    (os.path.join(dirpath, f), label) for f in sorted(filenames) if f.lower().endswith(IMAGE_EXTENSIONS)
+                ]
         self.targets = [label for _, label in self.samples]
         if not self.samples:
             raise ConfigError(f"dataset folder {self.root} holds no images ({', '.join(IMAGE_EXTENSIONS)})")
@@ -194,6 +201,7 @@ def build_dataset(cfg: CfgNode, split: str) -> ConcatDataset:
 
 # ---------------------------------------------------------------- samplers (one code path for 1..N processes)
 
+
 class ShardedSampler(Sampler[int]):
     """Each process's share of an epoch's order: shuffled (or not), or class-balanced.
 
@@ -202,8 +210,15 @@ class ShardedSampler(Sampler[int]):
     (``set_epoch``) only; it is padded with its own first indices to split evenly, as DistributedSampler does.
     """
 
-    def __init__(self, targets: Sequence[int], num_replicas: int = 1, rank: int = 0, shuffle: bool = True,
-                 class_balance: bool = False, seed: int = 0) -> None:
+    def __init__(
+        self,
+        targets: Sequence[int],
+        num_replicas: int = 1,
+        rank: int = 0,
+        shuffle: bool = True,
+        class_balance: bool = False,
+        seed: int = 0,
+    ) -> None:
         self.targets = torch.as_tensor(list(targets))
         self.num_replicas, self.rank = num_replicas, rank
         self.shuffle, self.class_balance, self.seed = shuffle, class_balance, seed

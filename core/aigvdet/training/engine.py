@@ -20,25 +20,29 @@ from torchvision import models
 from yacs.config import CfgNode
 
 from core.aigvdet.classifier import build_classifier
+from core.aigvdet.training.config import config_to_dict
+from core.aigvdet.training.earlystop import AFTER_DROP_DELTA, FIRST_DELTA, EarlyStopping, drop_learning_rate
 from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint, save_checkpoint
 from core.errors import CheckpointError
-from core.aigvdet.training.config import config_to_dict
 from core.runs.distributed import DistInfo
 from core.runs.folder import checkpoint_path
 from core.runs.precision import autocast, autocast_dtype
-from core.aigvdet.training.earlystop import AFTER_DROP_DELTA, FIRST_DELTA, EarlyStopping, drop_learning_rate
 
 log = logging.getLogger(__name__)
 
 # File names of the ImageNet weights in torch's hub cache: torchvision's current IMAGENET1K_V1 files and
 # the older names the reference's ``model_zoo.load_url`` downloads (the same weights).
-LEGACY_IMAGENET_FILES = {"resnet18": "resnet18-5c106cde.pth", "resnet34": "resnet34-333f7ec4.pth",
-                         "resnet50": "resnet50-19c8e357.pth", "resnet101": "resnet101-5d3b4d8f.pth",
-                         "resnet152": "resnet152-b121ed2d.pth"}
+LEGACY_IMAGENET_FILES = {
+    "resnet18": "resnet18-5c106cde.pth",
+    "resnet34": "resnet34-333f7ec4.pth",
+    "resnet50": "resnet50-19c8e357.pth",
+    "resnet101": "resnet101-5d3b4d8f.pth",
+    "resnet152": "resnet152-b121ed2d.pth",
+}
 
 
 def imagenet_weights_candidates(arch: str) -> list[Path]:
-    weights = getattr(models, f"ResNet{arch[len('resnet'):]}_Weights").IMAGENET1K_V1
+    weights = getattr(models, f"ResNet{arch[len('resnet') :]}_Weights").IMAGENET1K_V1
     cache = Path(torch.hub.get_dir()) / "checkpoints"
     return [cache / os.path.basename(weights.url), cache / LEGACY_IMAGENET_FILES[arch]]
 
@@ -58,14 +62,21 @@ def build_training_model(cfg: CfgNode) -> nn.Module:
         candidates = imagenet_weights_candidates(cfg.arch)
         path = next((p for p in candidates if p.is_file()), None)
         if path is None:
-            log.warning("ImageNet %s weights not found (looked for %s); training from a RANDOM initialisation. "
-                        "Download %s into %s or set pretrained_path FILE; set pretrained False to silence this.",
-                        cfg.arch, " and ".join(str(p) for p in candidates), candidates[0].name, candidates[0].parent)
+            log.warning(
+                "ImageNet %s weights not found (looked for %s); training from a RANDOM initialisation. "
+                "Download %s into %s or set pretrained_path FILE; set pretrained False to silence this.",
+                cfg.arch,
+                " and ".join(str(p) for p in candidates),
+                candidates[0].name,
+                candidates[0].parent,
+            )
             model = build_classifier(cfg.arch)
             nn.init.normal_(model.fc.weight.data, 0.0, cfg.init_gain)
             return model
     model = getattr(models, cfg.arch)(weights=None)  # the 1000-class net the file fits
-    load_state_dict_strict(model, extract_state_dict(read_checkpoint(path, "ImageNet weights")), f"ImageNet weights {path}")
+    load_state_dict_strict(
+        model, extract_state_dict(read_checkpoint(path, "ImageNet weights")), f"ImageNet weights {path}"
+    )
     log.info("initialised %s from ImageNet weights %s", cfg.arch, path)
     model.fc = nn.Linear(model.fc.in_features, 1)  # bias keeps nn.Linear's default init, as the reference
     nn.init.normal_(model.fc.weight.data, 0.0, cfg.init_gain)
@@ -116,8 +127,9 @@ class Trainer:
             # The fused kernel computes the same update (CPU and CUDA) in one pass over all tensors: 30x
             # faster than the per-tensor loop on the CPU. Older torch builds without it use the plain one.
             try:
-                return torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=(self.cfg.beta1, 0.999),
-                                        fused=True)
+                return torch.optim.Adam(
+                    self.model.parameters(), lr=self.cfg.lr, betas=(self.cfg.beta1, 0.999), fused=True
+                )
             except (RuntimeError, TypeError, ValueError):
                 return torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr, betas=(self.cfg.beta1, 0.999))
         return torch.optim.SGD(self.model.parameters(), lr=self.cfg.lr, momentum=0.9, weight_decay=5e-4)
@@ -205,8 +217,10 @@ class Trainer:
             try:
                 self.optimizer.load_state_dict(raw["optimizer"])
             except (ValueError, KeyError) as exc:
-                raise CheckpointError(f"optimizer state in {path} does not fit ({exc}); "
-                                      "resume with new_optim True to start a fresh optimiser") from None
+                raise CheckpointError(
+                    f"optimizer state in {path} does not fit ({exc}); "
+                    "resume with new_optim True to start a fresh optimiser"
+                ) from None
         self.lr_drops = int(raw.get("lr_drops", 0))
         if raw.get("early_stopping"):
             self.stopper.load_state_dict(raw["early_stopping"])

@@ -30,13 +30,13 @@ from torch.utils.data import DataLoader
 from tqdm import tqdm
 from yacs.config import CfgNode
 
-from core.runs import distributed
-from core.runs.folder import MetricsLog, checkpoint_path
-from core.runs.seed import seed_everything
 from core.aigvdet.training.config import exp_dir, save_config
 from core.aigvdet.training.data import IndexedDataset, ShardedSampler, ValidationSampler, build_dataset, seed_worker
 from core.aigvdet.training.engine import Trainer
 from core.aigvdet.training.metrics import binary_metrics
+from core.runs import distributed
+from core.runs.folder import MetricsLog, checkpoint_path
+from core.runs.seed import seed_everything
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,17 @@ def _loader(dataset, sampler, batch_size: int, cfg: CfgNode, seed: int, device: 
     workers = min(int(cfg.num_workers), os.cpu_count() or 1)
     if workers < cfg.num_workers:
         log.debug("num_workers %d capped at %d CPUs", cfg.num_workers, workers)
-    return DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=workers,
-                      pin_memory=device.type == "cuda", persistent_workers=workers > 0,
-                      worker_init_fn=seed_worker, generator=torch.Generator().manual_seed(seed), drop_last=False)
+    return DataLoader(
+        dataset,
+        batch_size=batch_size,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=workers > 0,
+        worker_init_fn=seed_worker,
+        generator=torch.Generator().manual_seed(seed),
+        drop_last=False,
+    )
 
 
 def per_process_batch(cfg: CfgNode, world_size: int) -> int:
@@ -79,7 +87,11 @@ def validate(trainer: Trainer, loader: DataLoader, dist_info: distributed.DistIn
         probs.append(trainer.predict(images))
         labels.append(batch_labels)
         indices.append(batch_indices)
-    local = (torch.cat(indices).tolist(), torch.cat(probs).tolist(), torch.cat(labels).tolist()) if indices else ([], [], [])
+    local = (
+        (torch.cat(indices).tolist(), torch.cat(probs).tolist(), torch.cat(labels).tolist())
+        if indices
+        else ([], [], [])
+    )
     merged: dict[int, tuple[float, int]] = {}
     for part_indices, part_probs, part_labels in distributed.all_gather_objects(local):
         merged.update(zip(part_indices, zip(part_probs, part_labels)))
@@ -118,15 +130,35 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
 
         train_set, val_set = build_dataset(cfg, "train"), build_dataset(cfg, "val")
         batch = per_process_batch(cfg, dist_info.world_size)
-        sampler = ShardedSampler(train_set.targets, dist_info.world_size, dist_info.rank,
-                                 shuffle=not cfg.serial_batches, class_balance=cfg.class_bal, seed=cfg.seed)
+        sampler = ShardedSampler(
+            train_set.targets,
+            dist_info.world_size,
+            dist_info.rank,
+            shuffle=not cfg.serial_batches,
+            class_balance=cfg.class_bal,
+            seed=cfg.seed,
+        )
         train_loader = _loader(train_set, sampler, batch, cfg, cfg.seed + dist_info.rank, dist_info.device)
         val_batch = cfg.val_batch_size or batch
-        val_loader = _loader(IndexedDataset(val_set), ValidationSampler(len(val_set), dist_info.world_size,
-                             dist_info.rank), val_batch, cfg, cfg.seed, dist_info.device)
-        log.info("%d training images (%s), %d validation images (%s); %d process(es) on %s, batch %d (%d each)",
-                 len(train_set), ", ".join(cfg.datasets), len(val_set), ", ".join(cfg.datasets_test),
-                 dist_info.world_size, dist_info.device.type, cfg.batch_size, batch)
+        val_loader = _loader(
+            IndexedDataset(val_set),
+            ValidationSampler(len(val_set), dist_info.world_size, dist_info.rank),
+            val_batch,
+            cfg,
+            cfg.seed,
+            dist_info.device,
+        )
+        log.info(
+            "%d training images (%s), %d validation images (%s); %d process(es) on %s, batch %d (%d each)",
+            len(train_set),
+            ", ".join(cfg.datasets),
+            len(val_set),
+            ", ".join(cfg.datasets_test),
+            dist_info.world_size,
+            dist_info.device.type,
+            cfg.batch_size,
+            batch,
+        )
 
         trainer = Trainer(cfg, dist_info)
         if cfg.continue_train:
@@ -142,9 +174,16 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
             sampler.set_epoch(epoch)
             trainer.start_epoch(epoch)
             started, seen, loss_sum = time.perf_counter(), 0, torch.zeros((), device=dist_info.device)
-            steps_this_epoch = len(train_loader) if not cfg.max_train_steps else min(len(train_loader), cfg.max_train_steps)
-            bar = tqdm(total=steps_this_epoch, desc=f"epoch {epoch}", dynamic_ncols=True,
-                       disable=not (primary and show_progress), leave=False)
+            steps_this_epoch = (
+                len(train_loader) if not cfg.max_train_steps else min(len(train_loader), cfg.max_train_steps)
+            )
+            bar = tqdm(
+                total=steps_this_epoch,
+                desc=f"epoch {epoch}",
+                dynamic_ncols=True,
+                disable=not (primary and show_progress),
+                leave=False,
+            )
             for step, (images, labels) in enumerate(train_loader):
                 if step >= steps_this_epoch:
                     break
@@ -152,8 +191,12 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
                 loss_sum += loss
                 seen += len(images) * dist_info.world_size
                 if trainer.total_steps % cfg.save_latest_freq == 0:
-                    log.info("saving the latest model %s (epoch %d, total_steps %d)", cfg.exp_name, epoch,
-                             trainer.total_steps)
+                    log.info(
+                        "saving the latest model %s (epoch %d, total_steps %d)",
+                        cfg.exp_name,
+                        epoch,
+                        trainer.total_steps,
+                    )
                     save("latest")  # epoch in the file is still the last completed one: resume redoes this one
                 bar.update(1)
                 if step % 10 == 0 or step == steps_this_epoch - 1:
@@ -164,13 +207,28 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
             train_loss = distributed.mean_over_ranks((loss_sum / max(steps_this_epoch, 1)).item(), dist_info.device)
 
             metrics = validate(trainer, val_loader, dist_info)
-            row = {"epoch": epoch, "total_steps": trainer.total_steps, "lr": trainer.lr, "train_loss": train_loss,
-                   **metrics, "train_images_per_s": seen / max(train_seconds, 1e-9),
-                   "epoch_seconds": time.perf_counter() - started}
+            row = {
+                "epoch": epoch,
+                "total_steps": trainer.total_steps,
+                "lr": trainer.lr,
+                "train_loss": train_loss,
+                **metrics,
+                "train_images_per_s": seen / max(train_seconds, 1e-9),
+                "epoch_seconds": time.perf_counter() - started,
+            }
             result.history.append(row)
-            log.info("(Val @ epoch %d) ACC %.4f AP %.4f AUC %.4f R_ACC %.4f F_ACC %.4f | loss %.4f lr %.3g %.1f img/s",
-                     epoch, metrics["ACC"], metrics["AP"], metrics["AUC"], metrics["R_ACC"], metrics["F_ACC"],
-                     train_loss, trainer.lr, row["train_images_per_s"])
+            log.info(
+                "(Val @ epoch %d) ACC %.4f AP %.4f AUC %.4f R_ACC %.4f F_ACC %.4f | loss %.4f lr %.3g %.1f img/s",
+                epoch,
+                metrics["ACC"],
+                metrics["AP"],
+                metrics["AUC"],
+                metrics["R_ACC"],
+                metrics["F_ACC"],
+                train_loss,
+                trainer.lr,
+                row["train_images_per_s"],
+            )
             if recorder:
                 recorder.add(row)
 

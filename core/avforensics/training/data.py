@@ -10,7 +10,8 @@ pairing. A sample holds
 * phase 2 (offset classification): all 31 shifted audio windows, (31, 3200), the true one at index 15.
 
 In phase 2, windows whose 31 shifts would reach into the zero padding are avoided when the clip is long
-enough (35+ frames). Each epoch draws ``windows_per_video`` random windows per video; the draw depends only on (seed, epoch,
+enough (35+ frames). Each epoch draws ``windows_per_video`` random windows per video; the draw depends only on
+(seed, epoch,
 index), so it is the same with any number of loader workers and after a resume.
 """
 
@@ -55,8 +56,14 @@ class SyncWindowDataset(Dataset):
     """``windows_per_video`` random (video window, audio windows) samples per listed video and epoch."""
 
     def __init__(
-        self, paths: list[str], frame_size: int, phase: int, windows_per_video: int = 4, max_frames: int | None = 250,
-        cache: bool = False, seed: int = 0,
+        self,
+        paths: list[str],
+        frame_size: int,
+        phase: int,
+        windows_per_video: int = 4,
+        max_frames: int | None = 250,
+        cache: bool = False,
+        seed: int = 0,
     ) -> None:
         if phase not in (1, 2):
             raise ValueError(f"phase must be 1 or 2, not {phase}")

@@ -98,8 +98,11 @@ class FaceDetector:
             except ImportError as exc:
                 raise ToolkitError(f"face detection needs the facenet-pytorch package ({exc})") from None
             self._mtcnn = MTCNN(
-                min_face_size=self.mtcnn_min_face, thresholds=self.thresholds, keep_all=True,
-                select_largest=False, device=self.device,
+                min_face_size=self.mtcnn_min_face,
+                thresholds=self.thresholds,
+                keep_all=True,
+                select_largest=False,
+                device=self.device,
             ).eval()
         return self._mtcnn
 

@@ -73,8 +73,10 @@ class FaceTrack:
 
     def __repr__(self) -> str:
         reason = f", skipped: {self.skipped}" if self.skipped else ""
-        return (f"FaceTrack(frames {int(self.frames[0])}-{int(self.frames[-1])}, {int(self.detected.sum())} detected, "
-                f"size {self.size:.0f} px, {self.start} -> {self.end}{reason})")
+        return (
+            f"FaceTrack(frames {int(self.frames[0])}-{int(self.frames[-1])}, {int(self.detected.sum())} detected, "
+            f"size {self.size:.0f} px, {self.start} -> {self.end}{reason})"
+        )
 
     @property
     def length(self) -> int:
@@ -278,8 +280,11 @@ def build_tracks(
         skipped = None
         if len(frames) < config.min_track_frames:
             skipped = f"too short: {len(frames)} frames, need {config.min_track_frames}"
-        tracks.append(FaceTrack(frames, boxes, scores, detected, smoothed, chain.start, chain.end, width, height,
-                                video_frames, skipped))
+        tracks.append(
+            FaceTrack(
+                frames, boxes, scores, detected, smoothed, chain.start, chain.end, width, height, video_frames, skipped
+            )
+        )
     return tracks
 
 
@@ -319,8 +324,9 @@ def track_faces(
         if shape is None:
             shape = frame.shape[:2]
         elif frame.shape[:2] != shape:
-            raise InputError(f"the frame size changes at frame {index}: {frame.shape[1]}x{frame.shape[0]}, "
-                             f"was {shape[1]}x{shape[0]}")
+            raise InputError(
+                f"the frame size changes at frame {index}: {frame.shape[1]}x{frame.shape[0]}, was {shape[1]}x{shape[0]}"
+            )
         small = detector.prepare(frame)
         histogram = frame_histogram(small)
         is_cut = previous is not None and histogram_distance(previous[2], histogram) > config.cut_threshold
@@ -336,9 +342,21 @@ def track_faces(
     queue(previous[0], previous[1])
     if queued:
         flush()
-    chains = link_detections(detections, cuts, config.iou_threshold, max(1, round(config.max_gap_s * fps)),
-                             config.max_size_ratio, config.max_shift)
+    chains = link_detections(
+        detections,
+        cuts,
+        config.iou_threshold,
+        max(1, round(config.max_gap_s * fps)),
+        config.max_size_ratio,
+        config.max_shift,
+    )
     tracks = build_tracks(chains, shape[1], shape[0], count, fps, config)
-    log.info("%d frames, %d detected, %d shot cuts, %d face tracks (%d too short)", count, len(detections),
-             len(cuts), len(tracks), sum(track.skipped is not None for track in tracks))
+    log.info(
+        "%d frames, %d detected, %d shot cuts, %d face tracks (%d too short)",
+        count,
+        len(detections),
+        len(cuts),
+        len(tracks),
+        sum(track.skipped is not None for track in tracks),
+    )
     return tracks
