@@ -174,15 +174,3 @@ class RAFT(nn.Module):
         fmap1, fmap2 = features.split(image1.shape[0], dim=0)
         net, inp = self.encode_context(image1)
         return self.refine(fmap1, fmap2, net, inp, iters=iters, flow_init=flow_init)
-
-    def flow_consecutive(self, frames: torch.Tensor, iters: int = 20) -> torch.Tensor:
-        """Upsampled flows of the pairs (t, t+1) of a clip (T, 3, H, W) in [0, 255] -> (T-1, 2, H, W).
-
-        Features are computed once per frame and shared by the two pairs each frame belongs to.
-        """
-        if frames.shape[0] < 2:
-            raise ValueError(f"need at least 2 frames for a flow, got {frames.shape[0]}")
-        images = normalize_frames(frames)
-        features = self.encode_features(images)
-        net, inp = self.encode_context(images[:-1])
-        return self.refine(features[:-1], features[1:], net, inp, iters=iters)[1]
