@@ -13,8 +13,15 @@ Examples (checkpoints under checkpoints/ by default):
         --dist_model_path dist_regressive_model.pth --avfeature_model_path avfeature_regressive_model.pth \
         --pca_path pca.pkl --output_dir outputs/avforensics
 
-Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
-with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits).
+Raw videos (an interview in 720p, the face somewhere in the frame): the face is tracked and cropped as the
+authors' clips were (--face_crop auto, the default, leaves clips that already are face crops whole):
+
+    python detect.py --test_video_path interview.mp4 --face_crop always --save_face_tracks --save_face_crops
+    python detect.py --test_video_path panel.mp4 --all_faces --output_dir outputs/panel
+
+Outputs in --output_dir: output.log, scores.csv (path, score, steps, status, face_crop, face_status),
+testing_scores.npy, and with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync
+logits); with --save_face_tracks face_tracks/<index>_<stem>.csv, with --save_face_crops face_crops/*.mp4.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ from core.avforensics.pipeline import CheckpointPaths
 from core.avforensics.runner import RunSettings, run_detection
 from core.cli import resolve_device
 from core.errors import InputError
+from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
 from core.cli import run_cli
 
@@ -57,6 +65,15 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--audio_from_wav", action="store_true",
                         help="use <video>.wav next to a video when it exists, as the authors' loader does "
                              "(default: always decode the video's own audio track)")
+    parser.add_argument("--face_crop", choices=FACE_CROPS, default="auto",
+                        help="never: score the whole frame (the authors' input); always: track the face and score its "
+                             "224x224 crop; auto: leave videos that already are face crops whole, crop the others")
+    parser.add_argument("--all_faces", action="store_true",
+                        help="score every face track (one row each), not just the main speaker's")
+    parser.add_argument("--save_face_tracks", action="store_true",
+                        help="write the crop box of every scored frame to output_dir/face_tracks/<index>_<stem>.csv")
+    parser.add_argument("--save_face_crops", action="store_true",
+                        help="write each scored face crop as a video to output_dir/face_crops/")
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
@@ -70,10 +87,13 @@ def main(args: argparse.Namespace) -> int:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
     inputs = [str(entry.path) for entry in read_video_list(args.test_video_path)]
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
-    settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav)
+    settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav,
+                           args.all_faces, args.save_face_tracks, args.save_face_crops)
+    if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
+        log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
     scores = run_detection(
         inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
-        window_batch=args.window_batch, progress=not args.no_progress,
+        window_batch=args.window_batch, progress=not args.no_progress, face_crop=args.face_crop,
     )
     scored = int((scores == scores).sum())
     log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)

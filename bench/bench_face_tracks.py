@@ -26,7 +26,8 @@ import numpy as np
 import torch
 
 from bench.common import append_csv_row
-from core.errors import InputError, run_cli
+from core.cli import run_cli
+from core.errors import InputError
 from core.media.faces.crop import crop_track
 from core.media.faces.status import select_main_track
 from core.media.faces.tracks import track_faces

@@ -26,6 +26,7 @@ from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
+from core.media.faces.clip import FaceClip
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,7 @@ class AVForensicsDetector:
     Args:
         lam: weight of the audio-visual-feature score added to the offset-distribution score.
         frame_size: side of the square frames the sync model was trained on (224 for the official one).
+        face_crop: ``never`` (the authors' whole-frame input), ``always`` or ``auto``: see :mod:`core.media.faces.clip`.
     """
 
     name: ClassVar[str] = "avforensics"
@@ -74,6 +76,7 @@ class AVForensicsDetector:
         progress: bool = True,
         frame_size: int = FRAME_SIZE,
         lam: float = 0.0,
+        face_crop: str = "never",
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -81,7 +84,8 @@ class AVForensicsDetector:
                 f"max_len {max_len} does not fit the autoregressive models: they have {positions} positions, "
                 f"so max_len must be between 2 and {positions + 1}"
             )
-        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress)
+        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress,
+                                             face_crop)
         self.device = self.features.device
         self.distribution_model = distribution_model.to(self.device).eval()
         self.feature_model = feature_model.to(self.device).eval()
@@ -115,6 +119,10 @@ class AVForensicsDetector:
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
         return self.features.load_clip(path, audio_path)
 
+    def load_clips(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None,
+                   all_faces: bool = False) -> list[FaceClip]:
+        return self.features.load_clips(path, audio_path, all_faces)
+
     @torch.no_grad()
     def analyse(self, clip: AVClip) -> VideoAnalysis:
         """Logits, PCA features and both sequence scores of one decoded clip."""
@@ -128,16 +136,21 @@ class AVForensicsDetector:
     def analyse_video(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> Evidence:
         """The detector interface (``core.forensics``): the score and the per-step sync logits of one video.
 
-        Step k covers frames k..k+4; its time is the window's start, k / 25 s.
+        Step k covers frames k..k+4 of the clip; its time is the window's start in the video, (first + k) / 25 s
+        (a face crop's clip starts at its track's first frame). With face cropping, the main face is scored.
         """
-        clip = self.load_clip(path, audio_path)
+        face = self.load_clips(path, audio_path)[0]
+        clip = face.require()
         analysis = self.analyse(clip)
-        return evidence_of(clip, analysis, self.lam)
+        evidence = evidence_of(clip, analysis, self.lam)
+        if self.features.face_crop != "never":
+            evidence.details.update(face_crop=face.face_crop, face_status=face.face_status)
+        return evidence
 
 
 def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
     """The interface's view of one analysed clip."""
-    steps_s = np.arange(analysis.steps, dtype=np.float64) / TARGET_FPS
+    steps_s = (clip.first_frame + np.arange(analysis.steps, dtype=np.float64)) / TARGET_FPS
     return Evidence(
         detector=AVForensicsDetector.name,
         score=analysis.scores.combined(lam),

@@ -3,10 +3,17 @@
 Outputs in ``output_dir``:
 
 * ``output.log``: one line per video with its score (the authors' wording, plus the path);
-* ``scores.csv``: ``path, score, steps, status`` -- status ``ok`` or why the video has no score (NaN);
+* ``scores.csv``: ``path, score, steps, status, face_crop, face_status`` -- status ``ok`` or why the video has
+  no score (NaN);
 * ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
   written as ``testing_score.npy``, the name their README uses);
-* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits.
+* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits
+  (``<index>_<stem>_face<track>.npy`` per face track with ``all_faces``);
+* with ``save_face_tracks`` / ``save_face_crops``: see :mod:`core.avforensics.face_outputs`.
+
+``scores.csv`` also says what was scored: ``face_crop`` (``none``: the whole frame, or the face track's
+id) and ``face_status`` (``whole frame``, ``ok``, or why the face gives no clip: ``no face``, ``face too
+small``...). With ``all_faces`` a video has one row per face track; the score arrays hold its main track's.
 
 A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
 score and the run goes on. The CSV and log are flushed after every video and the score arrays rewritten,
@@ -27,10 +34,11 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from core.avforensics.face_outputs import FaceOutputs
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.checkpoints import require_file
 from core.errors import InputError
-from core.media.av_clip import AVClip
+from core.media.faces.clip import FaceClip
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,9 @@ class RunSettings:
     # The authors' loader reads <video>.wav when it exists (extracting it with ffmpeg otherwise); opt-in here
     # because a stale WAV would silently replace the video's own audio track.
     audio_from_wav: bool = False
+    all_faces: bool = False  # one row per face track (face cropping on), not just the main one
+    save_face_tracks: bool = False
+    save_face_crops: bool = False
 
 
 class ResultWriter:
@@ -61,17 +72,21 @@ class ResultWriter:
         self._log = open(output_dir / "output.log", "w", encoding="utf-8")
         self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
         self._csv = csv.writer(self._csv_file)
-        self._csv.writerow(["path", "score", "steps", "status"])
+        self._csv.writerow(["path", "score", "steps", "status", "face_crop", "face_status"])
         self._csv_file.flush()
 
-    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None) -> None:
-        self.scores[index] = score
-        self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n")
+    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None,
+            face: FaceClip, suffix: str = "") -> None:
+        if face.main:
+            self.scores[index] = score
+        track = "" if face.track_id is None else f" [face track {face.track_id}]"
+        self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})")
+                        + track + "\n")
         self._log.flush()
-        self._csv.writerow([path, repr(score), steps, status])
+        self._csv.writerow([path, repr(score), steps, status, face.face_crop, face.face_status])
         self._csv_file.flush()
         if self.distribution_dir is not None and logits is not None:
-            np.save(self.distribution_dir / f"{index}_{Path(path).stem}.npy", logits)
+            np.save(self.distribution_dir / f"{index}_{Path(path).stem}{suffix}.npy", logits)
         for name in SCORE_FILES:
             np.save(self.output_dir / name, self.scores)
 
@@ -80,12 +95,33 @@ class ResultWriter:
         self._csv_file.close()
 
 
-def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False) -> AVClip:
+def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False, all_faces: bool = False
+          ) -> list[FaceClip]:
+    """The video's clips (whole frame, main face or every face); a video that cannot be read gives one without a clip."""
     wav = Path(path).with_suffix(".wav")
     audio_path = wav if audio_from_wav and wav.is_file() else None
     if audio_path is not None:
         log.info("%s: audio read from %s", path, wav)
-    return detector.load_clip(path, audio_path)
+    try:
+        return detector.load_clips(path, audio_path, all_faces)
+    except (InputError, RuntimeError, ValueError) as exc:
+        return [FaceClip(None, "", error=exc)]
+
+
+def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[float, int, str, np.ndarray | None]:
+    """(score, steps, status, logits) of one clip; status ``ok`` or why there is no score (NaN)."""
+    try:
+        analysis = detector.analyse(face.require())
+    except InputError as exc:
+        log.warning("%s: skipped, %s", path, exc)
+        return math.nan, 0, str(exc), None
+    except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
+        status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
+        log.error("%s: %s", path, status)
+        return math.nan, 0, status, None
+    score = analysis.scores.combined(detector.lam)
+    log.info("%s: score %.6f over %d steps", path, score, analysis.steps)
+    return score, analysis.steps, "ok", analysis.logits
 
 
 def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:
@@ -99,6 +135,8 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
         require_file(path, what)  # all missing files are reported before any work starts
     detector = AVForensicsDetector.from_checkpoints(checkpoints, lam=settings.lam, **detector_kwargs)
     writer = ResultWriter(settings.output_dir, len(inputs), settings.save_distributions)
+    face_outputs = FaceOutputs(settings.output_dir, settings.save_face_tracks, settings.save_face_crops)
+    load_options = (settings.audio_from_wav, settings.all_faces)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
     next_to_submit = 0
@@ -107,21 +145,15 @@ def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: Run
             for index, path in enumerate(inputs):
                 # Decode up to n_workers videos ahead in background threads while this one is scored.
                 while pool is not None and next_to_submit < len(inputs) and len(pending) <= settings.n_workers:
-                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, settings.audio_from_wav))
+                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, *load_options))
                     next_to_submit += 1
-                score, steps, status, logits = math.nan, 0, "ok", None
-                try:
-                    clip = pending.popleft().result() if pool is not None else _load(path, detector, settings.audio_from_wav)
-                    analysis = detector.analyse(clip)
-                    score, steps, logits = analysis.scores.combined(detector.lam), analysis.steps, analysis.logits
-                    log.info("%s: score %.6f over %d steps", path, score, steps)
-                except InputError as exc:
-                    status = str(exc)
-                    log.warning("%s: skipped, %s", path, status)
-                except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
-                    status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
-                    log.error("%s: %s", path, status)
-                writer.add(index, path, score, steps, status, logits)
+                faces = pending.popleft().result() if pool is not None else _load(path, detector, *load_options)
+                for face in faces:
+                    score, steps, status, logits = _score(path, face, detector)
+                    suffix = f"_face{face.track_id}" if settings.all_faces and face.track_id is not None else ""
+                    writer.add(index, path, score, steps, status, logits, face, suffix)
+                    if status == "ok":
+                        face_outputs.add(index, path, face)
                 bar.update(1)
     finally:
         writer.close()

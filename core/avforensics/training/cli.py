@@ -48,6 +48,7 @@ import logging
 from pathlib import Path
 
 from core.cli import add_precision_arg, str2bool
+from core.media.faces.clip import FACE_CROPS
 from core.cli import run_cli
 
 log = logging.getLogger("core.avforensics.training")
@@ -64,6 +65,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present")
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per encoder batch in extraction")
+    parser.add_argument("--face_crop", choices=FACE_CROPS, default="auto",
+                        help="as detect.py: never trains on whole frames, always on each video's tracked face crop, "
+                             "auto crops raw videos and leaves face crops whole (faces are tracked once per video)")
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
 

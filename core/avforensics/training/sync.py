@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from core.avforensics.mel import LogMel
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS
-from core.avforensics.training.data import SyncWindowDataset, list_videos
+from core.avforensics.training.data import SyncWindowDataset, list_videos, plan_faces
 from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.errors import InputError
@@ -89,9 +89,14 @@ def phase_loss(logits: torch.Tensor, video_index: torch.Tensor, phase: int) -> t
     return F.cross_entropy(logits, target), (logits.argmax(dim=1) == target).sum()
 
 
-def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info) -> dict[str, float]:
-    """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks."""
-    extractor = SyncFeatureExtractor(model, config["frame_size"], config["val_max_len"], info.device, config["window_batch"])
+def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info, face_plans: dict | None = None
+             ) -> dict[str, float]:
+    """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks.
+
+    ``face_plans`` caches the videos' face tracking from one epoch to the next."""
+    extractor = SyncFeatureExtractor(model, config["frame_size"], config["val_max_len"], info.device,
+                                     config["window_batch"], face_crop=config.get("face_crop", "never"),
+                                     face_plans=face_plans)
     hits = near = steps = 0
     for path in paths[info.rank :: info.world_size]:
         try:
@@ -140,13 +145,18 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         model = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
     metrics = runs.MetricsLog(output_dir, start_epoch) if info.is_primary else None
 
+    face_crop = config.get("face_crop", "never")
+    # Faces are tracked once, before the epochs (not at all when a resumed run has nothing left to do).
+    face_plans = plan_faces(train_paths, face_crop if start_epoch < total_epochs else "never", config["max_frames"],
+                            info, not config["no_progress"])
+    val_plans: dict = {}
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, total_epochs):
         phase = 1 if epoch < config["epochs1"] else 2
         for group in optimizer.param_groups:
             group["lr"] = config["lr1"] if phase == 1 else config["lr2"]
         dataset = SyncWindowDataset(train_paths, config["frame_size"], phase, config["windows_per_video"],
-                                    config["max_frames"], config["cache"], config["seed"])
+                                    config["max_frames"], config["cache"], config["seed"], face_crop, face_plans)
         dataset.set_epoch(epoch)
         # DistributedSampler also for one process: its shuffle depends only on (seed, epoch), so resumes replay it.
         sampler = DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=config["seed"], drop_last=True)
@@ -182,7 +192,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             "clips_per_s": seen * info.world_size / max(seconds, 1e-9), "epoch_seconds": seconds,
         }
         if val_paths:
-            row.update(validate(runs.unwrap(model).sync_model, val_paths, config, info))
+            row.update(validate(runs.unwrap(model).sync_model, val_paths, config, info, val_plans))
         last = row
         if info.is_primary:
             _save(output_dir, model, optimizer, epoch, best, row, arch, config, metrics)
