@@ -9,11 +9,11 @@ video it prints how well the tracked crop box of the first 69 frames (what the d
 where the fixture frame lies (share of frames with the centre within 5% of its side and the side within 8%),
 then scores each video as detect.py does with ``--face_crop always`` and ``never`` (and the fixture with
 ``auto``, which must give its ``never`` logits exactly): the offset-distribution score (lam 0, detect.py's
-default), the score with lam 1, and the mean absolute difference of the 50x31 sync logits from the fixture's
-own. No official sync model is published: a random one (tests/avforensics_factories, seeded, saved in the
-official layout) is used with the authors' regressive checkpoints and pca.pkl, so the numbers show how close
-a cropped input comes to the original clip, not detection quality. ``--png`` draws the crop box on a frame of
-the 1080p 2x video.
+default), the score with lam 1, the mean absolute difference of the 50x31 sync logits from the fixture's
+own, and that of the 224x224 input frames (0..255) from the fixture's own frames. No official sync model is
+published: a random one (tests/avforensics_factories, seeded, saved in the official layout) is used with the
+authors' regressive checkpoints and pca.pkl, so the scores show how close a cropped input comes to the
+original clip, not detection quality. ``--png`` draws the crop box on a frame of the 1080p 2x video.
 """
 
 from __future__ import annotations
@@ -125,7 +125,7 @@ def score(detector: AVForensicsDetector, path: str, mode: str) -> dict:
     face = detector.load_clips(path)[0]
     analysis = detector.analyse(face.require())
     return {"kl": analysis.scores.distribution_kl, "mse": analysis.scores.feature_mse, "logits": analysis.logits,
-            "face": face.face_status}
+            "face": face.face_status, "frames": face.clip.frames}
 
 
 def main(args: argparse.Namespace) -> int:
@@ -171,10 +171,14 @@ def main(args: argparse.Namespace) -> int:
             result = own if (truth is None and mode == "never") else score(detector, path, mode)
             row[f"kl_{mode}"], row[f"score1_{mode}"] = result["kl"], result["kl"] + result["mse"]
             row[f"logit_diff_{mode}"] = float(np.abs(result["logits"] - own["logits"]).mean())
+            count = min(len(result["frames"]), len(own["frames"]))
+            row[f"pixel_diff_{mode}"] = float(np.abs(result["frames"][:count].astype(np.float32)
+                                                     - own["frames"][:count]).mean())
         rows.append(row)
         print(row, flush=True)
     columns = ["video", "tracks", "frames", "centre_ok", "side_ok", "centre_err_max", "side_err_max", "kl_always",
-               "kl_never", "score1_always", "score1_never", "logit_diff_always", "logit_diff_never"]
+               "kl_never", "score1_always", "score1_never", "logit_diff_always", "logit_diff_never",
+               "pixel_diff_always", "pixel_diff_never"]
     print("| " + " | ".join(columns) + " |")
     for row in rows:
         print("| " + " | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, ""))
