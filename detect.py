@@ -34,46 +34,83 @@ import torch
 
 from core.avforensics.pipeline import CheckpointPaths
 from core.avforensics.runner import RunSettings, run_detection
-from core.cli import resolve_device
+from core.cli import resolve_device, run_cli
 from core.errors import InputError
 from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
-from core.cli import run_cli
 
 log = logging.getLogger("detect")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--test_video_path", required=True,
-                        help="a video, or a text file listing videos one per line (relative to the list file; # comments)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--test_video_path",
+        required=True,
+        help="a video, or a text file listing videos one per line (relative to the list file; # comments)",
+    )
     parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (default: cuda when available)")
-    parser.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50,
-                        help="time steps scored per video (the official models fit at most 50)")
+    parser.add_argument(
+        "--max-len",
+        "--max_len",
+        dest="max_len",
+        type=int,
+        default=50,
+        help="time steps scored per video (the official models fit at most 50)",
+    )
     parser.add_argument("--n_workers", type=int, default=0, help="background threads decoding the next videos")
-    parser.add_argument("--bs", type=int, default=1,
-                        help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)")
-    parser.add_argument("--lam", type=float, default=0.0,
-                        help="weight of the audio-visual-feature score added to the offset-distribution score")
+    parser.add_argument(
+        "--bs",
+        type=int,
+        default=1,
+        help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)",
+    )
+    parser.add_argument(
+        "--lam",
+        type=float,
+        default=0.0,
+        help="weight of the audio-visual-feature score added to the offset-distribution score",
+    )
     parser.add_argument("--output_dir", default="./save", help="folder for output.log, scores.csv, testing_scores.npy")
-    parser.add_argument("--save_distributions", action="store_true",
-                        help="also save each video's per-step 31-way sync logits under output_dir/distributions/")
+    parser.add_argument(
+        "--save_distributions",
+        action="store_true",
+        help="also save each video's per-step 31-way sync logits under output_dir/distributions/",
+    )
     parser.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
     parser.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
     parser.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
-    parser.add_argument("--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays")
-    parser.add_argument("--audio_from_wav", action="store_true",
-                        help="use <video>.wav next to a video when it exists, as the authors' loader does "
-                             "(default: always decode the video's own audio track)")
-    parser.add_argument("--face_crop", choices=FACE_CROPS, default="auto",
-                        help="never: score the whole frame (the authors' input); always: track the face and score its "
-                             "224x224 crop; auto: leave videos that already are face crops whole, crop the others")
-    parser.add_argument("--all_faces", action="store_true",
-                        help="score every face track (one row each), not just the main speaker's")
-    parser.add_argument("--save_face_tracks", action="store_true",
-                        help="write the crop box of every scored frame to output_dir/face_tracks/<index>_<stem>.csv")
-    parser.add_argument("--save_face_crops", action="store_true",
-                        help="write each scored face crop as a video to output_dir/face_crops/")
+    parser.add_argument(
+        "--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays"
+    )
+    parser.add_argument(
+        "--audio_from_wav",
+        action="store_true",
+        help="use <video>.wav next to a video when it exists, as the authors' loader does "
+        "(default: always decode the video's own audio track)",
+    )
+    parser.add_argument(
+        "--face_crop",
+        choices=FACE_CROPS,
+        default="auto",
+        help="never: score the whole frame (the authors' input); always: track the face and score its "
+        "224x224 crop; auto: leave videos that already are face crops whole, crop the others",
+    )
+    parser.add_argument(
+        "--all_faces", action="store_true", help="score every face track (one row each), not just the main speaker's"
+    )
+    parser.add_argument(
+        "--save_face_tracks",
+        action="store_true",
+        help="write the crop box of every scored frame to output_dir/face_tracks/<index>_<stem>.csv",
+    )
+    parser.add_argument(
+        "--save_face_crops",
+        action="store_true",
+        help="write each scored face crop as a video to output_dir/face_crops/",
+    )
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
@@ -87,13 +124,27 @@ def main(args: argparse.Namespace) -> int:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
     inputs = [str(entry.path) for entry in read_video_list(args.test_video_path)]
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
-    settings = RunSettings(Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav,
-                           args.all_faces, args.save_face_tracks, args.save_face_crops)
+    settings = RunSettings(
+        Path(args.output_dir),
+        args.lam,
+        args.n_workers,
+        args.save_distributions,
+        args.audio_from_wav,
+        args.all_faces,
+        args.save_face_tracks,
+        args.save_face_crops,
+    )
     if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
         log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
     scores = run_detection(
-        inputs, checkpoints, settings, max_len=args.max_len, device=resolve_device(device=args.device),
-        window_batch=args.window_batch, progress=not args.no_progress, face_crop=args.face_crop,
+        inputs,
+        checkpoints,
+        settings,
+        max_len=args.max_len,
+        device=resolve_device(device=args.device),
+        window_batch=args.window_batch,
+        progress=not args.no_progress,
+        face_crop=args.face_crop,
     )
     scored = int((scores == scores).sum())
     log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)

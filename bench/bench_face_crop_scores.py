@@ -62,8 +62,9 @@ def pasted_boxes(count: int, width: int, height: int, scale: float) -> np.ndarra
     return np.array([[x, y, x + side, y + side] for x, y in corners], dtype=np.float64)
 
 
-def write_pasted_video(path: Path, faces: list[np.ndarray], audio: np.ndarray, boxes: np.ndarray, width: int,
-                       height: int, seed: int) -> None:
+def write_pasted_video(
+    path: Path, faces: list[np.ndarray], audio: np.ndarray, boxes: np.ndarray, width: int, height: int, seed: int
+) -> None:
     """The scene video (H.264 + AAC): each fixture frame pasted at its box over a textured background."""
     background = textured_background(width, height, seed=seed)
     with av.open(str(path), "w") as container:
@@ -79,8 +80,9 @@ def write_pasted_video(path: Path, faces: list[np.ndarray], audio: np.ndarray, b
         container.mux(video.encode())
         samples = np.clip(audio, -32768, 32767).astype(np.int16)[None]
         for start in range(0, samples.shape[1], 1024):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="s16",
-                                               layout="mono")
+            chunk = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
+            )
             chunk.sample_rate, chunk.pts = 16000, start
             container.mux(sound.encode(chunk))
         container.mux(sound.encode())
@@ -103,8 +105,11 @@ def draw_picture(video: Path, truth: np.ndarray, track, frame_index: int, target
                 break
     k = frame_index - int(track.frames[0])
     crop_box = track.crop_boxes()[k]
-    legend = [("face box (MTCNN, smoothed)", (60, 230, 60)), ("crop box (pycrop convention)", (255, 220, 0)),
-              ("pasted fixture frame (truth)", (0, 170, 255))]
+    legend = [
+        ("face box (MTCNN, smoothed)", (60, 230, 60)),
+        ("crop box (pycrop convention)", (255, 220, 0)),
+        ("pasted fixture frame (truth)", (0, 170, 255)),
+    ]
     drawn = draw_boxes(image, [track.smoothed[k], crop_box, truth[frame_index]], colours=[c for _, c in legend])
     crop = crop_frame(image, crop_box)
     small = cv2.resize(drawn, (800, 450), interpolation=cv2.INTER_AREA)
@@ -113,8 +118,16 @@ def draw_picture(video: Path, truth: np.ndarray, track, frame_index: int, target
         cv2.putText(small, text, (8, 24 + 28 * row), cv2.FONT_HERSHEY_SIMPLEX, 0.6, colour, 2, cv2.LINE_AA)
     small[450 - 184 : 450 - 4, 800 - 184 : 800 - 4] = 255
     small[450 - 182 : 450 - 6, 800 - 182 : 800 - 6] = cv2.resize(crop, (176, 176), interpolation=cv2.INTER_AREA)
-    cv2.putText(small, "the 224x224 crop", (800 - 180, 450 - 192), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 2,
-                cv2.LINE_AA)
+    cv2.putText(
+        small,
+        "the 224x224 crop",
+        (800 - 180, 450 - 192),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        0.55,
+        (255, 255, 255),
+        2,
+        cv2.LINE_AA,
+    )
     target.parent.mkdir(parents=True, exist_ok=True)
     Image.fromarray(small).quantize(colors=96, method=Image.Quantize.MEDIANCUT).save(target, optimize=True)
 
@@ -124,8 +137,13 @@ def score(detector: AVForensicsDetector, path: str, mode: str) -> dict:
     detector.features.face_crop = mode
     face = detector.load_clips(path)[0]
     analysis = detector.analyse(face.require())
-    return {"kl": analysis.scores.distribution_kl, "mse": analysis.scores.feature_mse, "logits": analysis.logits,
-            "face": face.face_status, "frames": face.clip.frames}
+    return {
+        "kl": analysis.scores.distribution_kl,
+        "mse": analysis.scores.feature_mse,
+        "logits": analysis.logits,
+        "face": face.face_status,
+        "frames": face.clip.frames,
+    }
 
 
 def main(args: argparse.Namespace) -> int:
@@ -138,15 +156,21 @@ def main(args: argparse.Namespace) -> int:
     checkpoints = Path(args.checkpoints_dir)
     sync_path = folder / "random_sync_model.pth"
     torch.save(random_sync_model(seed=args.seed, feature_map_size=14).state_dict(), sync_path)
-    paths = CheckpointPaths(sync_path, checkpoints / "dist_regressive_model.pth",
-                            checkpoints / "avfeature_regressive_model.pth", checkpoints / "pca.pkl")
+    paths = CheckpointPaths(
+        sync_path,
+        checkpoints / "dist_regressive_model.pth",
+        checkpoints / "avfeature_regressive_model.pth",
+        checkpoints / "pca.pkl",
+    )
     detector = AVForensicsDetector.from_checkpoints(paths, max_len=args.max_len, device=args.device, progress=False)
     face_detector = FaceDetector(device=args.device)
     own = score(detector, str(FIXTURE_VIDEO), "never")
     auto = score(detector, str(FIXTURE_VIDEO), "auto")
-    print(f"fixture, auto vs never: logits identical {np.array_equal(auto['logits'], own['logits'])}, "
-          f"scores identical {(auto['kl'], auto['mse']) == (own['kl'], own['mse'])}; its logits: mean absolute "
-          f"deviation from their mean {np.abs(own['logits'] - own['logits'].mean()).mean():.4g}")
+    print(
+        f"fixture, auto vs never: logits identical {np.array_equal(auto['logits'], own['logits'])}, "
+        f"scores identical {(auto['kl'], auto['mse']) == (own['kl'], own['mse'])}; its logits: mean absolute "
+        f"deviation from their mean {np.abs(own['logits'] - own['logits'].mean()).mean():.4g}"
+    )
     videos = [("fixture 224x224 (itself)", str(FIXTURE_VIDEO), None)]
     for width, height, scale in SCENES:
         path = folder / f"pasted_{width}x{height}_{scale:g}x.mp4"
@@ -162,9 +186,14 @@ def main(args: argparse.Namespace) -> int:
             track = max(plan.tracks, key=lambda candidate: candidate.length * candidate.area)
             crop = track.crop_boxes()[:SCORED_FRAMES]
             centre, side = box_errors(crop, truth[int(track.frames[0]) : int(track.frames[0]) + len(crop)])
-            row.update(tracks=len(plan.tracks), frames=len(crop), centre_ok=float(np.mean(centre < 0.05)),
-                       side_ok=float(np.mean(side < 0.08)), centre_err_max=float(centre.max()),
-                       side_err_max=float(side.max()))
+            row.update(
+                tracks=len(plan.tracks),
+                frames=len(crop),
+                centre_ok=float(np.mean(centre < 0.05)),
+                side_ok=float(np.mean(side < 0.08)),
+                centre_err_max=float(centre.max()),
+                side_err_max=float(side.max()),
+            )
             if args.png and (width, scale) == (1920, 2.0):
                 draw_picture(Path(path), truth, track, 40, Path(args.png))
         for mode in ("always", "never"):
@@ -172,17 +201,35 @@ def main(args: argparse.Namespace) -> int:
             row[f"kl_{mode}"], row[f"score1_{mode}"] = result["kl"], result["kl"] + result["mse"]
             row[f"logit_diff_{mode}"] = float(np.abs(result["logits"] - own["logits"]).mean())
             count = min(len(result["frames"]), len(own["frames"]))
-            row[f"pixel_diff_{mode}"] = float(np.abs(result["frames"][:count].astype(np.float32)
-                                                     - own["frames"][:count]).mean())
+            row[f"pixel_diff_{mode}"] = float(
+                np.abs(result["frames"][:count].astype(np.float32) - own["frames"][:count]).mean()
+            )
         rows.append(row)
         print(row, flush=True)
-    columns = ["video", "tracks", "frames", "centre_ok", "side_ok", "centre_err_max", "side_err_max", "kl_always",
-               "kl_never", "score1_always", "score1_never", "logit_diff_always", "logit_diff_never",
-               "pixel_diff_always", "pixel_diff_never"]
+    columns = [
+        "video",
+        "tracks",
+        "frames",
+        "centre_ok",
+        "side_ok",
+        "centre_err_max",
+        "side_err_max",
+        "kl_always",
+        "kl_never",
+        "score1_always",
+        "score1_never",
+        "logit_diff_always",
+        "logit_diff_never",
+        "pixel_diff_always",
+        "pixel_diff_never",
+    ]
     print("| " + " | ".join(columns) + " |")
     for row in rows:
-        print("| " + " | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, ""))
-                                for c in columns) + " |")
+        print(
+            "| "
+            + " | ".join(f"{row[c]:.4g}" if isinstance(row.get(c), float) else str(row.get(c, "")) for c in columns)
+            + " |"
+        )
     if args.csv:
         with open(args.csv, "w", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns, extrasaction="ignore")
@@ -193,8 +240,11 @@ def main(args: argparse.Namespace) -> int:
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--checkpoints_dir", default="../shared/fixtures/avforensics",
-                        help="folder with dist_regressive_model.pth, avfeature_regressive_model.pth and pca.pkl")
+    parser.add_argument(
+        "--checkpoints_dir",
+        default="../shared/fixtures/avforensics",
+        help="folder with dist_regressive_model.pth, avfeature_regressive_model.pth and pca.pkl",
+    )
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--threads", type=int, default=0)
     parser.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50)

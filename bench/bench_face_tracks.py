@@ -29,9 +29,9 @@ from bench.common import append_csv_row
 from core.cli import run_cli
 from core.errors import InputError
 from core.media.faces.crop import crop_track
+from core.media.faces.detector import FaceDetector
 from core.media.faces.status import select_main_track
 from core.media.faces.tracks import track_faces
-from core.media.faces.detector import FaceDetector
 
 FIXTURE = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics" / "test.mp4"
 
@@ -49,8 +49,11 @@ def synthesize(target: Path, seconds: float, width: int = 1280, height: int = 72
         raise InputError(f"the fixture face {FIXTURE} is absent: give a video instead")
     faces = list(decode(FIXTURE, 10_000))
     rng = np.random.default_rng(0)
-    background = cv2.resize(rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8), (width, height),
-                            interpolation=cv2.INTER_CUBIC)
+    background = cv2.resize(
+        rng.integers(0, 256, (height // 40, width // 40, 3), dtype=np.uint8),
+        (width, height),
+        interpolation=cv2.INTER_CUBIC,
+    )
     side = int(224 * scale)
     with av.open(str(target), "w") as container:
         stream = container.add_stream("libx264", rate=25)
@@ -85,18 +88,29 @@ def main(args: argparse.Namespace) -> None:
     seconds = frames / 25.0
     print(f"{video.name}: {frames} frames ({seconds:.1f} s at 25 fps), {len(tracks)} tracks, main {main_track}")
     print(f"{'pass':<22}{'frames/s':>10}{'CPU s per video s':>20}")
-    for name, wall, cpu in (("decode", decode_wall, decode_cpu), ("decode + track_faces", track_wall, track_cpu),
-                            ("decode + crop_track", crop_wall, crop_cpu)):
+    for name, wall, cpu in (
+        ("decode", decode_wall, decode_cpu),
+        ("decode + track_faces", track_wall, track_cpu),
+        ("decode + crop_track", crop_wall, crop_cpu),
+    ):
         print(f"{name:<22}{frames / wall:>10.1f}{cpu / seconds:>20.3f}")
     total = (track_cpu + crop_cpu - decode_cpu) / seconds
     print(f"tracking + cropping, one decode: {total:.3f} CPU s per video s (goal <= 1)")
     if args.csv:
-        append_csv_row(args.csv, {
-            "video": video.name if args.video else "synthetic-1280x720", "frames": frames, "threads": args.threads,
-            "detector_threads": args.detector_threads, "decode_cpu_per_s": round(decode_cpu / seconds, 3),
-            "track_cpu_per_s": round(track_cpu / seconds, 3), "crop_cpu_per_s": round(crop_cpu / seconds, 3),
-            "track_fps": round(frames / track_wall, 1), "crops": len(crops),
-        })
+        append_csv_row(
+            args.csv,
+            {
+                "video": video.name if args.video else "synthetic-1280x720",
+                "frames": frames,
+                "threads": args.threads,
+                "detector_threads": args.detector_threads,
+                "decode_cpu_per_s": round(decode_cpu / seconds, 3),
+                "track_cpu_per_s": round(track_cpu / seconds, 3),
+                "crop_cpu_per_s": round(crop_cpu / seconds, 3),
+                "track_fps": round(frames / track_wall, 1),
+                "crops": len(crops),
+            },
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:

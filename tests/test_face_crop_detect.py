@@ -58,8 +58,9 @@ def write_video(path, frames, audio: np.ndarray | None = None):
         container.mux(video.encode())
         samples = np.clip(audio, -32768, 32767).astype(np.int16)[None]
         for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="s16",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = 16000, start
             container.mux(sound.encode(frame))
         container.mux(sound.encode())
@@ -107,11 +108,26 @@ def face_videos(tmp_path_factory) -> dict:
 def run_detect(inputs, out, checkpoint_dir, *flags) -> list[dict]:
     listing = out.parent / f"{out.name}_list.txt"
     listing.write_text("".join(f"{path}\n" for path in inputs))
-    argv = ["--test_video_path", str(listing), "--device", "cpu", "--max-len", "2", "--output_dir", str(out),
-            "--no_progress", "--sync_model_path", str(checkpoint_dir / "sync_model.pth"),
-            "--dist_model_path", str(checkpoint_dir / "dist_regressive_model.pth"),
-            "--avfeature_model_path", str(checkpoint_dir / "avfeature_regressive_model.pth"),
-            "--pca_path", str(checkpoint_dir / "pca.npz"), *flags]
+    argv = [
+        "--test_video_path",
+        str(listing),
+        "--device",
+        "cpu",
+        "--max-len",
+        "2",
+        "--output_dir",
+        str(out),
+        "--no_progress",
+        "--sync_model_path",
+        str(checkpoint_dir / "sync_model.pth"),
+        "--dist_model_path",
+        str(checkpoint_dir / "dist_regressive_model.pth"),
+        "--avfeature_model_path",
+        str(checkpoint_dir / "avfeature_regressive_model.pth"),
+        "--pca_path",
+        str(checkpoint_dir / "pca.npz"),
+        *flags,
+    ]
     run_cli(detect.main, detect.get_args_parser(), argv)
     with open(out / "scores.csv", newline="") as handle:
         return list(csv.DictReader(handle))
@@ -119,9 +135,11 @@ def run_detect(inputs, out, checkpoint_dir, *flags) -> list[dict]:
 
 # --- without the fixture -------------------------------------------------------------------------------------------
 
+
 def test_no_face_is_a_status_row_with_always_and_the_whole_frame_with_auto(tmp_path, checkpoint_dir):
-    scene = write_video(tmp_path / "texture.mp4",
-                        [np.roll(textured_background(WIDTH, HEIGHT, 3), 4 * i, axis=1) for i in range(FRAMES)])
+    scene = write_video(
+        tmp_path / "texture.mp4", [np.roll(textured_background(WIDTH, HEIGHT, 3), 4 * i, axis=1) for i in range(FRAMES)]
+    )
     (row,) = run_detect([scene], tmp_path / "always", checkpoint_dir, "--face_crop", "always")
     assert (row["status"], row["face_crop"], row["face_status"]) == ("no face found", "none", "no face")
     assert math.isnan(float(row["score"])) and row["steps"] == "0"
@@ -145,13 +163,27 @@ def test_cut_tracks_and_missing_clip():
 
 # --- with the fixture's real face ----------------------------------------------------------------------------------
 
+
 def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos):
     names = ["good", "tiny", "leaving", "two", "cut"]
     out = tmp_path / "out"
-    rows = run_detect([face_videos[n] for n in names], out, checkpoint_dir, "--face_crop", "always",
-                      "--save_face_tracks", "--save_face_crops", "--save_distributions")
-    assert [r["face_status"] for r in rows] == ["ok", "face too small", "face leaves the frame", "several speakers",
-                                                "cut by a shot change"]
+    rows = run_detect(
+        [face_videos[n] for n in names],
+        out,
+        checkpoint_dir,
+        "--face_crop",
+        "always",
+        "--save_face_tracks",
+        "--save_face_crops",
+        "--save_distributions",
+    )
+    assert [r["face_status"] for r in rows] == [
+        "ok",
+        "face too small",
+        "face leaves the frame",
+        "several speakers",
+        "cut by a shot change",
+    ]
     assert rows[0]["status"] == "ok" and rows[0]["face_crop"] == "0" and rows[0]["steps"] == "2"
     assert all(math.isnan(float(r["score"])) and r["face_crop"] == "none" for r in rows[1:])
     assert "face too small: " in rows[1]["status"] and "need at least 80 px" in rows[1]["status"]
@@ -173,10 +205,20 @@ def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos
 
 def test_all_faces_gives_one_row_per_track(tmp_path, checkpoint_dir, face_videos):
     out = tmp_path / "out"
-    rows = run_detect([face_videos["two"], face_videos["cut"]], out, checkpoint_dir, "--face_crop", "always",
-                      "--all_faces", "--save_distributions", "--save_face_tracks")
+    rows = run_detect(
+        [face_videos["two"], face_videos["cut"]],
+        out,
+        checkpoint_dir,
+        "--face_crop",
+        "always",
+        "--all_faces",
+        "--save_distributions",
+        "--save_face_tracks",
+    )
     assert [(r["path"], r["face_crop"], r["face_status"], r["status"]) for r in rows[:2]] == [
-        (str(face_videos["two"]), "0", "ok", "ok"), (str(face_videos["two"]), "1", "ok", "ok")]
+        (str(face_videos["two"]), "0", "ok", "ok"),
+        (str(face_videos["two"]), "1", "ok", "ok"),
+    ]
     assert rows[2]["face_status"] == "cut by a shot change" and "face track 0 lasts 4 frames" in rows[2]["status"]
     scores = np.load(out / "testing_scores.npy")
     assert scores[0] in (float(rows[0]["score"]), float(rows[1]["score"])) and math.isnan(scores[1])
@@ -201,8 +243,15 @@ def test_training_windows_come_from_the_face_crop(face_videos):
     path = str(face_videos["good"])
     plans = plan_faces([path, str(face_videos["two"])], "always", 50, DistInfo(), progress=False)
     assert plans[path].crop and len(plans[path].tracks) == 1
-    dataset = SyncWindowDataset([path, str(face_videos["two"])], 32, phase=1, windows_per_video=2, max_frames=50,
-                                face_crop="always", face_plans=plans)
+    dataset = SyncWindowDataset(
+        [path, str(face_videos["two"])],
+        32,
+        phase=1,
+        windows_per_video=2,
+        max_frames=50,
+        face_crop="always",
+        face_plans=plans,
+    )
     clip = dataset._clip(0)
     assert clip.frames.shape == (FRAMES, 32, 32, 3) and clip.first_frame == 0
     assert dataset._clip(1) is None and 1 in dataset.unusable  # two speakers: not used for training

@@ -23,7 +23,14 @@ import torch
 from tqdm import tqdm
 
 from core.avforensics.mel import LogMel
-from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES, audio_window_index, num_steps
+from core.avforensics.scoring import (
+    ALIGNED_OFFSET,
+    MAX_OFFSET,
+    NUM_OFFSETS,
+    WINDOW_FRAMES,
+    audio_window_index,
+    num_steps,
+)
 from core.avforensics.sync_transformer import SyncModel
 from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
 from core.media.faces.clip import FaceClip, FacePlan, load_face_clips, plan_face_crop
@@ -43,9 +50,17 @@ class SyncFeatureExtractor:
         face_plans: a dict to cache each video's tracking in (e.g. across validation epochs); None: no cache.
     """
 
-    def __init__(self, sync_model: SyncModel, frame_size: int = FRAME_SIZE, max_len: int = 50,
-                 device: torch.device | str = "cpu", window_batch: int = 8, progress: bool = False,
-                 face_crop: str = "never", face_plans: dict[str, FacePlan] | None = None) -> None:
+    def __init__(
+        self,
+        sync_model: SyncModel,
+        frame_size: int = FRAME_SIZE,
+        max_len: int = 50,
+        device: torch.device | str = "cpu",
+        window_batch: int = 8,
+        progress: bool = False,
+        face_crop: str = "never",
+        face_plans: dict[str, FacePlan] | None = None,
+    ) -> None:
         self.device = torch.device(device)
         self.sync_model = sync_model.to(self.device)
         self.frame_size = frame_size
@@ -73,12 +88,18 @@ class SyncFeatureExtractor:
         With face cropping on, the main face track's crop; a video without a usable face raises the
         :class:`core.media.faces.status.FaceTrackError` that says why."""
         if self.face_crop == "never":
-            return load_av_clip(path, size=self.frame_size, max_frames=self.frames_needed,
-                                min_frames=WINDOW_FRAMES + 1, audio_path=audio_path)
+            return load_av_clip(
+                path,
+                size=self.frame_size,
+                max_frames=self.frames_needed,
+                min_frames=WINDOW_FRAMES + 1,
+                audio_path=audio_path,
+            )
         return self.load_clips(path, audio_path)[0].require()
 
-    def load_clips(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None,
-                   all_faces: bool = False) -> list[FaceClip]:
+    def load_clips(
+        self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+    ) -> list[FaceClip]:
         """The clips ``face_crop`` gives for a video: the whole frame or the main face's crop, or one per face
         track with ``all_faces``; face problems are items without a clip (their ``error`` says why)."""
         key = os.fspath(path)
@@ -89,8 +110,9 @@ class SyncFeatureExtractor:
             plan = plan_face_crop(path, self.face_crop, self.frames_needed, self._face_detector, audio_path=audio_path)
             if self.face_plans is not None:
                 self.face_plans[key] = plan
-        return load_face_clips(path, plan, all_faces, self.frame_size, self.frames_needed, WINDOW_FRAMES + 1,
-                               audio_path)
+        return load_face_clips(
+            path, plan, all_faces, self.frame_size, self.frames_needed, WINDOW_FRAMES + 1, audio_path
+        )
 
     def _batches(self, total: int, size: int, what: str):
         starts = range(0, total, size)

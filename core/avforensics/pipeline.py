@@ -84,8 +84,9 @@ class AVForensicsDetector:
                 f"max_len {max_len} does not fit the autoregressive models: they have {positions} positions, "
                 f"so max_len must be between 2 and {positions + 1}"
             )
-        self.features = SyncFeatureExtractor(sync_model.eval(), frame_size, max_len, device, window_batch, progress,
-                                             face_crop)
+        self.features = SyncFeatureExtractor(
+            sync_model.eval(), frame_size, max_len, device, window_batch, progress, face_crop
+        )
         self.device = self.features.device
         self.distribution_model = distribution_model.to(self.device).eval()
         self.feature_model = feature_model.to(self.device).eval()
@@ -119,8 +120,9 @@ class AVForensicsDetector:
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
         return self.features.load_clip(path, audio_path)
 
-    def load_clips(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None,
-                   all_faces: bool = False) -> list[FaceClip]:
+    def load_clips(
+        self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+    ) -> list[FaceClip]:
         return self.features.load_clips(path, audio_path, all_faces)
 
     @torch.no_grad()
@@ -156,9 +158,16 @@ def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
         score=analysis.scores.combined(lam),
         score_kind=AVForensicsDetector.score_kind,
         facts=VideoFacts(str(Path(clip.path)), clip.source_width, clip.source_height, clip.source_fps, clip.num_frames),
-        series={"sync_logits": TimeSeries(steps_s, analysis.logits,
-                                          f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step")},
-        details={"distribution_kl": analysis.scores.distribution_kl, "feature_mse": analysis.scores.feature_mse,
-                 "lam": lam, "steps": analysis.steps},
+        series={
+            "sync_logits": TimeSeries(
+                steps_s, analysis.logits, f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step"
+            )
+        },
+        details={
+            "distribution_kl": analysis.scores.distribution_kl,
+            "feature_mse": analysis.scores.feature_mse,
+            "lam": lam,
+            "steps": analysis.steps,
+        },
         warnings=[f"resampled from {clip.source_fps:g} fps to {TARGET_FPS:g} fps"] if clip.resampled else [],
     )

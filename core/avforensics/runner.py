@@ -75,13 +75,23 @@ class ResultWriter:
         self._csv.writerow(["path", "score", "steps", "status", "face_crop", "face_status"])
         self._csv_file.flush()
 
-    def add(self, index: int, path: str, score: float, steps: int, status: str, logits: np.ndarray | None,
-            face: FaceClip, suffix: str = "") -> None:
+    def add(
+        self,
+        index: int,
+        path: str,
+        score: float,
+        steps: int,
+        status: str,
+        logits: np.ndarray | None,
+        face: FaceClip,
+        suffix: str = "",
+    ) -> None:
         if face.main:
             self.scores[index] = score
         track = "" if face.track_id is None else f" [face track {face.track_id}]"
-        self._log.write(f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})")
-                        + track + "\n")
+        self._log.write(
+            f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + track + "\n"
+        )
         self._log.flush()
         self._csv.writerow([path, repr(score), steps, status, face.face_crop, face.face_status])
         self._csv_file.flush()
@@ -95,8 +105,9 @@ class ResultWriter:
         self._csv_file.close()
 
 
-def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False, all_faces: bool = False
-          ) -> list[FaceClip]:
+def _load(
+    path: str, detector: AVForensicsDetector, audio_from_wav: bool = False, all_faces: bool = False
+) -> list[FaceClip]:
     """The video's clips (whole frame, main face or every face); a video that cannot be read gives one without a clip."""
     wav = Path(path).with_suffix(".wav")
     audio_path = wav if audio_from_wav and wav.is_file() else None
@@ -124,7 +135,9 @@ def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[fl
     return score, analysis.steps, "ok", analysis.logits
 
 
-def run_detection(inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs) -> np.ndarray:
+def run_detection(
+    inputs: list[str], checkpoints: CheckpointPaths, settings: RunSettings, **detector_kwargs
+) -> np.ndarray:
     """Score every input; return the scores in input order (NaN where a video could not be used)."""
     for path, what in (
         (checkpoints.sync_model, "audio-visual sync model"),

@@ -57,7 +57,9 @@ def _to_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float) -> Iterator[av.VideoFrame]:
+def frames_at_rate(
+    stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float
+) -> Iterator[av.VideoFrame]:
     """Re-time decoded frames to ``fps``: output frame n is the latest input frame whose time rounds to <= n."""
     source_fps = float(stream.average_rate or stream.guessed_rate or fps)
     first_time = None
@@ -81,7 +83,10 @@ def frames_at_rate(stream: av.video.stream.VideoStream, frames: Iterator[av.Vide
 
 
 def load_video_frames(
-    container: av.container.InputContainer, size: int = FRAME_SIZE, fps: float = TARGET_FPS, max_frames: int | None = None
+    container: av.container.InputContainer,
+    size: int = FRAME_SIZE,
+    fps: float = TARGET_FPS,
+    max_frames: int | None = None,
 ) -> tuple[np.ndarray, float, bool, tuple[int, int]]:
     """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled,
     (source width, source height))."""

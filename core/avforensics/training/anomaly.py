@@ -37,18 +37,17 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from tqdm import tqdm
 
+from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, pad_to_length
-from core.avforensics.training.data import list_videos
-from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import load_sync_model
-from core.checkpoints import require_file
+from core.avforensics.training.data import list_videos
+from core.checkpoints import require_file, save_checkpoint
 from core.errors import InputError
-from core.runs.precision import autocast
-from core.checkpoints import save_checkpoint
 from core.runs import folder as runs
-from core.runs.distributed import process_group, barrier, mean_over_ranks
+from core.runs.distributed import barrier, mean_over_ranks, process_group
+from core.runs.precision import autocast
 
 log = logging.getLogger(__name__)
 
@@ -71,11 +70,14 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
                 shard.unlink()
     if not shard.is_file():
         model, arch = load_sync_model(sync_path)
-        extractor = SyncFeatureExtractor(model, arch.frame_size, extract_len, info.device, config["window_batch"],
-                                         face_crop=face_crop)
+        extractor = SyncFeatureExtractor(
+            model, arch.frame_size, extract_len, info.device, config["window_batch"], face_crop=face_crop
+        )
         logits, features, lengths, kept = [], [], [], []
         mine = paths[info.rank :: info.world_size]
-        for path in tqdm(mine, desc=f"extracting {cache.stem}", unit="video", disable=not info.is_primary or config["no_progress"]):
+        for path in tqdm(
+            mine, desc=f"extracting {cache.stem}", unit="video", disable=not info.is_primary or config["no_progress"]
+        ):
             try:
                 video_logits, video_features = extractor.extract_in_eval_mode(extractor.load_clip(path))
             except InputError as exc:
@@ -84,11 +86,21 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
             if video_logits.shape[0] < 2:
                 log.warning("%s: not used (one step only: nothing to predict)", path)
                 continue
-            logits.append(video_logits), features.append(video_features), lengths.append(len(video_logits)), kept.append(path)
+            (
+                logits.append(video_logits),
+                features.append(video_features),
+                lengths.append(len(video_logits)),
+                kept.append(path),
+            )
         shard.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(shard, logits=np.concatenate(logits) if logits else np.zeros((0, NUM_OFFSETS)),
-                 features=np.concatenate(features) if features else np.zeros((0, 1), np.float32),
-                 lengths=np.array(lengths, dtype=np.int64), paths=np.array(kept, dtype=str), source=np.array(source))
+        np.savez(
+            shard,
+            logits=np.concatenate(logits) if logits else np.zeros((0, NUM_OFFSETS)),
+            features=np.concatenate(features) if features else np.zeros((0, 1), np.float32),
+            lengths=np.array(lengths, dtype=np.int64),
+            paths=np.array(kept, dtype=str),
+            source=np.array(source),
+        )
     barrier()
     videos = []
     for rank in range(info.world_size):
@@ -96,19 +108,29 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
             bounds = np.concatenate(([0], np.cumsum(arrays["lengths"])))
             for index, path in enumerate(arrays["paths"]):
                 span = slice(bounds[index], bounds[index + 1])
-                videos.append({"path": str(path), "logits": arrays["logits"][span], "features": arrays["features"][span]})
+                videos.append(
+                    {"path": str(path), "logits": arrays["logits"][span], "features": arrays["features"][span]}
+                )
     return videos
 
 
 def fit_pca(features: np.ndarray, path: Path) -> PcaMap:
     """StandardScaler + PCA(31) on (N, D) training features, saved as ``.npz`` and read back as detection will."""
     if features.shape[0] <= PCA_COMPONENTS or features.shape[1] < PCA_COMPONENTS:
-        raise InputError(f"the PCA needs more than {PCA_COMPONENTS} training steps of >= {PCA_COMPONENTS}-d features; "
-                         f"got {features.shape[0]} of {features.shape[1]}-d (list more or longer videos)")
+        raise InputError(
+            f"the PCA needs more than {PCA_COMPONENTS} training steps of >= {PCA_COMPONENTS}-d features; "
+            f"got {features.shape[0]} of {features.shape[1]}-d (list more or longer videos)"
+        )
     scaler = StandardScaler().fit(features)
     pca = PCA(PCA_COMPONENTS, svd_solver="full").fit(scaler.transform(features))
-    PcaMap(scaler.mean_.astype(np.float64), scaler.scale_.astype(np.float64), pca.mean_.astype(np.float64),
-           pca.components_.astype(np.float64), pca.explained_variance_.astype(np.float64), whiten=False).save_npz(path)
+    PcaMap(
+        scaler.mean_.astype(np.float64),
+        scaler.scale_.astype(np.float64),
+        pca.mean_.astype(np.float64),
+        pca.components_.astype(np.float64),
+        pca.explained_variance_.astype(np.float64),
+        whiten=False,
+    ).save_npz(path)
     return load_pca(path)
 
 
@@ -130,7 +152,9 @@ class SequenceDataset(Dataset):
         logits, features = self.items[index]
         start = 0
         if self.random_crop and logits.shape[0] > self.max_len:
-            start = int(np.random.default_rng([self.seed, self.epoch, index]).integers(logits.shape[0] - self.max_len + 1))
+            start = int(
+                np.random.default_rng([self.seed, self.epoch, index]).integers(logits.shape[0] - self.max_len + 1)
+            )
         sequence, mask = pad_to_length(torch.from_numpy(logits[start:]), self.max_len)
         features, _ = pad_to_length(torch.from_numpy(features[start:]), self.max_len)
         # Detection normalises each step's PCA feature in float64 before feeding float32 (scoring.sequence_scores).
@@ -173,13 +197,25 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
     config["extract_len"] = config.get("extract_len") or config["max_len"]
     if info.is_primary:
         runs.save_config(output_dir, config)
-    train = extract_split(list_videos(config["train_list"]), config["sync_model"], config["extract_len"], config, info,
-                          output_dir / "extract" / "train.npz")
+    train = extract_split(
+        list_videos(config["train_list"]),
+        config["sync_model"],
+        config["extract_len"],
+        config,
+        info,
+        output_dir / "extract" / "train.npz",
+    )
     val = []
     if config.get("val_list"):
         # Validation sequences are what detection will see: the first max_len steps.
-        val = extract_split(list_videos(config["val_list"]), config["sync_model"], config["max_len"], config, info,
-                            output_dir / "extract" / "val.npz")
+        val = extract_split(
+            list_videos(config["val_list"]),
+            config["sync_model"],
+            config["max_len"],
+            config,
+            info,
+            output_dir / "extract" / "val.npz",
+        )
     if not train:
         raise InputError(f"no usable training video in {config['train_list']}")
     if info.is_primary:
@@ -188,13 +224,19 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
     pca = load_pca(output_dir / "pca.npz")
     train_set = SequenceDataset(train, pca, config["max_len"], random_crop=True, seed=config["seed"])
     val_set = SequenceDataset(val, pca, config["max_len"], random_crop=False) if val else None
-    log.info("anomaly models: %d training and %d validation sequences, %d training steps",
-             len(train), len(val), sum(len(v["logits"]) for v in train))
+    log.info(
+        "anomaly models: %d training and %d validation sequences, %d training steps",
+        len(train),
+        len(val),
+        sum(len(v["logits"]) for v in train),
+    )
 
     torch.manual_seed(config["seed"])
     models = {name: AutoregressiveModel().to(info.device) for name in MODEL_FILES}
-    optimizers = {name: torch.optim.AdamW(m.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
-                  for name, m in models.items()}
+    optimizers = {
+        name: torch.optim.AdamW(m.parameters(), lr=config["lr"], weight_decay=config["weight_decay"])
+        for name, m in models.items()
+    }
     start_epoch, best = 0, {"dist": math.inf, "feat": math.inf}
     resumed = runs.load_resume(output_dir, config, RESUME_KEYS) if config["resume"] else None
     if resumed is not None:
@@ -204,8 +246,12 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         start_epoch, best = resumed["epoch"] + 1, resumed["best"]
         runs.restore_rng(resumed["rng"])
         log.info("resumed %s at epoch %d of %d", runs.latest_checkpoint(output_dir), start_epoch, config["epochs"])
-    wrapped = {name: DistributedDataParallel(m, device_ids=[info.device.index] if info.device.type == "cuda" else None)
-               if info.distributed else m for name, m in models.items()}
+    wrapped = {
+        name: DistributedDataParallel(m, device_ids=[info.device.index] if info.device.type == "cuda" else None)
+        if info.distributed
+        else m
+        for name, m in models.items()
+    }
     metrics = runs.MetricsLog(output_dir, start_epoch) if info.is_primary else None
 
     row: dict[str, Any] = {}
@@ -214,10 +260,17 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         started, totals = time.time(), torch.zeros(4, dtype=torch.float64)
         for model in wrapped.values():
             model.train()
-        bar = tqdm(_loader(train_set, config, info, True, epoch), desc=f"anomaly epoch {epoch + 1}/{config['epochs']}",
-                   unit="batch", leave=False, disable=not info.is_primary or config["no_progress"])
+        bar = tqdm(
+            _loader(train_set, config, info, True, epoch),
+            desc=f"anomaly epoch {epoch + 1}/{config['epochs']}",
+            unit="batch",
+            leave=False,
+            disable=not info.is_primary or config["no_progress"],
+        )
         for batch in bar:
-            kl, ce, sq, count = sequence_losses(wrapped["dist"], wrapped["feat"], batch, info.device, config["precision"])
+            kl, ce, sq, count = sequence_losses(
+                wrapped["dist"], wrapped["feat"], batch, info.device, config["precision"]
+            )
             # Mean over the batch's real steps: every predicted step weighs the same, whatever its video's length.
             steps = count.clamp(min=1)
             for optimizer in optimizers.values():
@@ -227,8 +280,12 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
                 optimizer.step()
             totals += torch.stack([kl.detach(), ce.detach(), sq.detach(), count]).double().cpu()
             bar.set_postfix(kl=f"{(kl / steps).item():.4f}", mse=f"{(sq / steps).item():.4f}")
-        row = {"epoch": epoch, "train_kl": _ratio(totals[0], totals[3], info), "train_mse": _ratio(totals[2], totals[3], info),
-               "sequences_per_s": len(train_set) / max(time.time() - started, 1e-9)}
+        row = {
+            "epoch": epoch,
+            "train_kl": _ratio(totals[0], totals[3], info),
+            "train_mse": _ratio(totals[2], totals[3], info),
+            "sequences_per_s": len(train_set) / max(time.time() - started, 1e-9),
+        }
         if val_set is not None:
             row.update(evaluate(models, val_set, config, info))
         if info.is_primary:
@@ -252,14 +309,28 @@ def evaluate(models: dict[str, nn.Module], dataset: Dataset, config: dict, info)
         model.eval()
     totals = torch.zeros(4, dtype=torch.float64)
     for batch in _loader(dataset, config, info, False, 0):
-        totals += torch.stack(sequence_losses(models["dist"], models["feat"], batch, info.device, "fp32")).double().cpu()
+        totals += (
+            torch.stack(sequence_losses(models["dist"], models["feat"], batch, info.device, "fp32")).double().cpu()
+        )
     kl, ce, sq = (_ratio(totals[i], totals[3], info) for i in range(3))
-    return {"val_kl": kl, "val_nll": ce, "val_mse": sq,
-            "val_feature_nll": 0.5 * sq + 0.5 * PCA_COMPONENTS * math.log(2 * math.pi)}
+    return {
+        "val_kl": kl,
+        "val_nll": ce,
+        "val_mse": sq,
+        "val_feature_nll": 0.5 * sq + 0.5 * PCA_COMPONENTS * math.log(2 * math.pi),
+    }
 
 
-def _save(output_dir: Path, models: dict, optimizers: dict, epoch: int, best: dict, row: dict, config: dict,
-          metrics: runs.MetricsLog) -> None:
+def _save(
+    output_dir: Path,
+    models: dict,
+    optimizers: dict,
+    epoch: int,
+    best: dict,
+    row: dict,
+    config: dict,
+    metrics: runs.MetricsLog,
+) -> None:
     # Each model's best epoch by its own held-out loss; without validation, the last epoch.
     for name, key in (("dist", "val_nll"), ("feat", "val_mse")):
         loss = row.get(key, -math.inf)
@@ -267,9 +338,15 @@ def _save(output_dir: Path, models: dict, optimizers: dict, epoch: int, best: di
             best[name] = loss
             state = {k: v.detach().cpu().clone() for k, v in models[name].state_dict().items()}
             save_checkpoint(state, output_dir / MODEL_FILES[name])  # bare state dict: the official layout
-    save_checkpoint({
-        "models": {n: m.state_dict() for n, m in models.items()},
-        "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-        "epoch": epoch, "best": dict(best), "config": config, "rng": runs.rng_state(),
-    }, runs.checkpoint_path(output_dir, runs.LATEST))
+    save_checkpoint(
+        {
+            "models": {n: m.state_dict() for n, m in models.items()},
+            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+            "epoch": epoch,
+            "best": dict(best),
+            "config": config,
+            "rng": runs.rng_state(),
+        },
+        runs.checkpoint_path(output_dir, runs.LATEST),
+    )
     metrics.add(row)

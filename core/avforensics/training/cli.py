@@ -47,33 +47,48 @@ import argparse
 import logging
 from pathlib import Path
 
-from core.cli import add_precision_arg, str2bool
+from core.cli import add_precision_arg, run_cli, str2bool
 from core.media.faces.clip import FACE_CROPS
-from core.cli import run_cli
 
 log = logging.getLogger("core.avforensics.training")
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train_list", required=True, help="real videos for training: a video or a text file of videos")
+    parser.add_argument(
+        "--train_list", required=True, help="real videos for training: a video or a text file of videos"
+    )
     parser.add_argument("--val_list", default=None, help="held-out real videos for validation (recommended)")
     parser.add_argument("--output_dir", required=True, help="run folder: config, metrics, checkpoints, exported models")
-    parser.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"),
-                        help="under torchrun each process uses the GPU of its LOCAL_RANK")
+    parser.add_argument(
+        "--device",
+        default="auto",
+        choices=("auto", "cpu", "cuda"),
+        help="under torchrun each process uses the GPU of its LOCAL_RANK",
+    )
     add_precision_arg(parser, "--precision", "bf16", "autocast on GPU (the CPU uses fp32)")
     parser.add_argument("--num_workers", type=int, default=4, help="data-loader processes")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present")
+    parser.add_argument(
+        "--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present"
+    )
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per encoder batch in extraction")
-    parser.add_argument("--face_crop", choices=FACE_CROPS, default="auto",
-                        help="as detect.py: never trains on whole frames, always on each video's tracked face crop, "
-                             "auto crops raw videos and leaves face crops whole (faces are tracked once per video)")
+    parser.add_argument(
+        "--face_crop",
+        choices=FACE_CROPS,
+        default="auto",
+        help="as detect.py: never trains on whole frames, always on each video's tracked face crop, "
+        "auto crops raw videos and leaves face crops whole (faces are tracked once per video)",
+    )
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m core.avforensics.training", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m core.avforensics.training",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     sync = commands.add_parser("sync", help="train the audio-visual synchronisation model")
@@ -83,7 +98,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     sync.add_argument("--epochs1", type=int, default=10, help="epochs of phase 1 (contrastive across clips)")
     sync.add_argument("--epochs2", type=int, default=10, help="epochs of phase 2 (31-way offset classification)")
     sync.add_argument("--batch_size1", type=int, default=32, help="clips per process per batch, phase 1 (B x B pairs)")
-    sync.add_argument("--batch_size2", type=int, default=16, help="clips per process per batch, phase 2 (x31 audio windows)")
+    sync.add_argument(
+        "--batch_size2", type=int, default=16, help="clips per process per batch, phase 2 (x31 audio windows)"
+    )
     sync.add_argument("--lr1", type=float, default=1e-4)
     sync.add_argument("--lr2", type=float, default=5e-5)
     sync.add_argument("--weight_decay", type=float, default=1e-4)
@@ -94,15 +111,20 @@ def get_args_parser() -> argparse.ArgumentParser:
 
     anomaly = commands.add_parser("anomaly", help="fit the PCA and train the two autoregressive models")
     _common(anomaly)
-    anomaly.add_argument("--sync_model", required=True, help="sync_model.pth from the sync step (its .json gives the size)")
+    anomaly.add_argument(
+        "--sync_model", required=True, help="sync_model.pth from the sync step (its .json gives the size)"
+    )
     anomaly.add_argument("--max_len", type=int, default=50, help="sequence length, as detect.py --max-len (<= 50)")
-    anomaly.add_argument("--extract_len", type=int, default=None,
-                         help="steps extracted per training video (default max_len); longer gives random crops")
+    anomaly.add_argument(
+        "--extract_len",
+        type=int,
+        default=None,
+        help="steps extracted per training video (default max_len); longer gives random crops",
+    )
     anomaly.add_argument("--epochs", type=int, default=50)
     anomaly.add_argument("--batch_size", type=int, default=32)
     anomaly.add_argument("--lr", type=float, default=1e-4)
     anomaly.add_argument("--weight_decay", type=float, default=1e-4)
-
 
     synth = commands.add_parser("synth", help="write tiny synthetic clips and lists (train/val real, test real+fakes)")
     synth.add_argument("--output_dir", required=True)

@@ -53,15 +53,20 @@ def load_training_clip(path: str, frame_size: int, max_frames: int | None, plan:
     return load_face_clips(path, plan, size=frame_size, max_frames=max_frames, min_frames=WINDOW_FRAMES)[0].require()
 
 
-def plan_faces(paths: list[str], face_crop: str, max_frames: int | None, info, progress: bool = True
-               ) -> dict[str, FacePlan]:
+def plan_faces(
+    paths: list[str], face_crop: str, max_frames: int | None, info, progress: bool = True
+) -> dict[str, FacePlan]:
     """Track the faces of every video once (each rank its share, then shared): {path: plan}; {} for ``never``."""
     if face_crop == "never":
         return {}
     detector = FaceDetector(device=info.device)
     mine: dict[str, FacePlan] = {}
-    for path in tqdm(paths[info.rank :: info.world_size], desc="face tracks", unit="video",
-                     disable=not progress or not info.is_primary):
+    for path in tqdm(
+        paths[info.rank :: info.world_size],
+        desc="face tracks",
+        unit="video",
+        disable=not progress or not info.is_primary,
+    ):
         try:
             mine[path] = plan_face_crop(path, face_crop, max_frames, detector)
         except InputError as exc:  # the dataset reports and replaces it when it is drawn
@@ -84,8 +89,16 @@ class SyncWindowDataset(Dataset):
     """``windows_per_video`` random (video window, audio windows) samples per listed video and epoch."""
 
     def __init__(
-        self, paths: list[str], frame_size: int, phase: int, windows_per_video: int = 4, max_frames: int | None = 250,
-        cache: bool = False, seed: int = 0, face_crop: str = "never", face_plans: dict[str, FacePlan] | None = None,
+        self,
+        paths: list[str],
+        frame_size: int,
+        phase: int,
+        windows_per_video: int = 4,
+        max_frames: int | None = 250,
+        cache: bool = False,
+        seed: int = 0,
+        face_crop: str = "never",
+        face_plans: dict[str, FacePlan] | None = None,
     ) -> None:
         if phase not in (1, 2):
             raise ValueError(f"phase must be 1 or 2, not {phase}")

@@ -28,16 +28,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 from tqdm import tqdm
 
+from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.mel import LogMel
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS
-from core.avforensics.training.data import SyncWindowDataset, list_videos, plan_faces
-from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
-from core.errors import InputError
-from core.runs.precision import autocast
+from core.avforensics.training.data import SyncWindowDataset, list_videos, plan_faces
 from core.checkpoints import save_checkpoint
+from core.errors import InputError
 from core.runs import folder as runs
-from core.runs.distributed import process_group, all_gather_objects, barrier, mean_over_ranks
+from core.runs.distributed import all_gather_objects, barrier, mean_over_ranks, process_group
+from core.runs.precision import autocast
 
 log = logging.getLogger(__name__)
 
@@ -89,14 +89,21 @@ def phase_loss(logits: torch.Tensor, video_index: torch.Tensor, phase: int) -> t
     return F.cross_entropy(logits, target), (logits.argmax(dim=1) == target).sum()
 
 
-def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info, face_plans: dict | None = None
-             ) -> dict[str, float]:
+def validate(
+    model: nn.Module, paths: list[str], config: dict[str, Any], info, face_plans: dict | None = None
+) -> dict[str, float]:
     """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks.
 
     ``face_plans`` caches the videos' face tracking from one epoch to the next."""
-    extractor = SyncFeatureExtractor(model, config["frame_size"], config["val_max_len"], info.device,
-                                     config["window_batch"], face_crop=config.get("face_crop", "never"),
-                                     face_plans=face_plans)
+    extractor = SyncFeatureExtractor(
+        model,
+        config["frame_size"],
+        config["val_max_len"],
+        info.device,
+        config["window_batch"],
+        face_crop=config.get("face_crop", "never"),
+        face_plans=face_plans,
+    )
     hits = near = steps = 0
     for path in paths[info.rank :: info.world_size]:
         try:
@@ -109,8 +116,12 @@ def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info, f
     totals = [sum(values) for values in zip(*all_gather_objects((hits, near, steps)))]
     if totals[2] == 0:
         return {}
-    return {"val_offset_acc": totals[0] / totals[2], "val_offset_acc_1": totals[1] / totals[2], "val_steps": totals[2],
-            "chance": 1.0 / NUM_OFFSETS}
+    return {
+        "val_offset_acc": totals[0] / totals[2],
+        "val_offset_acc_1": totals[1] / totals[2],
+        "val_steps": totals[2],
+        "chance": 1.0 / NUM_OFFSETS,
+    }
 
 
 def train_sync(config: dict[str, Any]) -> dict[str, Any]:
@@ -147,30 +158,59 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
 
     face_crop = config.get("face_crop", "never")
     # Faces are tracked once, before the epochs (not at all when a resumed run has nothing left to do).
-    face_plans = plan_faces(train_paths, face_crop if start_epoch < total_epochs else "never", config["max_frames"],
-                            info, not config["no_progress"])
+    face_plans = plan_faces(
+        train_paths,
+        face_crop if start_epoch < total_epochs else "never",
+        config["max_frames"],
+        info,
+        not config["no_progress"],
+    )
     val_plans: dict = {}
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, total_epochs):
         phase = 1 if epoch < config["epochs1"] else 2
         for group in optimizer.param_groups:
             group["lr"] = config["lr1"] if phase == 1 else config["lr2"]
-        dataset = SyncWindowDataset(train_paths, config["frame_size"], phase, config["windows_per_video"],
-                                    config["max_frames"], config["cache"], config["seed"], face_crop, face_plans)
+        dataset = SyncWindowDataset(
+            train_paths,
+            config["frame_size"],
+            phase,
+            config["windows_per_video"],
+            config["max_frames"],
+            config["cache"],
+            config["seed"],
+            face_crop,
+            face_plans,
+        )
         dataset.set_epoch(epoch)
         # DistributedSampler also for one process: its shuffle depends only on (seed, epoch), so resumes replay it.
-        sampler = DistributedSampler(dataset, info.world_size, info.rank, shuffle=True, seed=config["seed"], drop_last=True)
+        sampler = DistributedSampler(
+            dataset, info.world_size, info.rank, shuffle=True, seed=config["seed"], drop_last=True
+        )
         sampler.set_epoch(epoch)
         batch_size = config["batch_size1"] if phase == 1 else config["batch_size2"]
         if len(sampler) < batch_size:
-            raise InputError(f"{len(dataset)} samples per epoch cannot fill one batch of {batch_size} per process; "
-                             "list more videos, raise windows_per_video or lower the batch size")
-        loader = DataLoader(dataset, batch_size=batch_size, sampler=sampler, num_workers=config["num_workers"],
-                            drop_last=True, pin_memory=info.device.type == "cuda")
+            raise InputError(
+                f"{len(dataset)} samples per epoch cannot fill one batch of {batch_size} per process; "
+                "list more videos, raise windows_per_video or lower the batch size"
+            )
+        loader = DataLoader(
+            dataset,
+            batch_size=batch_size,
+            sampler=sampler,
+            num_workers=config["num_workers"],
+            drop_last=True,
+            pin_memory=info.device.type == "cuda",
+        )
         model.train()
         loss_sum, hits, seen, started = 0.0, 0, 0, time.time()
-        bar = tqdm(loader, desc=f"sync epoch {epoch + 1}/{total_epochs} (phase {phase})", unit="batch",
-                   disable=not info.is_primary or config["no_progress"], leave=False)
+        bar = tqdm(
+            loader,
+            desc=f"sync epoch {epoch + 1}/{total_epochs} (phase {phase})",
+            unit="batch",
+            disable=not info.is_primary or config["no_progress"],
+            leave=False,
+        )
         for batch in bar:
             video = batch["video"].to(info.device, non_blocking=True)
             audio = batch["audio"].to(info.device, non_blocking=True)
@@ -186,29 +226,47 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             bar.set_postfix(loss=f"{loss.item():.3f}", acc=f"{hits / seen:.3f}")
         seconds = time.time() - started
         row: dict[str, Any] = {
-            "epoch": epoch, "phase": phase, "lr": optimizer.param_groups[0]["lr"],
+            "epoch": epoch,
+            "phase": phase,
+            "lr": optimizer.param_groups[0]["lr"],
             "train_loss": mean_over_ranks(loss_sum / max(seen, 1), info.device),
             "train_acc": mean_over_ranks(hits / max(seen, 1), info.device),
-            "clips_per_s": seen * info.world_size / max(seconds, 1e-9), "epoch_seconds": seconds,
+            "clips_per_s": seen * info.world_size / max(seconds, 1e-9),
+            "epoch_seconds": seconds,
         }
         if val_paths:
             row.update(validate(runs.unwrap(model).sync_model, val_paths, config, info, val_plans))
         last = row
         if info.is_primary:
             _save(output_dir, model, optimizer, epoch, best, row, arch, config, metrics)
-            log.info("epoch %d (phase %d): %s", epoch, phase,
-                     ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float)))
+            log.info(
+                "epoch %d (phase %d): %s",
+                epoch,
+                phase,
+                ", ".join(f"{k} {v:.4g}" for k, v in row.items() if isinstance(v, float)),
+            )
         barrier()
     if info.is_primary and total_epochs > start_epoch:
-        chosen = f"best epoch {best['epoch']} by offset accuracy {best['val_offset_acc']:.3f}" if val_paths else "last epoch"
+        chosen = (
+            f"best epoch {best['epoch']} by offset accuracy {best['val_offset_acc']:.3f}" if val_paths else "last epoch"
+        )
         log.info("sync model: %s (%s)", output_dir / "sync_model.pth", chosen)
     if metrics is not None:
         metrics.close()
     return last
 
 
-def _save(output_dir: Path, model, optimizer, epoch: int, best: dict, row: dict, arch: SyncArch, config: dict,
-          metrics: runs.MetricsLog) -> None:
+def _save(
+    output_dir: Path,
+    model,
+    optimizer,
+    epoch: int,
+    best: dict,
+    row: dict,
+    arch: SyncArch,
+    config: dict,
+    metrics: runs.MetricsLog,
+) -> None:
     sync_model = runs.unwrap(model).sync_model
     # Best by held-out offset accuracy; without validation every epoch is "best" so the last one is exported.
     accuracy = row.get("val_offset_acc", float("inf"))
@@ -216,8 +274,15 @@ def _save(output_dir: Path, model, optimizer, epoch: int, best: dict, row: dict,
         best.update(val_offset_acc=accuracy, epoch=epoch)
         export_sync_model(sync_model, output_dir / "sync_model.pth", arch, config)
     export_sync_model(sync_model, output_dir / "sync_model_last.pth", arch, config)
-    save_checkpoint({
-        "model": runs.unwrap(model).state_dict(), "optimizer": optimizer.state_dict(), "epoch": epoch,
-        "best": dict(best), "config": config, "rng": runs.rng_state(),
-    }, runs.checkpoint_path(output_dir, runs.LATEST))
+    save_checkpoint(
+        {
+            "model": runs.unwrap(model).state_dict(),
+            "optimizer": optimizer.state_dict(),
+            "epoch": epoch,
+            "best": dict(best),
+            "config": config,
+            "rng": runs.rng_state(),
+        },
+        runs.checkpoint_path(output_dir, runs.LATEST),
+    )
     metrics.add(row)

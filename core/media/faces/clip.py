@@ -96,8 +96,9 @@ def _check_path(path: Path, audio_path: str | os.PathLike | None) -> None:
                 raise NoAudioTrack("no audio track")
 
 
-def source_frames(path: str | os.PathLike, fps: float = TARGET_FPS, max_frames: int | None = None,
-                  info: dict | None = None) -> Iterator[np.ndarray]:
+def source_frames(
+    path: str | os.PathLike, fps: float = TARGET_FPS, max_frames: int | None = None, info: dict | None = None
+) -> Iterator[np.ndarray]:
     """The first ``max_frames`` RGB uint8 frames at their own size, re-timed to ``fps`` as ``load_av_clip`` does.
 
     ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height``.
@@ -153,8 +154,9 @@ def plan_face_crop(
             log.info("%s: already a face crop, scored whole", path)
             plan.crop, plan.face_status = False, WHOLE_FRAME
         elif main_track(tracks) is None:
-            log.warning("%s: no face track of %d frames or more: the whole frame is scored", path,
-                        config.min_track_frames)
+            log.warning(
+                "%s: no face track of %d frames or more: the whole frame is scored", path, config.min_track_frames
+            )
             plan.crop, plan.face_status = False, NoFace.status
         else:
             log.info("%s: not a face crop (%d face tracks): the face is tracked and cropped", path, len(tracks))
@@ -184,8 +186,16 @@ def cut_tracks(
     return out
 
 
-def _track_clips(path: Path, plan: FacePlan, items: list[FaceClip], size: int, max_frames: int | None,
-                 min_frames: int, audio_path: str | os.PathLike | None, sample_rate: int) -> None:
+def _track_clips(
+    path: Path,
+    plan: FacePlan,
+    items: list[FaceClip],
+    size: int,
+    max_frames: int | None,
+    min_frames: int,
+    audio_path: str | os.PathLike | None,
+    sample_rate: int,
+) -> None:
     """Fill in the clips of ``items`` (their tracks passed the checks): crops, and the audio of the same span."""
     if not items:
         return
@@ -203,13 +213,29 @@ def _track_clips(path: Path, plan: FacePlan, items: list[FaceClip], size: int, m
         span = audio[first * per_frame : (first + len(frames)) * per_frame]
         usable = min(len(frames), span.shape[0] // per_frame)
         if usable < min_frames:
-            item.error = ClipTooShort(f"too short: {usable} frames with audio (face track {item.track_id} from "
-                                      f"frame {first}, {len(frames)} frames), need {min_frames}")
+            item.error = ClipTooShort(
+                f"too short: {usable} frames with audio (face track {item.track_id} from "
+                f"frame {first}, {len(frames)} frames), need {min_frames}"
+            )
             continue
-        item.clip = AVClip(str(path), frames[:usable], span[: usable * per_frame], plan.source_fps, plan.resampled,
-                           item.track.frame_width, item.track.frame_height, first)
-        log.info("%s: face track %d cropped: frames %d-%d, face %.0f px", path, item.track_id, first,
-                 first + usable - 1, item.track.size)
+        item.clip = AVClip(
+            str(path),
+            frames[:usable],
+            span[: usable * per_frame],
+            plan.source_fps,
+            plan.resampled,
+            item.track.frame_width,
+            item.track.frame_height,
+            first,
+        )
+        log.info(
+            "%s: face track %d cropped: frames %d-%d, face %.0f px",
+            path,
+            item.track_id,
+            first,
+            first + usable - 1,
+            item.track.size,
+        )
 
 
 def load_face_clips(
@@ -251,6 +277,14 @@ def load_face_clips(
             except FaceTrackError as exc:
                 item.face_status, item.error = exc.status, exc
             items.append(item)
-    _track_clips(path, plan, [item for item in items if item.error is None], size, max_frames, min_frames, audio_path,
-                 sample_rate)
+    _track_clips(
+        path,
+        plan,
+        [item for item in items if item.error is None],
+        size,
+        max_frames,
+        min_frames,
+        audio_path,
+        sample_rate,
+    )
     return items

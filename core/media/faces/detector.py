@@ -101,8 +101,11 @@ class FaceDetector:
             # are loaded: keep the caller's random stream (training dropout, resumes) as it was.
             with torch.random.fork_rng(devices=[]):
                 self._mtcnn = MTCNN(
-                    min_face_size=self.mtcnn_min_face, thresholds=self.thresholds, keep_all=True,
-                    select_largest=False, device=self.device,
+                    min_face_size=self.mtcnn_min_face,
+                    thresholds=self.thresholds,
+                    keep_all=True,
+                    select_largest=False,
+                    device=self.device,
                 ).eval()
         return self._mtcnn
 

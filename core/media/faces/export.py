@@ -24,13 +24,21 @@ def track_rows(track: FaceTrack, track_id: int, count: int, fps: float = TARGET_
     rows = []
     for k in range(min(count, track.length)):
         frame = int(track.frames[k])
-        rows.append([frame, f"{frame / fps:.2f}", track_id, *(f"{value:.1f}" for value in boxes[k]),
-                     int(bool(track.detected[k]))])
+        rows.append(
+            [
+                frame,
+                f"{frame / fps:.2f}",
+                track_id,
+                *(f"{value:.1f}" for value in boxes[k]),
+                int(bool(track.detected[k])),
+            ]
+        )
     return rows
 
 
-def write_clip_video(path: str | os.PathLike, clip: AVClip, fps: float = TARGET_FPS,
-                     sample_rate: int = SAMPLE_RATE) -> None:
+def write_clip_video(
+    path: str | os.PathLike, clip: AVClip, fps: float = TARGET_FPS, sample_rate: int = SAMPLE_RATE
+) -> None:
     """The clip's frames (H.264, near-lossless) with its audio (AAC, mono): what the detector scored."""
     height, width = clip.frames.shape[1:3]
     with av.open(os.fspath(path), "w") as container:
@@ -43,15 +51,19 @@ def write_clip_video(path: str | os.PathLike, clip: AVClip, fps: float = TARGET_
         container.mux(video.encode())
         samples = np.clip(clip.audio, -32768, 32767).astype(np.int16)[None]
         for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(np.ascontiguousarray(samples[:, start : start + 1024]), format="s16",
-                                               layout="mono")
+            frame = av.AudioFrame.from_ndarray(
+                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
+            )
             frame.sample_rate, frame.pts = sample_rate, start
             container.mux(audio.encode(frame))
         container.mux(audio.encode())
 
 
-def draw_boxes(frame: np.ndarray, boxes: Sequence[np.ndarray],
-               colours: Sequence[tuple[int, int, int]] = ((255, 220, 0), (0, 170, 255))) -> np.ndarray:
+def draw_boxes(
+    frame: np.ndarray,
+    boxes: Sequence[np.ndarray],
+    colours: Sequence[tuple[int, int, int]] = ((255, 220, 0), (0, 170, 255)),
+) -> np.ndarray:
     """A copy of an RGB frame with each [x0, y0, x1, y1] box outlined (lines ~0.4% of the frame wide)."""
     out = np.ascontiguousarray(frame).copy()
     thickness = max(2, round(max(frame.shape[:2]) / 250))

@@ -30,8 +30,8 @@ import numpy as np
 
 from core.errors import InputError
 from core.media.faces.crop import outside_fraction
-from core.media.faces.tracks import MIN_TRACK_FRAMES, FaceTrack, TrackConfig, track_faces
 from core.media.faces.detector import FaceDetector
+from core.media.faces.tracks import MIN_TRACK_FRAMES, FaceTrack, TrackConfig, track_faces
 
 MIN_FACE_PX = 80.0  # larger box side; its crop (1.4x) is then upscaled at most 2x to 224
 
@@ -114,14 +114,18 @@ def select_main_track(
         if other is main or other.skipped is not None:
             continue
         if other.size >= speaker_size_ratio * main.size and _overlap(main, other) >= speaker_overlap * main.length:
-            raise SeveralSpeakers(f"several faces on screen at once: frames {max(main.frames[0], other.frames[0])}-"
-                                  f"{min(main.frames[-1], other.frames[-1])}")
+            raise SeveralSpeakers(
+                f"several faces on screen at once: frames {max(main.frames[0], other.frames[0])}-"
+                f"{min(main.frames[-1], other.frames[-1])}"
+            )
     if main.length < min_frames:
         raise _too_short(main, min_frames, "the main face track")
     outside = outside_fraction(main.smoothed, main.frame_width, main.frame_height) > max_outside
     if outside.mean() > max_outside_share:
-        raise FaceLeavesFrame(f"the face leaves the frame: more than {max_outside:.0%} of the face is outside on "
-                              f"{int(outside.sum())} of {main.length} frames")
+        raise FaceLeavesFrame(
+            f"the face leaves the frame: more than {max_outside:.0%} of the face is outside on "
+            f"{int(outside.sum())} of {main.length} frames"
+        )
     return main
 
 
@@ -141,8 +145,10 @@ def check_track(
         raise FaceTooSmall(f"face too small: {track.size:.0f} px, need at least {min_face_px:.0f} px")
     outside = outside_fraction(track.smoothed, track.frame_width, track.frame_height) > max_outside
     if outside.mean() > max_outside_share:
-        raise FaceLeavesFrame(f"the face leaves the frame: more than {max_outside:.0%} of the face is outside on "
-                              f"{int(outside.sum())} of {track.length} frames")
+        raise FaceLeavesFrame(
+            f"the face leaves the frame: more than {max_outside:.0%} of the face is outside on "
+            f"{int(outside.sum())} of {track.length} frames"
+        )
 
 
 def track_status(tracks: Sequence[FaceTrack], **kwargs) -> tuple[FaceTrack | None, str, str]:
@@ -177,7 +183,10 @@ def looks_like_face_crop(
 
 
 def is_face_crop(
-    frames: Iterable[np.ndarray], fps: float = 25.0, max_frames: int = 50, detector: FaceDetector | None = None,
+    frames: Iterable[np.ndarray],
+    fps: float = 25.0,
+    max_frames: int = 50,
+    detector: FaceDetector | None = None,
     config: TrackConfig = TrackConfig(),
 ) -> bool:
     """:func:`looks_like_face_crop` on the first ``max_frames`` frames (2 s at 25 fps: enough to tell)."""
