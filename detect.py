@@ -19,13 +19,20 @@ Examples (checkpoints under checkpoints/ by default):
 
     python detect.py --test_video_path long_clip.mp4 --whole_video --window_stride 25 --output_dir outputs/avf_whole
 
-Outputs in --output_dir: output.log, scores.csv (path, score, steps, status), testing_scores.npy, and
-with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync logits). When every video has a
-label: a ``label`` column in scores.csv and summary.json (the metrics of test.py's summary); with --calibration:
-``calibrated, verdict`` columns. With --whole_video: scores.csv gains score_max, score_mean (over sliding windows;
-score stays the first window's, the authors'),
-timelines/<index>_<stem>.csv (time_s, step, anomaly, windows), timelines/<index>_<stem>_per_second.csv and
-segments.csv (path, track, start_s, end_s, peak, mean).
+Raw videos (an interview in 720p, the face somewhere in the frame): the face is tracked and cropped as the
+authors' clips were (--face_crop auto, the default, leaves clips that already are face crops whole):
+
+    python detect.py --test_video_path interview.mp4 --face_crop always --save_face_tracks --save_face_crops
+    python detect.py --test_video_path panel.mp4 --all_faces --output_dir outputs/panel
+
+Outputs in --output_dir: output.log, scores.csv (path, score, steps, status, face_crop, face_status),
+testing_scores.npy, and with --save_distributions distributions/<index>_<stem>.npy (per-step 31-way sync
+logits); with --save_face_tracks face_tracks/<index>_<stem>.csv, with --save_face_crops face_crops/*.mp4. When
+every video has a label: a ``label`` column in scores.csv and summary.json (the metrics of test.py's summary);
+with --calibration: ``calibrated, verdict`` columns. With --whole_video: scores.csv gains score_max, score_mean
+(over sliding windows; score stays the first window's, the authors'), timelines/<index>_<stem>.csv (time_s, step,
+anomaly, windows), timelines/<index>_<stem>_per_second.csv and segments.csv (path, track, start_s, end_s, peak,
+mean).
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ from core.cli import resolve_device, run_cli
 from core.errors import InputError
 from core.forensics.batch_summary import result_columns, write_labelled_summary
 from core.forensics.calibration import load_calibration
+from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
 
 log = logging.getLogger("detect")
@@ -96,6 +104,26 @@ def get_args_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use <video>.wav next to a video when it exists, as the authors' loader does "
         "(default: always decode the video's own audio track)",
+    )
+    parser.add_argument(
+        "--face_crop",
+        choices=FACE_CROPS,
+        default="auto",
+        help="never: score the whole frame (the authors' input); always: track the face and score its "
+        "224x224 crop; auto: leave videos that already are face crops whole, crop the others",
+    )
+    parser.add_argument(
+        "--all_faces", action="store_true", help="score every face track (one row each), not just the main speaker's"
+    )
+    parser.add_argument(
+        "--save_face_tracks",
+        action="store_true",
+        help="write the crop box of every scored frame to output_dir/face_tracks/<index>_<stem>.csv",
+    )
+    parser.add_argument(
+        "--save_face_crops",
+        action="store_true",
+        help="write each scored face crop as a video to output_dir/face_crops/",
     )
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
@@ -159,8 +187,17 @@ def main(args: argparse.Namespace) -> int:
     columns = result_columns(labels if labelled else None, calibration)
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
     settings = RunSettings(
-        Path(args.output_dir), args.lam, args.n_workers, args.save_distributions, args.audio_from_wav
+        Path(args.output_dir),
+        args.lam,
+        args.n_workers,
+        args.save_distributions,
+        args.audio_from_wav,
+        all_faces=args.all_faces,
+        save_face_tracks=args.save_face_tracks,
+        save_face_crops=args.save_face_crops,
     )
+    if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
+        log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
     if args.whole_video:
         if args.window_stride < 1 or args.min_context < 1:
             raise InputError("--window_stride and --min_context must be at least 1 step")
@@ -174,6 +211,7 @@ def main(args: argparse.Namespace) -> int:
         window_batch=args.window_batch,
         progress=not args.no_progress,
         extra_columns=ExtraColumns(*columns) if columns else None,
+        face_crop=args.face_crop,
     )
     scored = int((scores == scores).sum())
     log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)

@@ -66,7 +66,14 @@ def test_detect_without_labels_or_calibration_writes_the_same_columns(tmp_path, 
         )
         == 1
     )
-    assert read_rows(tmp_path / "out" / "scores.csv")[0] == ["path", "score", "steps", "status"]
+    assert read_rows(tmp_path / "out" / "scores.csv")[0] == [
+        "path",
+        "score",
+        "steps",
+        "status",
+        "face_crop",
+        "face_status",
+    ]
     assert not (tmp_path / "out" / "summary.json").exists()
 
 
@@ -94,13 +101,13 @@ def test_detect_with_labels_and_calibration(tmp_path, av_checkpoints, av_clips, 
         == 0
     )
     header, *rows = read_rows(out / "scores.csv")
-    assert header == ["path", "score", "steps", "status", "label", "calibrated", "verdict"]
-    assert [row[4] for row in rows] == ["0", "1", "1"]
+    assert header == ["path", "score", "steps", "status", "face_crop", "face_status", "label", "calibrated", "verdict"]
+    assert [row[6] for row in rows] == ["0", "1", "1"]
     scores = [float(row[1]) for row in rows]
     for row, score in zip(rows[:2], scores):
-        assert float(row[5]) == float(calibration.probability(score))
-        assert row[6] == calibration.verdict(score)
-    assert rows[2][3] == "file not found" and rows[2][5:] == ["", ""]
+        assert float(row[7]) == float(calibration.probability(score))
+        assert row[8] == calibration.verdict(score)
+    assert rows[2][3] == "file not found" and rows[2][7:] == ["", ""]
     summary = json.loads((out / "summary.json").read_text())
     expected = summarize([0, 1], scores[:2], calibration.threshold)
     assert {k: summary[k] for k in ("auc", "ap", "tp", "tn", "threshold")} == {

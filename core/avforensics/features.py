@@ -33,6 +33,8 @@ from core.avforensics.scoring import (
 )
 from core.avforensics.sync_transformer import SyncModel
 from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
+from core.media.faces.clip import FaceClip, FacePlan, load_face_clips, plan_face_crop
+from core.media.faces.detector import FaceDetector
 
 
 class SyncFeatureExtractor:
@@ -45,6 +47,9 @@ class SyncFeatureExtractor:
         max_len: time steps per video.
         window_batch: 5-frame windows per encoder batch.
         whole_video: decode the whole clip and extract every step (for sliding-window scoring).
+        face_crop: ``never`` (the whole frame, the authors' input), ``always`` (the tracked face's crop) or
+            ``auto`` (a face crop passes through whole, a raw video is cropped): see :mod:`core.media.faces.clip`.
+        face_plans: a dict to cache each video's tracking in (e.g. across validation epochs); None: no cache.
     """
 
     def __init__(
@@ -56,6 +61,8 @@ class SyncFeatureExtractor:
         window_batch: int = 8,
         progress: bool = False,
         whole_video: bool = False,
+        face_crop: str = "never",
+        face_plans: dict[str, FacePlan] | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.sync_model = sync_model.to(self.device)
@@ -65,6 +72,9 @@ class SyncFeatureExtractor:
         self.window_batch = max(1, window_batch)
         self.progress = progress
         self.whole_video = whole_video  # every step of the clip instead of the first max_len
+        self.face_crop = face_crop
+        self.face_plans = face_plans
+        self._face_detector: FaceDetector | None = None
 
     @property
     def frames_needed(self) -> int | None:
@@ -82,13 +92,35 @@ class SyncFeatureExtractor:
         return num_steps(frames, frames if self.whole_video else self.max_len)
 
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
-        """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next."""
-        return load_av_clip(
-            path,
-            size=self.frame_size,
-            max_frames=self.frames_needed,
-            min_frames=WINDOW_FRAMES + 1,
-            audio_path=audio_path,
+        """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next.
+
+        With face cropping on, the main face track's crop; a video without a usable face raises the
+        :class:`core.media.faces.status.FaceTrackError` that says why."""
+        if self.face_crop == "never":
+            return load_av_clip(
+                path,
+                size=self.frame_size,
+                max_frames=self.frames_needed,
+                min_frames=WINDOW_FRAMES + 1,
+                audio_path=audio_path,
+            )
+        return self.load_clips(path, audio_path)[0].require()
+
+    def load_clips(
+        self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+    ) -> list[FaceClip]:
+        """The clips ``face_crop`` gives for a video: the whole frame or the main face's crop, or one per face
+        track with ``all_faces``; face problems are items without a clip (their ``error`` says why)."""
+        key = os.fspath(path)
+        plan = None if self.face_plans is None else self.face_plans.get(key)
+        if plan is None or plan.mode != self.face_crop:
+            if self._face_detector is None and self.face_crop != "never":
+                self._face_detector = FaceDetector(device=self.device)
+            plan = plan_face_crop(path, self.face_crop, self.frames_needed, self._face_detector, audio_path=audio_path)
+            if self.face_plans is not None:
+                self.face_plans[key] = plan
+        return load_face_clips(
+            path, plan, all_faces, self.frame_size, self.frames_needed, WINDOW_FRAMES + 1, audio_path
         )
 
     def _batches(self, total: int, size: int, what: str):

@@ -28,6 +28,7 @@ from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
+from core.media.faces.clip import FaceClip
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class AVForensicsDetector:
         frame_size: side of the square frames the sync model was trained on (224 for the official one).
         whole_video: score every step of the clip in sliding windows (:mod:`core.avforensics.whole_video`);
             None: the first ``max_len`` steps only, as the authors do.
+        face_crop: ``never`` (the authors' whole-frame input), ``always`` or ``auto``: see :mod:`core.media.faces.clip`.
     """
 
     name: ClassVar[str] = "avforensics"
@@ -80,6 +82,7 @@ class AVForensicsDetector:
         frame_size: int = FRAME_SIZE,
         lam: float = 0.0,
         whole_video: WholeVideoSettings | None = None,
+        face_crop: str = "never",
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -88,7 +91,14 @@ class AVForensicsDetector:
                 f"so max_len must be between 2 and {positions + 1}"
             )
         self.features = SyncFeatureExtractor(
-            sync_model.eval(), frame_size, max_len, device, window_batch, progress, whole_video=whole_video is not None
+            sync_model.eval(),
+            frame_size,
+            max_len,
+            device,
+            window_batch,
+            progress,
+            whole_video=whole_video is not None,
+            face_crop=face_crop,
         )
         self.whole_video = whole_video
         self.device = self.features.device
@@ -135,6 +145,11 @@ class AVForensicsDetector:
     def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
         return self.features.load_clip(path, audio_path)
 
+    def load_clips(
+        self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+    ) -> list[FaceClip]:
+        return self.features.load_clips(path, audio_path, all_faces)
+
     @torch.no_grad()
     def analyse(self, clip: AVClip) -> VideoAnalysis:
         """Logits, PCA features and both sequence scores of one decoded clip."""
@@ -160,18 +175,24 @@ class AVForensicsDetector:
     def analyse_video(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> Evidence:
         """The detector interface (``core.forensics``): the score and the per-step sync logits of one video.
 
-        Step k covers frames k..k+4; its time is the window's start, k / 25 s. In whole-video mode the
-        evidence also has the ``anomaly`` curve (times: the windows' middle frames) and, in ``details``,
-        ``score_max``, ``score_mean``, the segment threshold and the segments.
+        Step k covers frames k..k+4 of the clip; its time is the window's start in the video, (first + k) / 25 s
+        (a face crop's clip starts at its track's first frame). With face cropping, the main face is scored. In
+        whole-video mode the evidence also has the ``anomaly`` curve (times: the windows' middle frames) and, in
+        ``details``, ``score_max``, ``score_mean``, the segment threshold and the segments.
         """
-        clip = self.load_clip(path, audio_path)
+        face = self.load_clips(path, audio_path)[0]
+        clip = face.require()
         analysis = self.analyse(clip)
-        return evidence_of(clip, analysis, self.lam)
+        evidence = evidence_of(clip, analysis, self.lam)
+        if self.features.face_crop != "never":
+            evidence.details.update(face_crop=face.face_crop, face_status=face.face_status)
+        return evidence
 
 
 def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
     """The interface's view of one analysed clip."""
-    steps_s = np.arange(analysis.steps, dtype=np.float64) / TARGET_FPS
+    offset_s = clip.first_frame / TARGET_FPS
+    steps_s = offset_s + np.arange(analysis.steps, dtype=np.float64) / TARGET_FPS
     series = {
         "sync_logits": TimeSeries(
             steps_s, analysis.logits, f"{NUM_OFFSETS} audio-visual offset logits (-15..+15 frames) per time step"
@@ -186,7 +207,9 @@ def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
     whole = analysis.whole
     if whole is not None:
         series["anomaly"] = TimeSeries(
-            whole.time_s, whole.anomaly, "per-step anomaly (KL + lam x feature error) at 25 Hz, from sliding windows"
+            offset_s + whole.time_s,
+            whole.anomaly,
+            "per-step anomaly (KL + lam x feature error) at 25 Hz, from sliding windows",
         )
         details.update(
             score_max=whole.score_max,
@@ -194,7 +217,10 @@ def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:
             windows=len(whole.window_starts),
             segment_threshold=whole.threshold,
             segment_threshold_rule=whole.threshold_rule,
-            segments=[vars(segment) for segment in whole.segments],
+            segments=[
+                {**vars(segment), "start_s": segment.start_s + offset_s, "end_s": segment.end_s + offset_s}
+                for segment in whole.segments
+            ],
         )
     return Evidence(
         detector=AVForensicsDetector.name,

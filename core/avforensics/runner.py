@@ -3,13 +3,19 @@
 Outputs in ``output_dir``:
 
 * ``output.log``: one line per video with its score (the authors' wording, plus the path);
-* ``scores.csv``: ``path, score, steps, status`` -- status ``ok`` or why the video has no score (NaN) --
-  followed by the caller's extra columns, if any (labels, calibrated values);
+* ``scores.csv``: ``path, score, steps, status, face_crop, face_status`` -- status ``ok`` or why the video has
+  no score (NaN) -- followed by the caller's extra columns, if any (labels, calibrated values);
 * ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
   written as ``testing_score.npy``, the name their README uses);
-* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits;
+* with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits
+  (``<index>_<stem>_face<track>.npy`` per face track with ``all_faces``);
 * with ``whole_video``: ``score_max, score_mean`` columns in ``scores.csv`` (over the sliding windows; ``score``
-  stays the first window's), ``timelines/`` and ``segments.csv`` (:mod:`core.avforensics.timeline_files`).
+  stays the first window's), ``timelines/`` and ``segments.csv`` (:mod:`core.avforensics.timeline_files`);
+* with ``save_face_tracks`` / ``save_face_crops``: see :mod:`core.avforensics.face_outputs`.
+
+``scores.csv`` also says what was scored: ``face_crop`` (``none``: the whole frame, or the face track's
+id) and ``face_status`` (``whole frame``, ``ok``, or why the face gives no clip: ``no face``, ``face too
+small``...). With ``all_faces`` a video has one row per face track; the score arrays hold its main track's.
 
 A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
 score and the run goes on. The CSV and log are flushed after every video and the score arrays rewritten,
@@ -31,12 +37,13 @@ import numpy as np
 from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
+from core.avforensics.face_outputs import FaceOutputs
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths, VideoAnalysis
 from core.avforensics.timeline_files import TimelineWriter
 from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import require_file
 from core.errors import InputError
-from core.media.av_clip import AVClip
+from core.media.faces.clip import FaceClip
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +60,9 @@ class RunSettings:
     # because a stale WAV would silently replace the video's own audio track.
     audio_from_wav: bool = False
     whole_video: WholeVideoSettings | None = None  # sliding windows over the whole clip, timelines, segments
+    all_faces: bool = False  # one row per face track (face cropping on), not just the main one
+    save_face_tracks: bool = False
+    save_face_crops: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,7 +95,16 @@ class ResultWriter:
         self._csv = csv.writer(self._csv_file)
         self.extra_columns = extra_columns
         self._csv.writerow(
-            ["path", "score", "steps", "status", *video_columns, *(extra_columns.names if extra_columns else ())]
+            [
+                "path",
+                "score",
+                "steps",
+                "status",
+                "face_crop",
+                "face_status",
+                *video_columns,
+                *(extra_columns.names if extra_columns else ()),
+            ]
         )
         self._csv_file.flush()
 
@@ -97,18 +116,24 @@ class ResultWriter:
         steps: int,
         status: str,
         logits: np.ndarray | None,
+        face: FaceClip,
         extra: tuple[float, ...] = (),
+        suffix: str = "",
     ) -> None:
-        self.scores[index] = score
+        if face.main:
+            self.scores[index] = score
+        track = "" if face.track_id is None else f" [face track {face.track_id}]"
         self._log.write(
-            f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + "\n"
+            f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + track + "\n"
         )
         self._log.flush()
         labelled = self.extra_columns.values(index, score) if self.extra_columns else ()
-        self._csv.writerow([path, repr(score), steps, status, *map(repr, extra), *labelled])
+        self._csv.writerow(
+            [path, repr(score), steps, status, face.face_crop, face.face_status, *map(repr, extra), *labelled]
+        )
         self._csv_file.flush()
         if self.distribution_dir is not None and logits is not None:
-            np.save(self.distribution_dir / f"{index}_{Path(path).stem}.npy", logits)
+            np.save(self.distribution_dir / f"{index}_{Path(path).stem}{suffix}.npy", logits)
         for name in SCORE_FILES:
             np.save(self.output_dir / name, self.scores)
 
@@ -117,12 +142,34 @@ class ResultWriter:
         self._csv_file.close()
 
 
-def _load(path: str, detector: AVForensicsDetector, audio_from_wav: bool = False) -> AVClip:
+def _load(
+    path: str, detector: AVForensicsDetector, audio_from_wav: bool = False, all_faces: bool = False
+) -> list[FaceClip]:
+    """The video's clips (whole frame, main face or every face); an unreadable video gives one without a clip."""
     wav = Path(path).with_suffix(".wav")
     audio_path = wav if audio_from_wav and wav.is_file() else None
     if audio_path is not None:
         log.info("%s: audio read from %s", path, wav)
-    return detector.load_clip(path, audio_path)
+    try:
+        return detector.load_clips(path, audio_path, all_faces)
+    except (InputError, RuntimeError, ValueError) as exc:
+        return [FaceClip(None, "", error=exc)]
+
+
+def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[float, int, str, VideoAnalysis | None]:
+    """(score, steps, status, analysis) of one clip; status ``ok`` or why there is no score (NaN)."""
+    try:
+        analysis = detector.analyse(face.require())
+    except InputError as exc:
+        log.warning("%s: skipped, %s", path, exc)
+        return math.nan, 0, str(exc), None
+    except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
+        status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
+        log.error("%s: %s", path, status)
+        return math.nan, 0, status, None
+    score = analysis.scores.combined(detector.lam)
+    log.info("%s: score %.6f over %d steps", path, score, analysis.steps)
+    return score, analysis.steps, "ok", analysis
 
 
 def run_detection(
@@ -152,6 +199,8 @@ def run_detection(
         ("score_max", "score_mean") if whole else (),
     )
     timelines = TimelineWriter(settings.output_dir) if whole else None
+    face_outputs = FaceOutputs(settings.output_dir, settings.save_face_tracks, settings.save_face_crops)
+    load_options = (settings.audio_from_wav, settings.all_faces)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
     next_to_submit = 0
@@ -160,39 +209,26 @@ def run_detection(
             for index, path in enumerate(inputs):
                 # Decode up to n_workers videos ahead in background threads while this one is scored.
                 while pool is not None and next_to_submit < len(inputs) and len(pending) <= settings.n_workers:
-                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, settings.audio_from_wav))
+                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, *load_options))
                     next_to_submit += 1
-                score, steps, status, logits = math.nan, 0, "ok", None
-                analysis: VideoAnalysis | None = None
-                try:
-                    clip = (
-                        pending.popleft().result()
-                        if pool is not None
-                        else _load(path, detector, settings.audio_from_wav)
+                faces = pending.popleft().result() if pool is not None else _load(path, detector, *load_options)
+                for face in faces:
+                    score, steps, status, analysis = _score(path, face, detector)
+                    suffix = f"_face{face.track_id}" if settings.all_faces and face.track_id is not None else ""
+                    whole_result = analysis.whole if analysis is not None else None
+                    extra = (
+                        ()
+                        if timelines is None
+                        else (math.nan, math.nan)
+                        if whole_result is None
+                        else (whole_result.score_max, whole_result.score_mean)
                     )
-                    analysis = detector.analyse(clip)
-                    score, steps, logits = analysis.scores.combined(detector.lam), analysis.steps, analysis.logits
-                    log.info("%s: score %.6f over %d steps", path, score, steps)
-                except InputError as exc:
-                    status = str(exc)
-                    log.warning("%s: skipped, %s", path, status)
-                except (
-                    RuntimeError,
-                    ValueError,
-                ) as exc:  # a decoder or model failure on one file must not stop the run
-                    status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
-                    log.error("%s: %s", path, status)
-                whole_result = analysis.whole if analysis is not None else None
-                extra = (
-                    ()
-                    if timelines is None
-                    else (math.nan, math.nan)
-                    if whole_result is None
-                    else (whole_result.score_max, whole_result.score_mean)
-                )
-                writer.add(index, path, score, steps, status, logits, extra)
-                if timelines is not None and whole_result is not None:
-                    timelines.add(index, path, whole_result)
+                    logits = analysis.logits if analysis is not None else None
+                    writer.add(index, path, score, steps, status, logits, face, extra, suffix)
+                    if timelines is not None and whole_result is not None:
+                        timelines.add(index, path, whole_result, face.face_crop, face.start_s, suffix)
+                    if status == "ok":
+                        face_outputs.add(index, path, face)
                 bar.update(1)
     finally:
         writer.close()

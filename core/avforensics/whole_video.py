@@ -95,8 +95,9 @@ class WholeVideoResult:
     def score_mean(self) -> float:
         return float(np.mean(self.window_scores))
 
-    def per_second(self) -> list[SecondSummary]:
-        return per_second(self.time_s, self.anomaly)
+    def per_second(self, offset_s: float = 0.0) -> list[SecondSummary]:
+        """Per-second summary; ``offset_s`` shifts the clip's times to the video's (a face track's start)."""
+        return per_second(self.time_s + offset_s, self.anomaly)
 
 
 def window_starts(steps: int, length: int, stride: int) -> np.ndarray:

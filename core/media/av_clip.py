@@ -43,6 +43,7 @@ class AVClip:
     resampled: bool
     source_width: int = 0  # the decoded video's size before resizing (0: unknown)
     source_height: int = 0
+    first_frame: int = 0  # index (at 25 fps) of the source frame the clip starts at: > 0 for a face track's crop
 
     @property
     def num_frames(self) -> int:
@@ -56,7 +57,7 @@ def _to_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
     return np.asarray(image)
 
 
-def _frames_at_rate(
+def frames_at_rate(
     stream: av.video.stream.VideoStream, frames: Iterator[av.VideoFrame], fps: float
 ) -> Iterator[av.VideoFrame]:
     """Re-time decoded frames to ``fps``: output frame n is the latest input frame whose time rounds to <= n."""
@@ -97,7 +98,7 @@ def load_video_frames(
     resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
     decoded: Iterator[av.VideoFrame] = container.decode(stream)
     if resample:
-        decoded = _frames_at_rate(stream, decoded, fps)
+        decoded = frames_at_rate(stream, decoded, fps)
     images: list[np.ndarray] = []
     last_frame, last_image = None, None
     for frame in decoded:

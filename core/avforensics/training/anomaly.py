@@ -62,13 +62,18 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
     require_file(sync_path, "audio-visual sync model")
     shard = cache.with_name(f"{cache.stem}.rank{info.rank}of{info.world_size}.npz")
     source = f"{Path(sync_path).resolve()}|{Path(sync_path).stat().st_mtime_ns}|{extract_len}|{len(paths)}"
+    face_crop = config.get("face_crop", "never")
+    if face_crop != "never":  # (the whole-frame key stays as before, so earlier caches stay valid)
+        source += f"|faces {face_crop}"
     if shard.is_file():
         with np.load(shard) as arrays:
             if str(arrays["source"]) != source:  # another sync model or length: extract again
                 shard.unlink()
     if not shard.is_file():
         model, arch = load_sync_model(sync_path)
-        extractor = SyncFeatureExtractor(model, arch.frame_size, extract_len, info.device, config["window_batch"])
+        extractor = SyncFeatureExtractor(
+            model, arch.frame_size, extract_len, info.device, config["window_batch"], face_crop=face_crop
+        )
         logits, features, lengths, kept = [], [], [], []
         mine = paths[info.rank :: info.world_size]
         for path in tqdm(

@@ -48,6 +48,7 @@ import logging
 from pathlib import Path
 
 from core.cli import add_precision_arg, run_cli, str2bool
+from core.media.faces.clip import FACE_CROPS
 
 log = logging.getLogger("core.avforensics.training")
 
@@ -71,6 +72,13 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present"
     )
     parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per encoder batch in extraction")
+    parser.add_argument(
+        "--face_crop",
+        choices=FACE_CROPS,
+        default="auto",
+        help="as detect.py: never trains on whole frames, always on each video's tracked face crop, "
+        "auto crops raw videos and leaves face crops whole (faces are tracked once per video)",
+    )
     parser.add_argument("--no_progress", action="store_true", help="hide progress bars")
 
 

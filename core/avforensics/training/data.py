@@ -13,6 +13,9 @@ In phase 2, windows whose 31 shifts would reach into the zero padding are avoide
 enough (35+ frames). Each epoch draws ``windows_per_video`` random windows per video; the draw depends only on
 (seed, epoch,
 index), so it is the same with any number of loader workers and after a resume.
+
+With face cropping (``face_crop`` auto or always, as detect.py's ``--face_crop``), each video's faces are
+tracked once before training (:func:`plan_faces`) and its main face's crop is what the windows are cut from.
 """
 
 from __future__ import annotations
@@ -23,11 +26,15 @@ import os
 import numpy as np
 import torch
 from torch.utils.data import Dataset
+from tqdm import tqdm
 
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES
 from core.errors import InputError
 from core.media.av_clip import AVClip, load_av_clip
+from core.media.faces.clip import FacePlan, load_face_clips, plan_face_crop
+from core.media.faces.detector import FaceDetector
 from core.media.sources import read_video_list
+from core.runs.distributed import all_gather_objects
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +46,36 @@ def list_videos(source: str | os.PathLike) -> list[str]:
     return [str(entry.path) for entry in read_video_list(source)]
 
 
-def load_training_clip(path: str, frame_size: int, max_frames: int | None) -> AVClip:
-    """Decode like the detector (25 fps, square frames, 16 kHz int16-scale audio), at ``frame_size``."""
-    return load_av_clip(path, size=frame_size, max_frames=max_frames, min_frames=WINDOW_FRAMES)
+def load_training_clip(path: str, frame_size: int, max_frames: int | None, plan: FacePlan | None = None) -> AVClip:
+    """Decode like the detector (25 fps, square frames, 16 kHz int16-scale audio), at ``frame_size``; with a
+    face ``plan``, the main face's crop (a video without a usable face raises why)."""
+    if plan is None or plan.mode == "never":
+        return load_av_clip(path, size=frame_size, max_frames=max_frames, min_frames=WINDOW_FRAMES)
+    return load_face_clips(path, plan, size=frame_size, max_frames=max_frames, min_frames=WINDOW_FRAMES)[0].require()
+
+
+def plan_faces(
+    paths: list[str], face_crop: str, max_frames: int | None, info, progress: bool = True
+) -> dict[str, FacePlan]:
+    """Track the faces of every video once (each rank its share, then shared): {path: plan}; {} for ``never``."""
+    if face_crop == "never":
+        return {}
+    detector = FaceDetector(device=info.device)
+    mine: dict[str, FacePlan] = {}
+    for path in tqdm(
+        paths[info.rank :: info.world_size],
+        desc="face tracks",
+        unit="video",
+        disable=not progress or not info.is_primary,
+    ):
+        try:
+            mine[path] = plan_face_crop(path, face_crop, max_frames, detector)
+        except InputError as exc:  # the dataset reports and replaces it when it is drawn
+            log.warning("%s: faces not tracked (%s)", path, exc)
+    plans: dict[str, FacePlan] = {}
+    for shard in all_gather_objects(mine):
+        plans.update(shard)
+    return plans
 
 
 def audio_windows(clip: AVClip, step: int, offsets: np.ndarray) -> np.ndarray:
@@ -64,6 +98,8 @@ class SyncWindowDataset(Dataset):
         max_frames: int | None = 250,
         cache: bool = False,
         seed: int = 0,
+        face_crop: str = "never",
+        face_plans: dict[str, FacePlan] | None = None,
     ) -> None:
         if phase not in (1, 2):
             raise ValueError(f"phase must be 1 or 2, not {phase}")
@@ -72,6 +108,7 @@ class SyncWindowDataset(Dataset):
         self.cache: dict[int, AVClip] | None = {} if cache else None
         self.unusable: set[int] = set()
         self.seed, self.epoch = seed, 0
+        self.face_crop, self.face_plans = face_crop, face_plans or {}
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -82,10 +119,13 @@ class SyncWindowDataset(Dataset):
     def _clip(self, video: int) -> AVClip | None:
         if self.cache is not None and video in self.cache:
             return self.cache[video]
+        path = self.paths[video]
         try:
-            clip = load_training_clip(self.paths[video], self.frame_size, self.max_frames)
+            if self.face_crop != "never" and path not in self.face_plans:
+                raise InputError("its faces could not be tracked")
+            clip = load_training_clip(path, self.frame_size, self.max_frames, self.face_plans.get(path))
         except InputError as exc:
-            log.warning("%s: not used for training (%s)", self.paths[video], exc)
+            log.warning("%s: not used for training (%s)", path, exc)
             self.unusable.add(video)
             return None
         if self.cache is not None:

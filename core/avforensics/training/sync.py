@@ -32,7 +32,7 @@ from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.mel import LogMel
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
-from core.avforensics.training.data import SyncWindowDataset, list_videos
+from core.avforensics.training.data import SyncWindowDataset, list_videos, plan_faces
 from core.checkpoints import save_checkpoint
 from core.errors import InputError
 from core.runs import folder as runs
@@ -90,10 +90,20 @@ def phase_loss(logits: torch.Tensor, video_index: torch.Tensor, phase: int) -> t
     return F.cross_entropy(logits, target), (logits.argmax(dim=1) == target).sum()
 
 
-def validate(model: nn.Module, paths: list[str], config: dict[str, Any], info) -> dict[str, float]:
-    """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks."""
+def validate(
+    model: nn.Module, paths: list[str], config: dict[str, Any], info, face_plans: dict | None = None
+) -> dict[str, float]:
+    """Offset accuracy (exact and within 1 frame) over every step of the held-out videos, split across ranks.
+
+    ``face_plans`` caches the videos' face tracking from one epoch to the next."""
     extractor = SyncFeatureExtractor(
-        model, config["frame_size"], config["val_max_len"], info.device, config["window_batch"]
+        model,
+        config["frame_size"],
+        config["val_max_len"],
+        info.device,
+        config["window_batch"],
+        face_crop=config.get("face_crop", "never"),
+        face_plans=face_plans,
     )
     hits = near = steps = 0
     for path in paths[info.rank :: info.world_size]:
@@ -147,6 +157,16 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         model = DistributedDataParallel(model, device_ids=[info.device.index] if info.device.type == "cuda" else None)
     metrics = runs.MetricsLog(output_dir, start_epoch) if info.is_primary else None
 
+    face_crop = config.get("face_crop", "never")
+    # Faces are tracked once, before the epochs (not at all when a resumed run has nothing left to do).
+    face_plans = plan_faces(
+        train_paths,
+        face_crop if start_epoch < total_epochs else "never",
+        config["max_frames"],
+        info,
+        not config["no_progress"],
+    )
+    val_plans: dict = {}
     last: dict[str, Any] = {}
     for epoch in range(start_epoch, total_epochs):
         phase = 1 if epoch < config["epochs1"] else 2
@@ -160,6 +180,8 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             config["max_frames"],
             config["cache"],
             config["seed"],
+            face_crop,
+            face_plans,
         )
         dataset.set_epoch(epoch)
         # DistributedSampler also for one process: its shuffle depends only on (seed, epoch), so resumes replay it.
@@ -214,7 +236,7 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
             "epoch_seconds": seconds,
         }
         if val_paths:
-            row.update(validate(runs.unwrap(model).sync_model, val_paths, config, info))
+            row.update(validate(runs.unwrap(model).sync_model, val_paths, config, info, val_plans))
         last = row
         if info.is_primary:
             _save(output_dir, model, optimizer, epoch, best, row, arch, config, metrics)

@@ -97,13 +97,16 @@ class FaceDetector:
                 from facenet_pytorch import MTCNN
             except ImportError as exc:
                 raise ToolkitError(f"face detection needs the facenet-pytorch package ({exc})") from None
-            self._mtcnn = MTCNN(
-                min_face_size=self.mtcnn_min_face,
-                thresholds=self.thresholds,
-                keep_all=True,
-                select_largest=False,
-                device=self.device,
-            ).eval()
+            # Building the nets draws their initial weights from torch's global generator before the real ones
+            # are loaded: keep the caller's random stream (training dropout, resumes) as it was.
+            with torch.random.fork_rng(devices=[]):
+                self._mtcnn = MTCNN(
+                    min_face_size=self.mtcnn_min_face,
+                    thresholds=self.thresholds,
+                    keep_all=True,
+                    select_largest=False,
+                    device=self.device,
+                ).eval()
         return self._mtcnn
 
     def prepare(self, frame: np.ndarray) -> np.ndarray:

@@ -129,6 +129,28 @@ def select_main_track(
     return main
 
 
+def check_track(
+    track: FaceTrack,
+    min_face_px: float = MIN_FACE_PX,
+    min_frames: int = MIN_TRACK_FRAMES,
+    max_outside: float = 0.25,
+    max_outside_share: float = 0.1,
+    name: str = "the face track",
+) -> None:
+    """One track on its own (every track of a video scored): too short, too small or leaving the frame raise
+    the :class:`FaceTrackError` :func:`select_main_track` would; ``name`` says which track in the message."""
+    if track.skipped is not None or track.length < min_frames:
+        raise _too_short(track, max(min_frames, MIN_TRACK_FRAMES), name)
+    if track.size < min_face_px:
+        raise FaceTooSmall(f"face too small: {track.size:.0f} px, need at least {min_face_px:.0f} px")
+    outside = outside_fraction(track.smoothed, track.frame_width, track.frame_height) > max_outside
+    if outside.mean() > max_outside_share:
+        raise FaceLeavesFrame(
+            f"the face leaves the frame: more than {max_outside:.0%} of the face is outside on "
+            f"{int(outside.sum())} of {track.length} frames"
+        )
+
+
 def track_status(tracks: Sequence[FaceTrack], **kwargs) -> tuple[FaceTrack | None, str, str]:
     """Like :func:`select_main_track` but for batch rows: (track or None, status, message); status "ok" when fine."""
     try:
