@@ -10,6 +10,12 @@ Without the two folder flags nothing is written to disk. A JSON report with per-
 
     python demo.py --path clip.mp4 --model checkpoints/raft-things.pth --json outputs/clip.json
 
+A long video in bounded time, with per-frame times, a per-second summary and localised segments:
+
+    python demo.py --path long.mp4 --sample_pairs 16 --timeline --json outputs/long.json \
+        --timeline_csv outputs/long.csv
+    python demo.py --path long.mp4 --start 30 --end 40 --timeline --json outputs/part.json
+
 Exit code 0 on success (whatever the verdict), 1 with one ``error:`` line for unusable input.
 """
 
@@ -22,12 +28,14 @@ from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet.timeline import timeline_report, write_timeline_csv
 from core.cli import resolve_device, str2bool
 from core.runs.precision import PRECISIONS
 from core.cli import run_cli
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
+from core.errors import ToolkitError
 
 log = logging.getLogger("demo")
 
@@ -65,10 +73,35 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--channels_last", action="store_true", help="channels-last ResNets (faster on GPU)")
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
+    parser.add_argument("--timeline", action="store_true",
+                        help="add per-frame times, fused probabilities, a per-second summary and the segments at or "
+                             "above --threshold to the JSON report")
+    parser.add_argument("--timeline_csv", default=None, help="write per-frame rows time_s,rgb,flow,fused here")
+    parser.add_argument("--segment_min_gap", type=float, default=0.5,
+                        help="merge segments separated by at most this many seconds")
+    parser.add_argument("--segment_min_len", type=float, default=0.0, help="drop segments shorter than this (s)")
+    parser.add_argument("--sample_pairs", type=int, default=None,
+                        help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's "
+                             "first frame, flow branch on the pair), read by seeking")
+    parser.add_argument("--start", type=float, default=None, help="analyse from this time (s)")
+    parser.add_argument("--end", type=float, default=None, help="analyse up to this time (s, exclusive)")
     return parser
 
 
+def check_window_args(args: argparse.Namespace) -> None:
+    if args.sample_pairs is not None and args.sample_pairs < 1:
+        raise ToolkitError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
+    if args.start is not None and args.start < 0:
+        raise ToolkitError(f"--start cannot be negative, got {args.start}")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise ToolkitError(f"--end ({args.end}) must be after --start ({args.start})")
+    if args.sample_pairs is not None and (args.folder_original_path or args.folder_optical_flow_path):
+        raise ToolkitError("--folder_original_path and --folder_optical_flow_path need every frame: "
+                           "not with --sample_pairs")
+
+
 def main(args: argparse.Namespace) -> int:
+    check_window_args(args)
     device = resolve_device(args.use_cpu, args.device)
     if args.alternate_corr:
         log.warning("--alternate_corr is ignored: it only changes memory use, not the result")
@@ -90,7 +123,8 @@ def main(args: argparse.Namespace) -> int:
         crop_size=args.crop_size,
         threshold=args.threshold,
     )
-    result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
+    result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend,
+                                  start_s=args.start, end_s=args.end, sample_pairs=args.sample_pairs)
 
     print("*" * 30)
     print("original prob", result.rgb_prob)
@@ -100,8 +134,13 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         target = Path(args.json)
         target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(json.dumps(result.report(args.threshold), indent=2))
+        report = result.report(args.threshold)
+        if args.timeline:
+            report |= timeline_report(result, args.threshold, args.segment_min_gap, args.segment_min_len)
+        target.write_text(json.dumps(report, indent=2))
         log.info("report written to %s", target)
+    if args.timeline_csv:
+        log.info("timeline written to %s", write_timeline_csv(result, args.timeline_csv))
     return 0
 
 
