@@ -77,7 +77,7 @@ def get_args_parser() -> argparse.ArgumentParser:
                         help="add per-frame times, fused probabilities, a per-second summary and the segments at or "
                              "above --threshold to the JSON report")
     parser.add_argument("--timeline_csv", default=None, help="write per-frame rows time_s,rgb,flow,fused here")
-    parser.add_argument("--segment_min_gap", type=float, default=0.5,
+    parser.add_argument("--segment_min_gap", type=float, default=0.0,
                         help="merge segments separated by at most this many seconds")
     parser.add_argument("--segment_min_len", type=float, default=0.0, help="drop segments shorter than this (s)")
     parser.add_argument("--sample_pairs", type=int, default=None,

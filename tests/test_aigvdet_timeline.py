@@ -48,7 +48,10 @@ def test_reader_times_are_the_decoders(vfr_video, small_video, backend):
     np.testing.assert_allclose(video.timestamps, VFR_TIMES, atol=1e-6)  # not index / fps
     with VideoReader(small_video, backend) as video:
         list(video)
-    np.testing.assert_allclose(video.timestamps, np.arange(5) / 25.0, atol=1e-6)
+        np.testing.assert_allclose(video.timestamps, np.arange(5) / 25.0, atol=1e-6)
+        video._record_time(0.0)  # a time that does not advance (OpenCV without timestamps): one frame period on
+        video._record_time(None)
+        assert video.timestamps[-2:] == pytest.approx([0.20, 0.24]) and video.estimated_times == 2
 
 
 @pytest.mark.parametrize("backend", ["pyav", "opencv"])

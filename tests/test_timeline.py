@@ -75,3 +75,21 @@ def test_per_second_rows():
     assert per_second(TimeSeries(np.zeros(0), np.zeros(0), "x")) == []
     with pytest.raises(ValueError, match="positive"):
         per_second(series, bin_s=0)
+
+
+def test_timeline_figure_and_spliced_clips(tmp_path):
+    pytest.importorskip("matplotlib")
+    from bench.eval_aigvdet_localisation import make_clip
+    from core.aigvdet.synthetic.world import WorldSpec
+    from core.forensics.timeline_plot import plot_timeline
+
+    spec = WorldSpec(height=32, width=32)
+    frames, (start, end) = make_clip(0, True, spec, 6.0, seed=1000)
+    assert len(frames) == 48 and frames[0].shape == (32, 32, 3)
+    assert 1.0 <= start and end <= 5.0 and 1.5 <= end - start <= 2.5  # 1 s of real video on each side
+    untouched, truth = make_clip(0, False, spec, 6.0, seed=1000)
+    assert truth is None and len(untouched) == 48
+    curve = TimeSeries(np.arange(48) / 8.0, np.linspace(0, 1, 48), "fused")
+    written = plot_timeline(tmp_path / "t.png", {"fused": curve}, 0.5, segments_above(curve.time_s, curve.values, 0.5),
+                            [(start, end)], title="test", emphasise="fused")
+    assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

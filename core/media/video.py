@@ -122,8 +122,7 @@ class VideoReader:
         # OpenCV reports 0 for frames without a timestamp: a time that does not advance is no timestamp.
         if time_s is None or (previous is not None and time_s <= previous):
             self.estimated_times += 1
-            time_s = (previous + 1.0 / self.info.fps) if previous is not None and self.info.fps > 0 else (
-                float(len(self.timestamps)))
+            time_s = 0.0 if previous is None else previous + (1.0 / self.info.fps if self.info.fps > 0 else 1.0)
         self.timestamps.append(float(time_s))
 
     def _iter_opencv(self) -> Iterator[tuple[float | None, np.ndarray]]:
