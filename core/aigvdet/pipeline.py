@@ -236,7 +236,8 @@ class AIGVDetPipeline:
             )
         return result
 
-    def _score_plan(self, path, rgb_dir, flow_dir, backend: str, start_s: float | None, end_s: float | None,
+    def _score_plan(self, path: str | os.PathLike, rgb_dir: str | os.PathLike | None,
+                    flow_dir: str | os.PathLike | None, backend: str, start_s: float | None, end_s: float | None,
                     sample_pairs: int | None) -> VideoResult:
         index = index_frames(path)
         self._check_size(path, index.width, index.height)
@@ -265,11 +266,14 @@ class AIGVDetPipeline:
 
 def evidence_of(result: VideoResult, threshold: float) -> Evidence:
     """The interface's view of one scored video (``fused``: see ``scoring.fused_per_frame``)."""
+    warnings = []
     if len(result.time_s) == result.frame_count:
         frame_s, pair_s = np.asarray(result.time_s, dtype=np.float64), np.asarray(result.pair_time_s, np.float64)
     else:  # a result filled without timestamps: index over the frame rate
         frame_s = np.arange(result.frame_count, dtype=np.float64) / (result.fps if result.fps > 0 else 1.0)
         pair_s = frame_s[: len(result.flow_probs)]
+        if result.fps <= 0:
+            warnings.append("no timestamps and no frame rate: times are frame indices")
     return Evidence(
         detector=AIGVDetPipeline.name,
         score=result.predict,
@@ -285,5 +289,5 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         threshold=threshold,
         details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob} | (
             {"analysis": result.analysis} if result.analysis else {}),
-        warnings=[] if result.fps > 0 else ["the container gives no frame rate: times are frame indices"],
+        warnings=warnings,
     )
