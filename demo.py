@@ -29,13 +29,12 @@ from pathlib import Path
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.timeline import timeline_report, write_timeline_csv
-from core.cli import resolve_device, str2bool
-from core.runs.precision import PRECISIONS
-from core.cli import run_cli
+from core.cli import resolve_device, run_cli, str2bool
+from core.errors import ToolkitError
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
-from core.errors import ToolkitError
+from core.runs.precision import PRECISIONS
 
 log = logging.getLogger("demo")
 
@@ -43,12 +42,19 @@ log = logging.getLogger("demo")
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", default="video/000000.mp4", help="video to test")
-    parser.add_argument("--model", default=None,
-                        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)")
-    parser.add_argument("--folder_original_path", default=None,
-                        help="also write the RGB frames here, named as the reference does")
-    parser.add_argument("--folder_optical_flow_path", default=None,
-                        help="also write the flow images here, named and encoded as the reference does")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)",
+    )
+    parser.add_argument(
+        "--folder_original_path", default=None, help="also write the RGB frames here, named as the reference does"
+    )
+    parser.add_argument(
+        "--folder_optical_flow_path",
+        default=None,
+        help="also write the flow images here, named and encoded as the reference does",
+    )
     parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
     parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     parser.add_argument("-t", "--threshold", type=float, default=0.5)
@@ -57,32 +63,58 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
     parser.add_argument("--small", action="store_true", help="use RAFT-small")
-    parser.add_argument("--mixed_precision", action="store_true",
-                        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU")
-    parser.add_argument("--alternate_corr", action="store_true",
-                        help="accepted for compatibility; the all-pairs correlation is always used")
+    parser.add_argument(
+        "--mixed_precision",
+        action="store_true",
+        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU",
+    )
+    parser.add_argument(
+        "--alternate_corr",
+        action="store_true",
+        help="accepted for compatibility; the all-pairs correlation is always used",
+    )
     parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
-    parser.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft",
-                        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
-                             "weight-free DIS/Farneback (only for flow branches trained on those)")
-    parser.add_argument("--crop_size", type=int, default=CROP_SIZE,
-                        help="centre crop of the classifier input (448 for the official weights)")
+    parser.add_argument(
+        "--flow_method",
+        choices=("raft", *FLOW_METHODS),
+        default="raft",
+        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
+        "weight-free DIS/Farneback (only for flow branches trained on those)",
+    )
+    parser.add_argument(
+        "--crop_size",
+        type=int,
+        default=CROP_SIZE,
+        help="centre crop of the classifier input (448 for the official weights)",
+    )
     parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
-    parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32",
-                        help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)")
+    parser.add_argument(
+        "--classifier_precision",
+        choices=sorted(PRECISIONS),
+        default="fp32",
+        help="autocast dtype of the ResNets on CUDA (fp32 reproduces the reference)",
+    )
     parser.add_argument("--channels_last", action="store_true", help="channels-last ResNets (faster on GPU)")
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
-    parser.add_argument("--timeline", action="store_true",
-                        help="add per-frame times, fused probabilities, a per-second summary and the segments at or "
-                             "above --threshold to the JSON report")
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="add per-frame times, fused probabilities, a per-second summary and the segments at or "
+        "above --threshold to the JSON report",
+    )
     parser.add_argument("--timeline_csv", default=None, help="write per-frame rows time_s,rgb,flow,fused here")
-    parser.add_argument("--segment_min_gap", type=float, default=0.0,
-                        help="merge segments separated by at most this many seconds")
+    parser.add_argument(
+        "--segment_min_gap", type=float, default=0.0, help="merge segments separated by at most this many seconds"
+    )
     parser.add_argument("--segment_min_len", type=float, default=0.0, help="drop segments shorter than this (s)")
-    parser.add_argument("--sample_pairs", type=int, default=None,
-                        help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's "
-                             "first frame, flow branch on the pair), read by seeking")
+    parser.add_argument(
+        "--sample_pairs",
+        type=int,
+        default=None,
+        help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's "
+        "first frame, flow branch on the pair), read by seeking",
+    )
     parser.add_argument("--start", type=float, default=None, help="analyse from this time (s)")
     parser.add_argument("--end", type=float, default=None, help="analyse up to this time (s, exclusive)")
     return parser
@@ -96,8 +128,9 @@ def check_window_args(args: argparse.Namespace) -> None:
     if args.start is not None and args.end is not None and args.end <= args.start:
         raise ToolkitError(f"--end ({args.end}) must be after --start ({args.start})")
     if args.sample_pairs is not None and (args.folder_original_path or args.folder_optical_flow_path):
-        raise ToolkitError("--folder_original_path and --folder_optical_flow_path need every frame: "
-                           "not with --sample_pairs")
+        raise ToolkitError(
+            "--folder_original_path and --folder_optical_flow_path need every frame: not with --sample_pairs"
+        )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -123,8 +156,15 @@ def main(args: argparse.Namespace) -> int:
         crop_size=args.crop_size,
         threshold=args.threshold,
     )
-    result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend,
-                                  start_s=args.start, end_s=args.end, sample_pairs=args.sample_pairs)
+    result = pipeline.score_video(
+        args.path,
+        args.folder_original_path,
+        args.folder_optical_flow_path,
+        args.backend,
+        start_s=args.start,
+        end_s=args.end,
+        sample_pairs=args.sample_pairs,
+    )
 
     print("*" * 30)
     print("original prob", result.rgb_prob)

@@ -60,8 +60,11 @@ def synthetic_long_video(path: Path, seconds: float, height: int, width: int, fp
     path.parent.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
     margin = 160
-    scene = cv2.resize(rng.integers(0, 256, ((height + 2 * margin) // 16, (width + 2 * margin) // 16, 3), np.uint8),
-                       (width + 2 * margin, height + 2 * margin), interpolation=cv2.INTER_CUBIC)
+    scene = cv2.resize(
+        rng.integers(0, 256, ((height + 2 * margin) // 16, (width + 2 * margin) // 16, 3), np.uint8),
+        (width + 2 * margin, height + 2 * margin),
+        interpolation=cv2.INTER_CUBIC,
+    )
     partial = path.with_suffix(".partial.mp4")
     with av.open(str(partial), "w") as container:
         stream = container.add_stream("libx264", rate=fps)
@@ -90,15 +93,40 @@ def random_weights(folder: Path) -> tuple[Path, Path, Path]:
 
 def main(args: argparse.Namespace) -> int:
     height, width = (int(v) for v in args.size.lower().split("x"))
-    video = Path(args.video) if args.video else synthetic_long_video(
-        Path(args.cache_dir) / f"long_{height}p_{args.seconds:g}s_{args.fps}fps.mp4", args.seconds, height, width,
-        args.fps)
+    video = (
+        Path(args.video)
+        if args.video
+        else synthetic_long_video(
+            Path(args.cache_dir) / f"long_{height}p_{args.seconds:g}s_{args.fps}fps.mp4",
+            args.seconds,
+            height,
+            width,
+            args.fps,
+        )
+    )
     with tempfile.TemporaryDirectory(prefix="bench_long_") as tmp:
         raft, rgb, flow = random_weights(Path(tmp))
         report_path = Path(tmp) / "report.json"
-        command = [sys.executable, "demo.py", "--use_cpu", "--path", str(video), "--model", str(raft), "-mor", str(rgb),
-                   "-mop", str(flow), "--iters", str(args.iters), "--sample_pairs", str(args.sample_pairs),
-                   "--timeline", "--json", str(report_path)]
+        command = [
+            sys.executable,
+            "demo.py",
+            "--use_cpu",
+            "--path",
+            str(video),
+            "--model",
+            str(raft),
+            "-mor",
+            str(rgb),
+            "-mop",
+            str(flow),
+            "--iters",
+            str(args.iters),
+            "--sample_pairs",
+            str(args.sample_pairs),
+            "--timeline",
+            "--json",
+            str(report_path),
+        ]
         load_before = os.getloadavg()
         cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
@@ -113,18 +141,32 @@ def main(args: argparse.Namespace) -> int:
     assert pairs == min(args.sample_pairs, analysis["video_frames"] - 1), "the report does not hold the asked pairs"
     times = report["time_s"]
     total_pairs = analysis["video_frames"] - 1
-    print(f"video: {video} ({analysis['video_frames']} frames, {report['width']}x{report['height']}, "
-          f"{report['fps']:g} fps); analysed {pairs} pairs at {times[0]:.2f} .. {times[-1]:.2f} s")
-    print(f"demo.py --sample_pairs {args.sample_pairs}: {seconds:.1f} s wall clock, {cpu_seconds:.1f} s CPU "
-          f"({os.cpu_count()} CPUs); load average before {load_before[0]:.1f}, after {load_after[0]:.1f}")
+    print(
+        f"video: {video} ({analysis['video_frames']} frames, {report['width']}x{report['height']}, "
+        f"{report['fps']:g} fps); analysed {pairs} pairs at {times[0]:.2f} .. {times[-1]:.2f} s"
+    )
+    print(
+        f"demo.py --sample_pairs {args.sample_pairs}: {seconds:.1f} s wall clock, {cpu_seconds:.1f} s CPU "
+        f"({os.cpu_count()} CPUs); load average before {load_before[0]:.1f}, after {load_after[0]:.1f}"
+    )
     print(f"every pair at that rate (an extrapolation, not run): about {seconds / pairs * total_pairs / 60:.0f} min")
     if args.csv:
-        append_csv_row(args.csv, {
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"), "bench": "long_video",
-            "cpu": platform.processor() or "cpu", "video_frames": analysis["video_frames"],
-            "size": f"{report['width']}x{report['height']}", "sample_pairs": args.sample_pairs, "iters": args.iters,
-            "wall_s": round(seconds, 1), "cpu_s": round(cpu_seconds, 1), "load_before": round(load_before[0], 1),
-            "load_after": round(load_after[0], 1)})
+        append_csv_row(
+            args.csv,
+            {
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "bench": "long_video",
+                "cpu": platform.processor() or "cpu",
+                "video_frames": analysis["video_frames"],
+                "size": f"{report['width']}x{report['height']}",
+                "sample_pairs": args.sample_pairs,
+                "iters": args.iters,
+                "wall_s": round(seconds, 1),
+                "cpu_s": round(cpu_seconds, 1),
+                "load_before": round(load_before[0], 1),
+                "load_after": round(load_after[0], 1),
+            },
+        )
     return 0
 
 

@@ -65,8 +65,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def make_clip(index: int, spliced: bool, spec: WorldSpec, seconds: float, seed: int
-              ) -> tuple[list[np.ndarray], tuple[float, float] | None]:
+def make_clip(
+    index: int, spliced: bool, spec: WorldSpec, seconds: float, seed: int
+) -> tuple[list[np.ndarray], tuple[float, float] | None]:
     """A real clip of ``seconds``; when ``spliced``, a fake shot of 1.5-2.5 s replaces some of its frames."""
     rng = np.random.default_rng([seed, int(spliced), index])
     frames = real_clip(rng, dataclasses.replace(spec, frames=round(seconds * spec.fps)))
@@ -100,18 +101,33 @@ def main(args: argparse.Namespace) -> int:
             predictions[name] = [(s.start_s, s.end_s, s.mean) for s in found]
             evidence = evidence_of(result, args.threshold)
             best_second = max(row["mean"] for row in per_second(evidence.series["fused"]))
-            rows.append({"video": name, "label": int(spliced), "truth_start_s": segment[0] if segment else "",
-                         "truth_end_s": segment[1] if segment else "", "predict": result.predict,
-                         "max_second_mean": best_second, "segments": len(found),
-                         "found": " ".join(f"{s.start_s:.3f}-{s.end_s:.3f}" for s in found)})
+            rows.append(
+                {
+                    "video": name,
+                    "label": int(spliced),
+                    "truth_start_s": segment[0] if segment else "",
+                    "truth_end_s": segment[1] if segment else "",
+                    "predict": result.predict,
+                    "max_second_mean": best_second,
+                    "segments": len(found),
+                    "found": " ".join(f"{s.start_s:.3f}-{s.end_s:.3f}" for s in found),
+                }
+            )
             if spliced and example is None:
                 example = (name, evidence, found, segment)
     labels = [row["label"] for row in rows]
     summary = localisation_summary(predictions, truth)
     results = {
-        "clips": {"spliced": args.clips, "real": args.clips, "seconds": args.seconds, "fps": spec.fps,
-                  "size": [spec.height, spec.width]},
-        "threshold": args.threshold, "segment_min_gap": args.segment_min_gap, "segment_min_len": args.segment_min_len,
+        "clips": {
+            "spliced": args.clips,
+            "real": args.clips,
+            "seconds": args.seconds,
+            "fps": spec.fps,
+            "size": [spec.height, spec.width],
+        },
+        "threshold": args.threshold,
+        "segment_min_gap": args.segment_min_gap,
+        "segment_min_len": args.segment_min_len,
         "localisation": summary,
         "video_auc_predict": auc(labels, [row["predict"] for row in rows]),
         "video_auc_max_second": auc(labels, [row["max_second_mean"] for row in rows]),
@@ -124,13 +140,21 @@ def main(args: argparse.Namespace) -> int:
         writer.writerows(rows)
     print(f"{args.clips} spliced + {args.clips} real clips of {args.seconds:g} s, in {results['seconds']} s")
     print("segment " + "  ".join(f"{key} {summary[key]:.3f}" for key in ("AP@0.5", "AP@0.75", "AR@5", "AR@10")))
-    print(f"video AUC: predict {results['video_auc_predict']:.3f}, "
-          f"highest per-second mean {results['video_auc_max_second']:.3f}")
+    print(
+        f"video AUC: predict {results['video_auc_predict']:.3f}, "
+        f"highest per-second mean {results['video_auc_max_second']:.3f}"
+    )
     if args.plot and example:
         name, evidence, found, segment = example
-        written = plot_timeline(args.plot, {k: evidence.series[k] for k in ("rgb", "flow", "fused")},
-                                args.threshold, found, [segment], emphasise="fused",
-                                title=f"AIGVDet on a synthetic clip with a spliced fake shot ({name})")
+        written = plot_timeline(
+            args.plot,
+            {k: evidence.series[k] for k in ("rgb", "flow", "fused")},
+            args.threshold,
+            found,
+            [segment],
+            emphasise="fused",
+            title=f"AIGVDet on a synthetic clip with a spliced fake shot ({name})",
+        )
         print(f"figure: {written}")
     return 0
 

@@ -55,8 +55,10 @@ def calibration_images(seed: int) -> torch.Tensor:
     for _ in range(3):
         field = cv2.resize(rng.normal(0, 3, (6, 8, 2)).astype(np.float32), (256, 192), interpolation=cv2.INTER_CUBIC)
         flows.append(flow_to_classifier_rgb(field))
-    batch = [to_classifier_input(torch.from_numpy(np.stack(group)).permute(0, 3, 1, 2), normalize=False)
-             for group in (small, large, flows)]
+    batch = [
+        to_classifier_input(torch.from_numpy(np.stack(group)).permute(0, 3, 1, 2), normalize=False)
+        for group in (small, large, flows)
+    ]
     return (torch.cat(batch) * 255).round().to(torch.uint8)
 
 

@@ -35,9 +35,13 @@ def vfr_video(tmp_path_factory):
 @pytest.fixture(scope="module")
 def pipeline(weights_dir):
     """Small and fast: resnet18 classifiers on 64-pixel crops, OpenCV DIS flow."""
-    return AIGVDetPipeline(load_classifier(weights_dir / "original.pth", "resnet18"),
-                           load_classifier(weights_dir / "optical.pth", "resnet18"), ClassicalFlow("dis"),
-                           crop_size=64, batch_size=4)
+    return AIGVDetPipeline(
+        load_classifier(weights_dir / "original.pth", "resnet18"),
+        load_classifier(weights_dir / "optical.pth", "resnet18"),
+        ClassicalFlow("dis"),
+        crop_size=64,
+        batch_size=4,
+    )
 
 
 @pytest.mark.parametrize("backend", ["opencv", "pyav"])
@@ -78,13 +82,29 @@ def test_seeking_returns_the_wanted_frames(vfr_video, backend, monkeypatch):
 
 def test_a_frame_at_the_wrong_time_is_refused(vfr_video):
     index = index_frames(vfr_video)
-    shifted = FrameIndex(index.path, index.pts + 200, index.keyframe, index.time_base, index.start_pts + 200,
-                         index.fps, index.width, index.height)  # same times, other pts: no decoded frame matches
+    shifted = FrameIndex(
+        index.path,
+        index.pts + 200,
+        index.keyframe,
+        index.time_base,
+        index.start_pts + 200,
+        index.fps,
+        index.width,
+        index.height,
+    )  # same times, other pts: no decoded frame matches
     with pytest.raises(InputError, match="not in the decoded stream"):
         list(read_frames_at(shifted, [4], "pyav"))
     tenth = round(Fraction(1, 10) / index.time_base)
-    late = FrameIndex(index.path, index.pts, index.keyframe, index.time_base, index.start_pts - tenth,
-                      index.fps, index.width, index.height)  # every time 0.1 s late
+    late = FrameIndex(
+        index.path,
+        index.pts,
+        index.keyframe,
+        index.time_base,
+        index.start_pts - tenth,
+        index.fps,
+        index.width,
+        index.height,
+    )  # every time 0.1 s late
     with pytest.raises(InputError, match="should be at"):
         list(read_frames_at(late, [4], "opencv"))
 
@@ -93,14 +113,20 @@ def test_pair_choice_and_plans():
     assert evenly_spaced_pairs(0, 11, 4) == [1, 3, 6, 8]  # 10 pairs in 4 parts: the middle pair of each
     assert evenly_spaced_pairs(5, 8, 1) == [6]
     assert evenly_spaced_pairs(0, 4, 3) == evenly_spaced_pairs(0, 4, 30) == [0, 1, 2]
-    index = FrameIndex("v.mp4", np.array([0, 40, 100, 300, 340, 500, 520, 900]), np.ones(8, bool), Fraction(1, 1000),
-                       0, 25.0, 64, 64)
+    index = FrameIndex(
+        "v.mp4", np.array([0, 40, 100, 300, 340, 500, 520, 900]), np.ones(8, bool), Fraction(1, 1000), 0, 25.0, 64, 64
+    )
     plan = plan_frames(index, start_s=0.1, end_s=0.9)  # frames shown from 0.1 s up to (not at) 0.9 s
     assert plan.frames == [2, 3, 4, 5, 6] and not plan.sampled
     sampled = plan_frames(index, start_s=0.1, sample_pairs=2)  # frames 2..7: 5 pairs, middles of 2 parts
     assert sampled.pair_starts == [3, 5] and sampled.frames == [3, 4, 5, 6]
-    assert sampled.describe() == {"start_s": 0.1, "end_s": None, "video_frames": 8, "analysed_frames": 4,
-                                  "sample_pairs": 2}
+    assert sampled.describe() == {
+        "start_s": 0.1,
+        "end_s": None,
+        "video_frames": 8,
+        "analysed_frames": 4,
+        "sample_pairs": 2,
+    }
     assert not plan_frames(index, sample_pairs=7).sampled  # every pair: the plain analysis
     with pytest.raises(InputError, match="1 frame"):
         plan_frames(index, start_s=0.85)
@@ -133,23 +159,64 @@ def test_sampled_pairs_and_segments_match_the_full_analysis(pipeline, vfr_video)
     np.testing.assert_allclose(part.time_s, VFR_TIMES[3:8], atol=1e-6)
     np.testing.assert_allclose(part.rgb_probs, full.rgb_probs[3:8], atol=1e-6)
     np.testing.assert_allclose(part.flow_probs, full.flow_probs[3:7], atol=1e-6)
-    assert part.report(0.5)["analysis"] == {"start_s": 0.3, "end_s": 1.0, "video_frames": 12, "analysed_frames": 5,
-                                            "sample_pairs": None}
+    assert part.report(0.5)["analysis"] == {
+        "start_s": 0.3,
+        "end_s": 1.0,
+        "video_frames": 12,
+        "analysed_frames": 5,
+        "sample_pairs": None,
+    }
 
 
 def demo_argv(weights, video, *extra):
-    return ["--use_cpu", "--path", str(video), "-mop", str(weights / "optical.pth"), "-mor",
-            str(weights / "original.pth"), "--arch", "resnet18", "--crop_size", "64", "--flow_method", "dis", *extra]
+    return [
+        "--use_cpu",
+        "--path",
+        str(video),
+        "-mop",
+        str(weights / "optical.pth"),
+        "-mor",
+        str(weights / "original.pth"),
+        "--arch",
+        "resnet18",
+        "--crop_size",
+        "64",
+        "--flow_method",
+        "dis",
+        *extra,
+    ]
 
 
 def test_demo_timeline_outputs(tmp_path, weights_dir, vfr_video):
     plain, timed = tmp_path / "plain.json", tmp_path / "timed.json"
     assert demo.main(demo.get_args_parser().parse_args(demo_argv(weights_dir, vfr_video, "--json", str(plain)))) == 0
     assert list(json.loads(plain.read_text())) == [
-        "path", "frame_count", "fps", "width", "height", "original_probs", "optical_probs", "original_prob",
-        "optical_prob", "predict", "threshold", "verdict"]  # no new key without a new flag
-    argv = demo_argv(weights_dir, vfr_video, "--json", str(timed), "--timeline", "--timeline_csv",
-                     str(tmp_path / "t.csv"), "-t", "0.0", "--segment_min_gap", "0")
+        "path",
+        "frame_count",
+        "fps",
+        "width",
+        "height",
+        "original_probs",
+        "optical_probs",
+        "original_prob",
+        "optical_prob",
+        "predict",
+        "threshold",
+        "verdict",
+    ]  # no new key without a new flag
+    argv = demo_argv(
+        weights_dir,
+        vfr_video,
+        "--json",
+        str(timed),
+        "--timeline",
+        "--timeline_csv",
+        str(tmp_path / "t.csv"),
+        "-t",
+        "0.0",
+        "--segment_min_gap",
+        "0",
+    )
     assert demo.main(demo.get_args_parser().parse_args(argv)) == 0
     report, base = json.loads(timed.read_text()), json.loads(plain.read_text())
     same = [key for key in base if key not in ("threshold", "verdict")]
@@ -170,9 +237,11 @@ def test_demo_timeline_outputs(tmp_path, weights_dir, vfr_video):
 
 
 def test_demo_rejects_bad_window_flags(tmp_path, weights_dir, vfr_video, capsys):
-    for extra, message in ((["--sample_pairs", "0"], "--sample_pairs must be at least 1"),
-                           (["--start", "2", "--end", "1"], "--end (1.0) must be after --start"),
-                           (["--sample_pairs", "2", "--folder_original_path", str(tmp_path)], "need every frame"),
-                           (["--start", "1.45"], "1 frame(s) between 1.45 s")):
+    for extra, message in (
+        (["--sample_pairs", "0"], "--sample_pairs must be at least 1"),
+        (["--start", "2", "--end", "1"], "--end (1.0) must be after --start"),
+        (["--sample_pairs", "2", "--folder_original_path", str(tmp_path)], "need every frame"),
+        (["--start", "1.45"], "1 frame(s) between 1.45 s"),
+    ):
         assert run_cli(demo.main, demo.get_args_parser(), demo_argv(weights_dir, vfr_video, *extra)) == 1
         assert message in capsys.readouterr().err

@@ -16,8 +16,10 @@ VALUES = [0.1, 0.6, 0.7, 0.2, 0.9, 0.3]
 
 def test_runs_above_the_threshold_become_segments():
     # Runs: samples 1-2 (held from 1 s to 3 s) and sample 4 (4 s to 5 s).
-    assert segments_above(TIMES, VALUES, 0.5) == [Segment(1.0, 3.0, 0.7, pytest.approx(0.65)),
-                                                  Segment(4.0, 5.0, 0.9, 0.9)]
+    assert segments_above(TIMES, VALUES, 0.5) == [
+        Segment(1.0, 3.0, 0.7, pytest.approx(0.65)),
+        Segment(4.0, 5.0, 0.9, 0.9),
+    ]
     # A value equal to the threshold is above it (the verdict rule: score >= threshold is fake).
     assert segments_above(TIMES, VALUES, 0.7) == [Segment(2.0, 3.0, 0.7, 0.7), Segment(4.0, 5.0, 0.9, 0.9)]
     assert segments_above(TIMES, VALUES, 0.95) == []
@@ -42,13 +44,17 @@ def test_irregular_times_weigh_the_mean_by_duration():
     assert segment.mean == pytest.approx((0.6 * 0.1 + 1.0 * 0.9) / 1.0)
     # The last sample's duration sets the end of a segment that reaches the end.
     assert segments_above([0.0, 0.1, 0.5, 0.6], [1, 1, 0, 1], 0.5, last_s=0.2) == [
-        Segment(0.0, 0.5, 1.0, 1.0), Segment(0.6, pytest.approx(0.8), 1.0, 1.0)]
+        Segment(0.0, 0.5, 1.0, 1.0),
+        Segment(0.6, pytest.approx(0.8), 1.0, 1.0),
+    ]
 
 
 def test_single_samples_nan_and_bad_input():
     assert segments_above([2.0], [0.8], 0.5) == [Segment(2.0, 2.0, 0.8, 0.8)]  # one sample: zero length
-    assert segments_above([0.0, 1.0, 2.0], [0.9, math.nan, 0.9], 0.5) == [Segment(0.0, 1.0, 0.9, 0.9),
-                                                                        Segment(2.0, 3.0, 0.9, 0.9)]
+    assert segments_above([0.0, 1.0, 2.0], [0.9, math.nan, 0.9], 0.5) == [
+        Segment(0.0, 1.0, 0.9, 0.9),
+        Segment(2.0, 3.0, 0.9, 0.9),
+    ]
     [merged] = segments_above([0.0, 1.0, 2.0], [0.9, math.nan, 0.7], 0.5, min_gap_s=1.0)
     assert (merged.start_s, merged.end_s, merged.peak, merged.mean) == (0.0, 3.0, 0.9, pytest.approx(0.8))
     with pytest.raises(ValueError, match="non-decreasing"):
@@ -90,6 +96,13 @@ def test_timeline_figure_and_spliced_clips(tmp_path):
     untouched, truth = make_clip(0, False, spec, 6.0, seed=1000)
     assert truth is None and len(untouched) == 48
     curve = TimeSeries(np.arange(48) / 8.0, np.linspace(0, 1, 48), "fused")
-    written = plot_timeline(tmp_path / "t.png", {"fused": curve}, 0.5, segments_above(curve.time_s, curve.values, 0.5),
-                            [(start, end)], title="test", emphasise="fused")
+    written = plot_timeline(
+        tmp_path / "t.png",
+        {"fused": curve},
+        0.5,
+        segments_above(curve.time_s, curve.values, 0.5),
+        [(start, end)],
+        title="test",
+        emphasise="fused",
+    )
     assert written.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

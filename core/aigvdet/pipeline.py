@@ -137,8 +137,9 @@ class AIGVDetPipeline:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
         return classify_images(model, images, self.normalize, self.classifier_dtype, self.channels_last, self.crop_size)
 
-    def classify_flows(self, flows: torch.Tensor, pool: ThreadPoolExecutor, whole_images: bool = False
-                       ) -> tuple[list[float], list[np.ndarray]]:
+    def classify_flows(
+        self, flows: torch.Tensor, pool: ThreadPoolExecutor, whole_images: bool = False
+    ) -> tuple[list[float], list[np.ndarray]]:
         """Flow-branch probabilities of padded flows (M, 2, H, W), and the colour images they were computed on."""
         flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
         # Unless the images are written out, colour only the part the classifier's crop keeps.
@@ -147,13 +148,15 @@ class AIGVDetPipeline:
         probs = self.classify(self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2))
         return probs, flow_images
 
-    def score_pairs(self, pairs: Iterable[tuple[float, np.ndarray, np.ndarray]], result: VideoResult,
-                    total: int | None = None) -> VideoResult:
+    def score_pairs(
+        self, pairs: Iterable[tuple[float, np.ndarray, np.ndarray]], result: VideoResult, total: int | None = None
+    ) -> VideoResult:
         """Fill ``result`` from separate frame pairs ``(time_s, first, second)``: the RGB branch on each first
         frame, the flow branch on each pair's flow; both probabilities of a pair get its first frame's time."""
-        with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
-            total=total, unit="pair", desc=Path(result.path).name, leave=False, disable=None
-        ) as bar:
+        with (
+            ThreadPoolExecutor(self.flow_image_workers) as pool,
+            tqdm(total=total, unit="pair", desc=Path(result.path).name, leave=False, disable=None) as bar,
+        ):
             for chunk in chunked(pairs, self.batch_size):
                 result.rgb_probs += self.classify(self.rgb_model, frames_to_tensor([p[1] for p in chunk], self.device))
                 flows = []
@@ -179,9 +182,10 @@ class AIGVDetPipeline:
         """Fill ``result`` with both branches' probabilities for a stream of RGB uint8 frames."""
         writer = FrameFlowWriter(rgb_dir, flow_dir)
         self.flows.reset()
-        with ThreadPoolExecutor(self.flow_image_workers) as pool, tqdm(
-            total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None
-        ) as bar:
+        with (
+            ThreadPoolExecutor(self.flow_image_workers) as pool,
+            tqdm(total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None) as bar,
+        ):
             for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
                 images = frames_to_tensor(chunk, self.device)
@@ -236,9 +240,16 @@ class AIGVDetPipeline:
             )
         return result
 
-    def _score_plan(self, path: str | os.PathLike, rgb_dir: str | os.PathLike | None,
-                    flow_dir: str | os.PathLike | None, backend: str, start_s: float | None, end_s: float | None,
-                    sample_pairs: int | None) -> VideoResult:
+    def _score_plan(
+        self,
+        path: str | os.PathLike,
+        rgb_dir: str | os.PathLike | None,
+        flow_dir: str | os.PathLike | None,
+        backend: str,
+        start_s: float | None,
+        end_s: float | None,
+        sample_pairs: int | None,
+    ) -> VideoResult:
         index = index_frames(path)
         self._check_size(path, index.width, index.height)
         plan: FramePlan = plan_frames(index, start_s, end_s, sample_pairs)
@@ -256,12 +267,19 @@ class AIGVDetPipeline:
         log.info("%s: analysed %d of %d frames", path, len(plan.frames), plan.video_frames)
         return result
 
-    def analyse_video(self, path: str | os.PathLike, *, start_s: float | None = None, end_s: float | None = None,
-                      sample_pairs: int | None = None) -> Evidence:
+    def analyse_video(
+        self,
+        path: str | os.PathLike,
+        *,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        sample_pairs: int | None = None,
+    ) -> Evidence:
         """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities,
         timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``."""
-        return evidence_of(self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs),
-                           self.threshold)
+        return evidence_of(
+            self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs), self.threshold
+        )
 
 
 def evidence_of(result: VideoResult, threshold: float) -> Evidence:
@@ -281,13 +299,17 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         facts=VideoFacts(result.path, result.width, result.height, result.fps, result.frame_count),
         series={
             "rgb": TimeSeries(frame_s, np.asarray(result.rgb_probs), "RGB-branch fake probability per frame"),
-            "flow": TimeSeries(pair_s, np.asarray(result.flow_probs),
-                               "flow-branch fake probability per consecutive pair (t, t+1)"),
-            "fused": TimeSeries(frame_s, result.fused_probs,
-                                "fused fake probability per frame: 0.5 x RGB + 0.5 x the pair starting at it"),
+            "flow": TimeSeries(
+                pair_s, np.asarray(result.flow_probs), "flow-branch fake probability per consecutive pair (t, t+1)"
+            ),
+            "fused": TimeSeries(
+                frame_s,
+                result.fused_probs,
+                "fused fake probability per frame: 0.5 x RGB + 0.5 x the pair starting at it",
+            ),
         },
         threshold=threshold,
-        details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob} | (
-            {"analysis": result.analysis} if result.analysis else {}),
+        details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob}
+        | ({"analysis": result.analysis} if result.analysis else {}),
         warnings=warnings,
     )

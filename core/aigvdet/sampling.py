@@ -31,9 +31,13 @@ class FramePlan:
 
     def describe(self) -> dict:
         """What was analysed, for reports."""
-        return {"start_s": self.start_s, "end_s": self.end_s, "video_frames": self.video_frames,
-                "analysed_frames": len(self.frames),
-                "sample_pairs": len(self.pair_starts) if self.pair_starts is not None else None}
+        return {
+            "start_s": self.start_s,
+            "end_s": self.end_s,
+            "video_frames": self.video_frames,
+            "analysed_frames": len(self.frames),
+            "sample_pairs": len(self.pair_starts) if self.pair_starts is not None else None,
+        }
 
 
 def evenly_spaced_pairs(first: int, stop: int, count: int) -> list[int]:
@@ -51,16 +55,19 @@ def evenly_spaced_pairs(first: int, stop: int, count: int) -> list[int]:
     return [first + (2 * k + 1) * pairs // (2 * count) for k in range(count)]
 
 
-def plan_frames(index: FrameIndex, start_s: float | None = None, end_s: float | None = None,
-                sample_pairs: int | None = None) -> FramePlan:
+def plan_frames(
+    index: FrameIndex, start_s: float | None = None, end_s: float | None = None, sample_pairs: int | None = None
+) -> FramePlan:
     """The frames shown in ``[start_s, end_s)`` seconds (the whole video by default); with ``sample_pairs``, only
     that many evenly spaced pairs of them (all of them when there are no more pairs than that)."""
     if start_s is not None and end_s is not None and end_s <= start_s:
         raise InputError(f"the segment to analyse ends ({end_s} s) before it starts ({start_s} s)")
     frames = index.frames_between(start_s, end_s)
     if len(frames) < 2:
-        raise InputError(f"{index.path} has {len(frames)} frame(s) between {start_s or 0} s and "
-                         f"{'its end' if end_s is None else f'{end_s} s'}; AIGVDet needs at least 2 for optical flow")
+        raise InputError(
+            f"{index.path} has {len(frames)} frame(s) between {start_s or 0} s and "
+            f"{'its end' if end_s is None else f'{end_s} s'}; AIGVDet needs at least 2 for optical flow"
+        )
     starts = None
     if sample_pairs is not None:
         starts = evenly_spaced_pairs(frames.start, frames.stop, sample_pairs)
@@ -70,8 +77,9 @@ def plan_frames(index: FrameIndex, start_s: float | None = None, end_s: float | 
     return FramePlan(wanted, starts, start_s, end_s, len(index))
 
 
-def pairs_of(frames: Iterable[tuple[int, float, np.ndarray]], starts: list[int]
-             ) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+def pairs_of(
+    frames: Iterable[tuple[int, float, np.ndarray]], starts: list[int]
+) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
     """``(time of the first frame, first frame, second frame)`` for each pair start, from the plan's frames in order."""
     wanted, previous = set(starts), None
     for index, time_s, frame in frames:

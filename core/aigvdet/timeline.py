@@ -20,8 +20,9 @@ from core.forensics.timeline import Segment, per_second, segments_above
 CSV_COLUMNS = ("time_s", "rgb", "flow", "fused")
 
 
-def fused_segments(result: VideoResult, threshold: float, min_gap_s: float = 0.0, min_len_s: float = 0.0
-                   ) -> list[Segment]:
+def fused_segments(
+    result: VideoResult, threshold: float, min_gap_s: float = 0.0, min_len_s: float = 0.0
+) -> list[Segment]:
     """Segments where the fused per-frame probability is at or above ``threshold``.
 
     Whole videos and segments: each frame holds until the next one, the last for one frame period. Sampled
@@ -46,8 +47,10 @@ def timeline_report(result: VideoResult, threshold: float, min_gap_s: float = 0.
 def timeline_rows(result: VideoResult) -> list[dict]:
     """One row per analysed frame: its time, its RGB probability, its pair's flow probability, the fused value."""
     flow = np.asarray(result.flow_probs)[pair_of_frame(result.frame_count, len(result.flow_probs))]
-    return [{"time_s": t, "rgb": rgb, "flow": float(f), "fused": float(fused)}
-            for t, rgb, f, fused in zip(result.time_s, result.rgb_probs, flow, result.fused_probs)]
+    return [
+        {"time_s": t, "rgb": rgb, "flow": float(f), "fused": float(fused)}
+        for t, rgb, f, fused in zip(result.time_s, result.rgb_probs, flow, result.fused_probs)
+    ]
 
 
 def write_timeline_csv(result: VideoResult, path: str | os.PathLike) -> Path:

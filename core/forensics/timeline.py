@@ -72,8 +72,15 @@ def per_second(series: TimeSeries, bin_s: float = 1.0) -> list[dict]:
         inside = values[bins == bin_index]
         finite = inside[np.isfinite(inside)]
         stats = (float(finite.mean()), float(finite.min()), float(finite.max())) if finite.size else (math.nan,) * 3
-        rows.append({"second": float(bin_index * bin_s), "count": int(inside.size), "mean": stats[0],
-                     "min": stats[1], "max": stats[2]})
+        rows.append(
+            {
+                "second": float(bin_index * bin_s),
+                "count": int(inside.size),
+                "mean": stats[0],
+                "min": stats[1],
+                "max": stats[2],
+            }
+        )
     return rows
 
 

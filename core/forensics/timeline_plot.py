@@ -36,18 +36,30 @@ def plot_timeline(
         raise ToolkitError("plots need matplotlib: pip install matplotlib") from None
     fig, ax = plt.subplots(figsize=(8, 3))
     for index, (start, end) in enumerate(truth):
-        ax.axvspan(start, end, color="gold", alpha=0.3, lw=0,
-                   label="manipulated (truth)" if index == 0 else None)
+        ax.axvspan(start, end, color="gold", alpha=0.3, lw=0, label="manipulated (truth)" if index == 0 else None)
     for name, series in curves.items():
         strong = name == emphasise
-        ax.step(series.time_s, series.values, where="post", label=name, lw=2.0 if strong else 1.0,
-                alpha=1.0 if strong else 0.6, color="black" if strong else None)
+        ax.step(
+            series.time_s,
+            series.values,
+            where="post",
+            label=name,
+            lw=2.0 if strong else 1.0,
+            alpha=1.0 if strong else 0.6,
+            color="black" if strong else None,
+        )
     if threshold is not None:
         ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
     top = ax.get_ylim()[1]
     for index, segment in enumerate(segments):
-        ax.plot([segment.start_s, segment.end_s], [top, top], color="tab:red", lw=6, solid_capstyle="butt",
-                label="localised segment" if index == 0 else None)
+        ax.plot(
+            [segment.start_s, segment.end_s],
+            [top, top],
+            color="tab:red",
+            lw=6,
+            solid_capstyle="butt",
+            label="localised segment" if index == 0 else None,
+        )
     ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()

@@ -86,8 +86,16 @@ def index_frames(path: str | os.PathLike) -> FrameIndex:
         order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
         pts_arr = np.asarray(pts, dtype=np.int64)[order]
         start = stream.start_time if stream.start_time is not None else (int(pts_arr[0]) if pts_arr.size else 0)
-        index = FrameIndex(str(path), pts_arr, np.asarray(keyframe, dtype=bool)[order], stream.time_base, start,
-                           float(stream.average_rate or stream.guessed_rate or 0.0), stream.width, stream.height)
+        index = FrameIndex(
+            str(path),
+            pts_arr,
+            np.asarray(keyframe, dtype=bool)[order],
+            stream.time_base,
+            start,
+            float(stream.average_rate or stream.guessed_rate or 0.0),
+            stream.width,
+            stream.height,
+        )
     if not len(index):
         raise InputError(f"{path} has no video frames")
     if len(np.unique(index.pts)) != len(index):
@@ -95,8 +103,9 @@ def index_frames(path: str | os.PathLike) -> FrameIndex:
     return index
 
 
-def read_frames_at(index: FrameIndex, wanted: Sequence[int], backend: str = "pyav"
-                   ) -> Iterator[tuple[int, float, np.ndarray]]:
+def read_frames_at(
+    index: FrameIndex, wanted: Sequence[int], backend: str = "pyav"
+) -> Iterator[tuple[int, float, np.ndarray]]:
     """``(frame index, time_s, RGB uint8 frame)`` for each of the increasing frame indices ``wanted``.
 
     ``backend="pyav"`` seeks; ``"opencv"`` decodes every frame up to the last wanted one with OpenCV (for
@@ -114,8 +123,10 @@ def read_frames_at(index: FrameIndex, wanted: Sequence[int], backend: str = "pya
 def _check_time(index: FrameIndex, frame: int, got_s: float) -> None:
     expected = float(index.time_s[frame])
     if abs(got_s - expected) > index.time_tolerance_s:
-        raise InputError(f"decoding {index.path}: frame {frame} should be at {expected:.4f} s but the decoder gave "
-                         f"a frame at {got_s:.4f} s")
+        raise InputError(
+            f"decoding {index.path}: frame {frame} should be at {expected:.4f} s but the decoder gave "
+            f"a frame at {got_s:.4f} s"
+        )
 
 
 def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, float, np.ndarray]]:
@@ -161,8 +172,10 @@ def _read_pyav(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, floa
                 frames = _seek(container, stream, index, 0)
                 image, position = _decode_until(frames, index, frame, -1)
                 if image is None:
-                    raise InputError(f"decoding {index.path}: frame {frame} ({index.time_s[frame]:.4f} s) is not "
-                                     "in the decoded stream")
+                    raise InputError(
+                        f"decoding {index.path}: frame {frame} ({index.time_s[frame]:.4f} s) is not "
+                        "in the decoded stream"
+                    )
             yield frame, float(index.time_s[frame]), image
 
 

@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from itertools import islice
+from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
