@@ -15,6 +15,12 @@ at the calibrated threshold are printed after the reference's lines and added to
 
     python demo.py --path clip.mp4 --calibration calibration/aigvdet_mysource.json --json outputs/clip.json
 
+A long video in bounded time, with per-frame times, a per-second summary and localised segments:
+
+    python demo.py --path long.mp4 --sample_pairs 16 --timeline --json outputs/long.json \
+        --timeline_csv outputs/long.csv
+    python demo.py --path long.mp4 --start 30 --end 40 --timeline --json outputs/part.json
+
 Exit code 0 on success (whatever the verdict), 1 with one ``error:`` line for unusable input.
 """
 
@@ -27,7 +33,9 @@ from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet.timeline import timeline_report, write_timeline_csv
 from core.cli import CORR_MEMORY_HINT, add_corr_arguments, resolve_device, run_cli, str2bool
+from core.errors import ToolkitError
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
@@ -104,10 +112,44 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="calibration JSON of AIGVDet scores (calibrate.py): adds the calibrated probability "
         "and the verdict at its threshold",
     )
+    parser.add_argument(
+        "--timeline",
+        action="store_true",
+        help="add per-frame times, fused probabilities, a per-second summary and the segments at or "
+        "above --threshold to the JSON report",
+    )
+    parser.add_argument("--timeline_csv", default=None, help="write per-frame rows time_s,rgb,flow,fused here")
+    parser.add_argument(
+        "--segment_min_gap", type=float, default=0.0, help="merge segments separated by at most this many seconds"
+    )
+    parser.add_argument("--segment_min_len", type=float, default=0.0, help="drop segments shorter than this (s)")
+    parser.add_argument(
+        "--sample_pairs",
+        type=int,
+        default=None,
+        help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's "
+        "first frame, flow branch on the pair), read by seeking",
+    )
+    parser.add_argument("--start", type=float, default=None, help="analyse from this time (s)")
+    parser.add_argument("--end", type=float, default=None, help="analyse up to this time (s, exclusive)")
     return parser
 
 
+def check_window_args(args: argparse.Namespace) -> None:
+    if args.sample_pairs is not None and args.sample_pairs < 1:
+        raise ToolkitError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
+    if args.start is not None and args.start < 0:
+        raise ToolkitError(f"--start cannot be negative, got {args.start}")
+    if args.start is not None and args.end is not None and args.end <= args.start:
+        raise ToolkitError(f"--end ({args.end}) must be after --start ({args.start})")
+    if args.sample_pairs is not None and (args.folder_original_path or args.folder_optical_flow_path):
+        raise ToolkitError(
+            "--folder_original_path and --folder_optical_flow_path need every frame: not with --sample_pairs"
+        )
+
+
 def main(args: argparse.Namespace) -> int:
+    check_window_args(args)
     device = resolve_device(args.use_cpu, args.device)
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
@@ -137,7 +179,15 @@ def main(args: argparse.Namespace) -> int:
         threshold=args.threshold,
     )
     with out_of_memory_as_error(f"scoring {args.path}", CORR_MEMORY_HINT if args.flow_method == "raft" else ""):
-        result = pipeline.score_video(args.path, args.folder_original_path, args.folder_optical_flow_path, args.backend)
+        result = pipeline.score_video(
+            args.path,
+            args.folder_original_path,
+            args.folder_optical_flow_path,
+            args.backend,
+            start_s=args.start,
+            end_s=args.end,
+            sample_pairs=args.sample_pairs,
+        )
 
     print("*" * 30)
     print("original prob", result.rgb_prob)
@@ -156,8 +206,12 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         target = Path(args.json)
         target.parent.mkdir(parents=True, exist_ok=True)
+        if args.timeline:
+            report |= timeline_report(result, args.threshold, args.segment_min_gap, args.segment_min_len)
         target.write_text(json.dumps(report, indent=2))
         log.info("report written to %s", target)
+    if args.timeline_csv:
+        log.info("timeline written to %s", write_timeline_csv(result, args.timeline_csv))
     return 0
 
 

@@ -117,3 +117,25 @@ def save_raft(path: Path, model: RAFT, module_prefix: bool = True) -> Path:
         state = {f"module.{k}": v for k, v in state.items()}
     torch.save(state, path)
     return path
+
+
+def write_vfr_video(path: Path, frames: list[np.ndarray], times_s: list[float], gop: int = 3) -> Path:
+    """Write RGB frames with PyAV at the given presentation times (millisecond time base): a variable frame rate
+    MPEG-4 Part 2 .mp4 with a keyframe every ``gop`` frames (so seeking has keyframes to land on)."""
+    import fractions
+
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = fractions.Fraction(1, 1000)
+        stream.codec_context.gop_size = gop
+        stream.options = {"qscale": "2"}
+        for frame, time_s in zip(frames, times_s):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb24")
+            picture.pts, picture.time_base = round(time_s * 1000), fractions.Fraction(1, 1000)
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode())
+    return path

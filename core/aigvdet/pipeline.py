@@ -4,6 +4,10 @@ One pass over the video, chunk by chunk, nothing on disk unless asked: a chunk o
 device once and feeds both the RGB classifier and RAFT; the flows become classifier images in memory
 (the same pixels the reference's PNG round trip produces, see ``core.flow.visualize``). Memory is
 bounded by the chunk size, whatever the video's length.
+
+Long videos: a time segment, or N evenly spaced consecutive pairs (the RGB branch on each pair's first
+frame, the flow branch on the pair), read by seeking (``core.aigvdet.sampling``, ``core.media.seek``).
+Every probability carries the decoder's timestamp of its frame (a pair: of its first frame).
 """
 
 from __future__ import annotations
@@ -24,13 +28,15 @@ from tqdm import tqdm
 from core.aigvdet.classifier import classify_images
 from core.aigvdet.data.layout import FrameFlowWriter
 from core.aigvdet.preprocess import CROP_SIZE, crop_region
-from core.aigvdet.scoring import FusedScore, verdict
+from core.aigvdet.sampling import FramePlan, pairs_of, plan_frames
+from core.aigvdet.scoring import FusedScore, fused_per_frame, verdict
 from core.errors import InputError
 from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
 
 log = logging.getLogger(__name__)
@@ -38,7 +44,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class VideoResult(FusedScore):
-    """Per-frame probabilities of both branches for one video, and the video's properties."""
+    """Per-frame probabilities of both branches for one video, and the video's properties.
+
+    ``time_s[i]`` is the decoder's time of the frame of ``rgb_probs[i]``, ``pair_time_s[j]`` that of the first
+    frame of the pair of ``flow_probs[j]``. ``analysis`` says what was analysed when it was not every frame.
+    """
 
     path: str
     fps: float
@@ -46,10 +56,18 @@ class VideoResult(FusedScore):
     height: int
     rgb_probs: list[float] = field(default_factory=list)
     flow_probs: list[float] = field(default_factory=list)
+    time_s: list[float] = field(default_factory=list)
+    pair_time_s: list[float] = field(default_factory=list)
+    analysis: dict = field(default_factory=dict)
 
     @property
     def frame_count(self) -> int:
         return len(self.rgb_probs)
+
+    @property
+    def fused_probs(self) -> np.ndarray:
+        """Per analysed frame: 0.5 x its RGB probability + 0.5 x its pair's (``scoring.fused_per_frame``)."""
+        return fused_per_frame(self.rgb_probs, self.flow_probs)
 
     def report(self, threshold: float) -> dict:
         """The JSON report of demo.py."""
@@ -66,7 +84,7 @@ class VideoResult(FusedScore):
             "predict": self.predict,
             "threshold": threshold,
             "verdict": verdict(self.predict, threshold),
-        }
+        } | ({"analysis": self.analysis} if self.analysis else {})
 
 
 class AIGVDetPipeline:
@@ -119,6 +137,40 @@ class AIGVDetPipeline:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
         return classify_images(model, images, self.normalize, self.classifier_dtype, self.channels_last, self.crop_size)
 
+    def classify_flows(
+        self, flows: torch.Tensor, pool: ThreadPoolExecutor, whole_images: bool = False
+    ) -> tuple[list[float], list[np.ndarray]]:
+        """Flow-branch probabilities of padded flows (M, 2, H, W), and the colour images they were computed on."""
+        flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
+        # Unless the images are written out, colour only the part the classifier's crop keeps.
+        region = None if whole_images else crop_region(*flows_hwc.shape[1:3], self.crop_size)
+        flow_images = list(pool.map(partial(flow_to_classifier_rgb, region=region), flows_hwc))
+        probs = self.classify(self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2))
+        return probs, flow_images
+
+    def score_pairs(
+        self, pairs: Iterable[tuple[float, np.ndarray, np.ndarray]], result: VideoResult, total: int | None = None
+    ) -> VideoResult:
+        """Fill ``result`` from separate frame pairs ``(time_s, first, second)``: the RGB branch on each first
+        frame, the flow branch on each pair's flow; both probabilities of a pair get its first frame's time."""
+        with (
+            ThreadPoolExecutor(self.flow_image_workers) as pool,
+            tqdm(total=total, unit="pair", desc=Path(result.path).name, leave=False, disable=None) as bar,
+        ):
+            for chunk in chunked(pairs, self.batch_size):
+                result.rgb_probs += self.classify(self.rgb_model, frames_to_tensor([p[1] for p in chunk], self.device))
+                flows = []
+                for _, first, second in chunk:
+                    self.flows.reset()  # pairs are not consecutive: no frame carries over
+                    flows.append(self.flows.push(frames_to_tensor([first, second], self.device)))
+                result.flow_probs += self.classify_flows(torch.cat(flows), pool)[0]
+                times = [p[0] for p in chunk]
+                result.time_s += times
+                result.pair_time_s += times
+                bar.update(len(chunk))
+        self.flows.reset()
+        return result
+
     def score_frames(
         self,
         frames: Iterable[np.ndarray],
@@ -141,18 +193,21 @@ class AIGVDetPipeline:
                 flows = self.flows.push(images)
                 if len(flows):
                     first_pair = len(result.flow_probs)
-                    flows_hwc = flows.permute(0, 2, 3, 1).float().cpu().numpy()
-                    # Unless the images are written out, colour only the part the classifier's crop keeps.
-                    region = None if writer.writes_flows else crop_region(*flows_hwc.shape[1:3], self.crop_size)
-                    flow_images = list(pool.map(partial(flow_to_classifier_rgb, region=region), flows_hwc))
-                    result.flow_probs += self.classify(
-                        self.flow_model, torch.from_numpy(np.stack(flow_images)).permute(0, 3, 1, 2)
-                    )
+                    probs, flow_images = self.classify_flows(flows, pool, whole_images=writer.writes_flows)
+                    result.flow_probs += probs
                     # The pair (t, t+1) is named after frame t.
                     writer.write_flows(first_pair, flow_images)
                 writer.write_frames(first_index, chunk)
                 bar.update(len(chunk))
         return result
+
+    def _check_size(self, path: str | os.PathLike, width: int, height: int) -> None:
+        padded = [side + (-side) % 8 for side in (height, width)]
+        if isinstance(self.flows, FlowExtractor) and min(padded) < min_frame_side():
+            raise InputError(
+                f"{path} is {width}x{height}: RAFT needs both sides of at least "
+                f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"
+            )
 
     def score_video(
         self,
@@ -160,35 +215,83 @@ class AIGVDetPipeline:
         rgb_dir: str | os.PathLike | None = None,
         flow_dir: str | os.PathLike | None = None,
         backend: str = "auto",
+        start_s: float | None = None,
+        end_s: float | None = None,
+        sample_pairs: int | None = None,
     ) -> VideoResult:
-        """Decode ``path`` as a stream and score it; raises InputError for unusable videos."""
+        """Decode ``path`` and score it; raises InputError for unusable videos.
+
+        By default every frame, decoded as one stream. ``start_s``/``end_s`` keep the frames shown in that
+        segment; ``sample_pairs`` analyses that many evenly spaced consecutive pairs (see ``sampling``); both
+        read by seeking. Frame and flow folders can be written for whole videos and segments, not samples.
+        """
+        if start_s is not None or end_s is not None or sample_pairs is not None:
+            return self._score_plan(path, rgb_dir, flow_dir, backend, start_s, end_s, sample_pairs)
         with VideoReader(path, backend) as video:
             info = video.info
-            padded = [side + (-side) % 8 for side in (info.height, info.width)]
-            if isinstance(self.flows, FlowExtractor) and min(padded) < min_frame_side():
-                raise InputError(
-                    f"{path} is {info.width}x{info.height}: RAFT needs both sides of at least "
-                    f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"
-                )
+            self._check_size(path, info.width, info.height)
             result = VideoResult(str(path), info.fps, info.width, info.height)
             self.score_frames(video, result, rgb_dir, flow_dir, total=info.frame_count)
+            result.time_s = video.timestamps[: result.frame_count]
+            result.pair_time_s = result.time_s[: len(result.flow_probs)]
         if result.frame_count < 2:
             raise InputError(
                 f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
             )
         return result
 
-    def analyse_video(self, path: str | os.PathLike) -> Evidence:
-        """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities.
+    def _score_plan(
+        self,
+        path: str | os.PathLike,
+        rgb_dir: str | os.PathLike | None,
+        flow_dir: str | os.PathLike | None,
+        backend: str,
+        start_s: float | None,
+        end_s: float | None,
+        sample_pairs: int | None,
+    ) -> VideoResult:
+        index = index_frames(path)
+        self._check_size(path, index.width, index.height)
+        plan: FramePlan = plan_frames(index, start_s, end_s, sample_pairs)
+        if plan.sampled and (rgb_dir or flow_dir):
+            raise InputError("frame and flow folders are written for whole videos or segments, not sampled pairs")
+        result = VideoResult(str(path), index.fps, index.width, index.height, analysis=plan.describe())
+        frames = read_frames_at(index, plan.frames, "opencv" if backend == "opencv" else "pyav")
+        if plan.sampled:
+            self.score_pairs(pairs_of(frames, plan.pair_starts), result, total=len(plan.pair_starts))
+        else:
+            times: list[float] = []
+            stream = (times.append(time_s) or frame for _, time_s, frame in frames)
+            self.score_frames(stream, result, rgb_dir, flow_dir, total=len(plan.frames))
+            result.time_s, result.pair_time_s = times, times[: len(result.flow_probs)]
+        log.info("%s: analysed %d of %d frames", path, len(plan.frames), plan.video_frames)
+        return result
 
-        A frame's time is its index over the container's frame rate; a flow pair is timed by its first frame.
-        """
-        return evidence_of(self.score_video(path), self.threshold)
+    def analyse_video(
+        self,
+        path: str | os.PathLike,
+        *,
+        start_s: float | None = None,
+        end_s: float | None = None,
+        sample_pairs: int | None = None,
+    ) -> Evidence:
+        """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities,
+        timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``."""
+        return evidence_of(
+            self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs), self.threshold
+        )
 
 
 def evidence_of(result: VideoResult, threshold: float) -> Evidence:
-    """The interface's view of one scored video."""
-    frame_s = np.arange(result.frame_count, dtype=np.float64) / (result.fps if result.fps > 0 else 1.0)
+    """The interface's view of one scored video (``fused``: see ``scoring.fused_per_frame``)."""
+    warnings = []
+    if len(result.time_s) == result.frame_count:
+        frame_s, pair_s = np.asarray(result.time_s, dtype=np.float64), np.asarray(result.pair_time_s, np.float64)
+    else:  # a result filled without timestamps: index over the frame rate
+        frame_s = np.arange(result.frame_count, dtype=np.float64) / (result.fps if result.fps > 0 else 1.0)
+        pair_s = frame_s[: len(result.flow_probs)]
+        if result.fps <= 0:
+            warnings.append("no timestamps and no frame rate: times are frame indices")
     return Evidence(
         detector=AIGVDetPipeline.name,
         score=result.predict,
@@ -197,12 +300,16 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         series={
             "rgb": TimeSeries(frame_s, np.asarray(result.rgb_probs), "RGB-branch fake probability per frame"),
             "flow": TimeSeries(
-                frame_s[:-1],
-                np.asarray(result.flow_probs),
-                "flow-branch fake probability per consecutive pair (t, t+1)",
+                pair_s, np.asarray(result.flow_probs), "flow-branch fake probability per consecutive pair (t, t+1)"
+            ),
+            "fused": TimeSeries(
+                frame_s,
+                result.fused_probs,
+                "fused fake probability per frame: 0.5 x RGB + 0.5 x the pair starting at it",
             ),
         },
         threshold=threshold,
-        details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob},
-        warnings=[] if result.fps > 0 else ["the container gives no frame rate: times are frame indices"],
+        details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob}
+        | ({"analysis": result.analysis} if result.analysis else {}),
+        warnings=warnings,
     )

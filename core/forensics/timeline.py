@@ -1,23 +1,30 @@
-"""Localised segments of a per-time evidence curve: runs above a threshold, merged across short gaps.
+"""Timelines of any detector's per-time evidence: per-second summaries and localised segments.
 
-Generic (numbers only, any detector): sample ``i`` of a curve holds from ``time_s[i]`` until the next sample
-(the last one for the median sample spacing). A sample is above when ``value >= threshold`` (the interface's
-"score >= threshold is fake" rule); NaN samples never are. Runs of above samples become segments; two segments
-separated by a gap of at most ``min_gap_s`` seconds become one; segments shorter than ``min_len_s`` are dropped.
-A segment's ``peak`` and ``mean`` are over every finite sample inside it, merged gaps included.
+Pure functions of timestamps and values (NumPy only), so every detector's ``TimeSeries`` can use them.
+
+How samples are read as a curve over time: each sample holds from its own time until the next sample's
+time (a frame is on screen until the next one replaces it); the last sample holds for ``last_s`` seconds,
+by default the median spacing of the samples (0 for a single sample). So a sample's *duration* can differ
+from sample to sample (variable frame rate, sparse sampling), and segments start and end on sample times.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from core.forensics.evidence import TimeSeries
 
 _SLACK = 1e-9  # times are sums of float steps: a gap of 0.48 s may come out as 0.4800000000000001
 
 
 @dataclass(frozen=True)
 class Segment:
+    """A run of the curve at or above a threshold: ``[start_s, end_s)``, its highest value and its
+    time-weighted mean (over every sample inside, including those of merged gaps)."""
+
     start_s: float
     end_s: float
     peak: float
@@ -27,40 +34,100 @@ class Segment:
     def duration_s(self) -> float:
         return self.end_s - self.start_s
 
+    def as_dict(self) -> dict:
+        return asdict(self)
 
-def sample_ends(time_s: np.ndarray) -> np.ndarray:
-    """End time of each sample: the next sample's time, the last one's plus the median spacing (0 for one sample)."""
-    time_s = np.asarray(time_s, dtype=np.float64)
-    if time_s.size == 0:
-        return time_s.copy()
-    spacing = float(np.median(np.diff(time_s))) if time_s.size > 1 else 0.0
-    return np.r_[time_s[1:], time_s[-1] + spacing]
+
+def _checked(time_s: np.ndarray | list[float], values: np.ndarray | list[float]) -> tuple[np.ndarray, np.ndarray]:
+    times, vals = np.asarray(time_s, dtype=np.float64), np.asarray(values, dtype=np.float64)
+    if times.ndim != 1 or vals.shape != times.shape:
+        raise ValueError(f"need 1-D timestamps and values of equal length, got shapes {times.shape} and {vals.shape}")
+    if times.size and (not np.isfinite(times).all() or (np.diff(times) < 0).any()):
+        raise ValueError("timestamps must be finite and non-decreasing")
+    return times, vals
+
+
+def sample_durations(time_s: np.ndarray | list[float], last_s: float | None = None) -> np.ndarray:
+    """How long each sample holds: until the next sample; the last one for ``last_s`` (default: the median
+    spacing, 0 for a single sample)."""
+    times = np.asarray(time_s, dtype=np.float64)
+    if times.size == 0:
+        return np.zeros(0)
+    gaps = np.diff(times)
+    if last_s is None:
+        last_s = float(np.median(gaps)) if gaps.size else 0.0
+    if last_s < 0:
+        raise ValueError(f"the last sample's duration cannot be negative, got {last_s}")
+    return np.append(gaps, last_s)
+
+
+def per_second(series: TimeSeries, bin_s: float = 1.0) -> list[dict]:
+    """One row per ``bin_s``-second bin that holds samples, in time order: ``second`` (the bin's start, a
+    multiple of ``bin_s``), ``count``, ``mean``, ``min``, ``max`` of the samples whose time falls in
+    ``[second, second + bin_s)``. NaN values are left out of the numbers (a bin of only NaN gives NaN)."""
+    if bin_s <= 0:
+        raise ValueError(f"bin width must be positive, got {bin_s}")
+    times, values = _checked(series.time_s, series.values)
+    bins = np.floor(times / bin_s).astype(np.int64)
+    rows = []
+    for bin_index in np.unique(bins):
+        inside = values[bins == bin_index]
+        finite = inside[np.isfinite(inside)]
+        stats = (float(finite.mean()), float(finite.min()), float(finite.max())) if finite.size else (math.nan,) * 3
+        rows.append(
+            {
+                "second": float(bin_index * bin_s),
+                "count": int(inside.size),
+                "mean": stats[0],
+                "min": stats[1],
+                "max": stats[2],
+            }
+        )
+    return rows
 
 
 def segments_above(
-    time_s: np.ndarray, values: np.ndarray, threshold: float, min_gap_s: float = 0.0, min_len_s: float = 0.0
+    time_s: np.ndarray | list[float],
+    values: np.ndarray | list[float],
+    threshold: float,
+    min_gap_s: float = 0.0,
+    min_len_s: float = 0.0,
+    last_s: float | None = None,
 ) -> list[Segment]:
-    """Segments where ``values >= threshold`` (see the module docstring), in time order."""
-    time_s, values = np.asarray(time_s, dtype=np.float64), np.asarray(values, dtype=np.float64)
-    if time_s.shape != values.shape or time_s.ndim != 1:
-        raise ValueError(f"need 1-D time_s and values of equal length, got {time_s.shape} and {values.shape}")
-    ends = sample_ends(time_s)
-    above = np.zeros(values.size, dtype=bool)
-    np.greater_equal(values, threshold, out=above, where=np.isfinite(values))
-    edges = np.diff(np.r_[0, above.astype(np.int8), 0])
-    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)))  # [first, last + 1) sample indices
+    """Runs of samples with ``value >= threshold`` (NaN never is) as segments in seconds.
+
+    A run starts at its first sample's time and ends where its last sample stops holding (the next sample's
+    time; see the module docstring). Runs separated by a gap of at most ``min_gap_s`` seconds are merged
+    (the gap's samples then count in the mean); merged segments shorter than ``min_len_s`` are dropped.
+    """
+    if min_gap_s < 0 or min_len_s < 0:
+        raise ValueError(f"min_gap_s and min_len_s cannot be negative, got {min_gap_s} and {min_len_s}")
+    times, vals = _checked(time_s, values)
+    if times.size == 0:
+        return []
+    durations = sample_durations(times, last_s)
+    ends = times + durations
+    above = vals >= threshold  # False for NaN
+    # Index ranges [first, last] of the runs of consecutive samples above the threshold.
+    edges = np.diff(np.concatenate(([0], above.astype(np.int8), [0])))
+    runs = list(zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1))
     merged: list[list[int]] = []
-    for first, stop in runs:
-        if merged and time_s[first] - ends[merged[-1][1] - 1] <= min_gap_s + _SLACK:
-            merged[-1][1] = stop
+    for first, last in runs:
+        if merged and times[first] - ends[merged[-1][1]] <= min_gap_s + _SLACK:
+            merged[-1][1] = last
         else:
-            merged.append([first, stop])
+            merged.append([first, last])
     segments = []
-    for first, stop in merged:
-        start_s, end_s = float(time_s[first]), float(ends[stop - 1])
-        if end_s - start_s < min_len_s - _SLACK:
+    for first, last in merged:
+        start, end = float(times[first]), float(ends[last])
+        if end - start < min_len_s - _SLACK:
             continue
-        inside = values[first:stop]
-        inside = inside[np.isfinite(inside)]
-        segments.append(Segment(start_s, end_s, float(inside.max()), float(inside.mean())))
+        inside = slice(first, last + 1)
+        weights, inside_vals = durations[inside], vals[inside]
+        finite = np.isfinite(inside_vals)
+        if weights[finite].sum() > 0:
+            mean = float(np.average(inside_vals[finite], weights=weights[finite]))
+        else:  # zero-length samples only (a single sample): the plain mean
+            mean = float(inside_vals[finite].mean())
+        segments.append(Segment(start, end, float(np.nanmax(inside_vals)), mean))
     return segments

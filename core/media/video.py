@@ -39,9 +39,15 @@ class VideoInfo:
 class VideoReader:
     """Iterate over the frames of a video as (H, W, 3) RGB uint8 arrays, one at a time.
 
+    ``timestamps`` gets each yielded frame's presentation time in seconds from the stream's start, as the
+    decoder gives it (OpenCV's ``CAP_PROP_POS_MSEC``, PyAV's frame pts), so variable frame rates are timed
+    right. Where the decoder gives no time for a frame, the previous frame's time plus 1 / fps stands in
+    (counted in ``estimated_times``).
+
     >>> with VideoReader("clip.mp4") as video:          # doctest: +SKIP
     ...     print(video.info.fps)
     ...     for frame in video: ...
+    ...     print(video.timestamps)
     """
 
     def __init__(self, path: str | os.PathLike, backend: str = "auto") -> None:
@@ -54,6 +60,8 @@ class VideoReader:
             raise InputError(f"not a file: {self.path}")
         self._cap = None
         self._container = None
+        self.timestamps: list[float] = []
+        self.estimated_times = 0
         errors = []
         if backend in ("auto", "opencv"):
             try:
@@ -103,24 +111,36 @@ class VideoReader:
         return VideoInfo(str(self.path), fps, int(stream.frames or 0), stream.width, stream.height, "pyav")
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        if self._cap is not None:
-            yield from self._iter_opencv()
-        else:
-            yield from self._iter_pyav()
+        self.timestamps, self.estimated_times = [], 0
+        frames = self._iter_opencv() if self._cap is not None else self._iter_pyav()
+        for time_s, frame in frames:
+            self._record_time(time_s)
+            yield frame
 
-    def _iter_opencv(self) -> Iterator[np.ndarray]:
+    def _record_time(self, time_s: float | None) -> None:
+        previous = self.timestamps[-1] if self.timestamps else None
+        # OpenCV reports 0 for frames without a timestamp: a time that does not advance is no timestamp.
+        if time_s is None or (previous is not None and time_s <= previous):
+            self.estimated_times += 1
+            time_s = 0.0 if previous is None else previous + (1.0 / self.info.fps if self.info.fps > 0 else 1.0)
+        self.timestamps.append(float(time_s))
+
+    def _iter_opencv(self) -> Iterator[tuple[float | None, np.ndarray]]:
         import cv2
 
         while True:
             ok, frame = self._cap.read()
             if not ok:
                 return
-            yield cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            yield self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
 
-    def _iter_pyav(self) -> Iterator[np.ndarray]:
+    def _iter_pyav(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        stream = self._container.streams.video[0]
+        start = stream.start_time or 0
         try:
             for frame in self._container.decode(video=0):
-                yield frame.to_ndarray(format="rgb24")
+                time_s = None if frame.pts is None else float((frame.pts - start) * stream.time_base)
+                yield time_s, frame.to_ndarray(format="rgb24")
         except Exception as exc:
             raise InputError(f"decoding {self.path} failed: {exc}") from None
 

@@ -1,0 +1,174 @@
+"""How long demo.py takes on a long video with ``--sample_pairs``: the whole command, start to finish.
+
+Makes (once, then reuses) a synthetic 60 s 1280x720 H.264 video at 25 fps (x264, keyframe every 250 frames,
+its default: seeking lands up to 10 s before a wanted frame), writes random RAFT-large and ResNet-50 weights
+in the official formats (timings do not depend on the values), and runs ``demo.py --use_cpu --sample_pairs N
+--timeline --json`` in a fresh process. It prints the wall-clock time, the process's CPU time and the machine's
+load average before and after (on a shared machine the wall-clock time depends on what else runs; CPU time
+less so), checks the report (N pairs, spread over the video), and extrapolates what every frame would cost
+from the measured time per pair.
+
+    python -m bench.bench_long_video                                # 60 s 720p, 16 pairs
+    python -m bench.bench_long_video --sample_pairs 4 --seconds 10  # quicker
+    python -m bench.bench_long_video --video my_long.mp4 --csv bench/results.csv
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from bench.common import append_csv_row
+from core.aigvdet import build_classifier
+from core.flow import RAFT
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--video", default=None, help="video to use (default: a synthetic one, made once)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic video")
+    parser.add_argument("--size", default="720x1280", help="HxW of the synthetic video")
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--cache_dir", default="outputs/bench", help="where the synthetic video is kept")
+    parser.add_argument("--sample_pairs", type=int, default=16)
+    parser.add_argument("--iters", type=int, default=20, help="RAFT iterations (20: demo.py's default)")
+    parser.add_argument("--csv", default=None, help="append a result row here")
+    return parser
+
+
+def synthetic_long_video(path: Path, seconds: float, height: int, width: int, fps: int) -> Path:
+    """A textured scene under a camera moving on a slow Lissajous path, H.264 with x264's defaults."""
+    import av
+
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    margin = 160
+    scene = cv2.resize(
+        rng.integers(0, 256, ((height + 2 * margin) // 16, (width + 2 * margin) // 16, 3), np.uint8),
+        (width + 2 * margin, height + 2 * margin),
+        interpolation=cv2.INTER_CUBIC,
+    )
+    partial = path.with_suffix(".partial.mp4")
+    with av.open(str(partial), "w") as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        stream.options = {"preset": "veryfast"}
+        for i in range(round(seconds * fps)):
+            t = i / fps
+            x = int(margin + (margin - 1) * np.sin(0.31 * t))
+            y = int(margin + (margin - 1) * np.sin(0.23 * t + 1.0))
+            frame = np.ascontiguousarray(scene[y : y + height, x : x + width])
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    partial.rename(path)
+    return path
+
+
+def random_weights(folder: Path) -> tuple[Path, Path, Path]:
+    """RAFT large and two ResNet-50 classifiers with random weights, saved as the official files are."""
+    torch.manual_seed(0)
+    raft, rgb, flow = folder / "raft-things.pth", folder / "original.pth", folder / "optical.pth"
+    torch.save({f"module.{k}": v for k, v in RAFT().state_dict().items()}, raft)
+    torch.save({"model": build_classifier("resnet50").state_dict()}, rgb)
+    torch.save(build_classifier("resnet50").state_dict(), flow)
+    return raft, rgb, flow
+
+
+def main(args: argparse.Namespace) -> int:
+    height, width = (int(v) for v in args.size.lower().split("x"))
+    video = (
+        Path(args.video)
+        if args.video
+        else synthetic_long_video(
+            Path(args.cache_dir) / f"long_{height}p_{args.seconds:g}s_{args.fps}fps.mp4",
+            args.seconds,
+            height,
+            width,
+            args.fps,
+        )
+    )
+    with tempfile.TemporaryDirectory(prefix="bench_long_") as tmp:
+        raft, rgb, flow = random_weights(Path(tmp))
+        report_path = Path(tmp) / "report.json"
+        command = [
+            sys.executable,
+            "demo.py",
+            "--use_cpu",
+            "--path",
+            str(video),
+            "--model",
+            str(raft),
+            "-mor",
+            str(rgb),
+            "-mop",
+            str(flow),
+            "--iters",
+            str(args.iters),
+            "--sample_pairs",
+            str(args.sample_pairs),
+            "--timeline",
+            "--json",
+            str(report_path),
+        ]
+        load_before = os.getloadavg()
+        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+        seconds = time.perf_counter() - start
+        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        load_after = os.getloadavg()
+        report = json.loads(report_path.read_text())
+    cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    analysis = report["analysis"]
+    pairs = len(report["optical_probs"])
+    assert pairs == min(args.sample_pairs, analysis["video_frames"] - 1), "the report does not hold the asked pairs"
+    times = report["time_s"]
+    total_pairs = analysis["video_frames"] - 1
+    print(
+        f"video: {video} ({analysis['video_frames']} frames, {report['width']}x{report['height']}, "
+        f"{report['fps']:g} fps); analysed {pairs} pairs at {times[0]:.2f} .. {times[-1]:.2f} s"
+    )
+    print(
+        f"demo.py --sample_pairs {args.sample_pairs}: {seconds:.1f} s wall clock, {cpu_seconds:.1f} s CPU "
+        f"({os.cpu_count()} CPUs); load average before {load_before[0]:.1f}, after {load_after[0]:.1f}"
+    )
+    print(f"every pair at that rate (an extrapolation, not run): about {seconds / pairs * total_pairs / 60:.0f} min")
+    if args.csv:
+        append_csv_row(
+            args.csv,
+            {
+                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "bench": "long_video",
+                "cpu": platform.processor() or "cpu",
+                "video_frames": analysis["video_frames"],
+                "size": f"{report['width']}x{report['height']}",
+                "sample_pairs": args.sample_pairs,
+                "iters": args.iters,
+                "wall_s": round(seconds, 1),
+                "cpu_s": round(cpu_seconds, 1),
+                "load_before": round(load_before[0], 1),
+                "load_after": round(load_after[0], 1),
+            },
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(get_args_parser().parse_args()))

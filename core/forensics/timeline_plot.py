@@ -1,0 +1,70 @@
+"""A figure of one video's timeline: per-time curves, the threshold, localised segments and, when known, the truth.
+
+Works from the detector interface only (``TimeSeries``, ``Segment``), so any detector's evidence can be drawn.
+Needs matplotlib (``pip install matplotlib``); drawn with the Agg backend, no display.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from core.errors import ToolkitError
+from core.forensics.evidence import TimeSeries
+from core.forensics.timeline import Segment
+
+
+def plot_timeline(
+    path: str | os.PathLike,
+    curves: Mapping[str, TimeSeries],
+    threshold: float | None = None,
+    segments: Sequence[Segment] = (),
+    truth: Sequence[tuple[float, float]] = (),
+    title: str = "",
+    ylabel: str = "fake probability",
+    emphasise: str | None = None,
+) -> Path:
+    """Write a PNG: each curve as steps (a sample holds until the next), ``emphasise`` drawn thicker, the
+    threshold as a dashed line, localised ``segments`` as red bars at the top and ``truth`` segments shaded."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise ToolkitError("plots need matplotlib: pip install matplotlib") from None
+    fig, ax = plt.subplots(figsize=(8, 3))
+    for index, (start, end) in enumerate(truth):
+        ax.axvspan(start, end, color="gold", alpha=0.3, lw=0, label="manipulated (truth)" if index == 0 else None)
+    for name, series in curves.items():
+        strong = name == emphasise
+        ax.step(
+            series.time_s,
+            series.values,
+            where="post",
+            label=name,
+            lw=2.0 if strong else 1.0,
+            alpha=1.0 if strong else 0.6,
+            color="black" if strong else None,
+        )
+    if threshold is not None:
+        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
+    top = ax.get_ylim()[1]
+    for index, segment in enumerate(segments):
+        ax.plot(
+            [segment.start_s, segment.end_s],
+            [top, top],
+            color="tab:red",
+            lw=6,
+            solid_capstyle="butt",
+            label="localised segment" if index == 0 else None,
+        )
+    ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
+    ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
+    fig.tight_layout()
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(target, dpi=100)
+    plt.close(fig)
+    return target
