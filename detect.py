@@ -184,7 +184,7 @@ def main(args: argparse.Namespace) -> int:
     calibration = load_calibration(args.calibration, AVForensicsDetector.name) if args.calibration else None
     if args.plot and not labelled:
         log.warning("--plot ignored: the figures need a label for every video")
-    columns = result_columns(labels if labelled else None, calibration)
+    columns = result_columns(labels if labelled else None, calibration, inputs)
     checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
     settings = RunSettings(
         Path(args.output_dir),

@@ -208,7 +208,7 @@ def main(args: argparse.Namespace) -> int:
     if args.plot:
         from core.metrics.plots import plot_scores  # matplotlib is imported only when figures are asked for
 
-        plot_scores(labels, scores, args.plot)
+        plot_scores(labels, scores, args.plot, threshold=args.threshold)
     return 0
 
 

@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 
 
 def result_columns(
-    labels: Sequence[int] | None, calibration: Calibration | None
+    labels: Sequence[int] | None, calibration: Calibration | None, paths: Sequence[str] | None = None
 ) -> tuple[list[str], Callable[[int, float], list[object]]] | None:
-    """Names and a row function ``(input index, score) -> values`` of the extra columns; None when there are none."""
+    """Names and a row function ``(input index, score) -> values`` of the extra columns; None when there are none.
+
+    With a calibration, each calibrated score is also logged (with its path from ``paths`` when given)."""
     names = (["label"] if labels is not None else []) + (["calibrated", "verdict"] if calibration is not None else [])
     if not names:
         return None
@@ -37,7 +39,15 @@ def result_columns(
             record = calibration.apply(score)
             value, verdict = record["calibrated"], record["calibrated_verdict"]
             if verdict is not None:
-                log.info("calibrated %.6g: %s at threshold %.6g", value, verdict, calibration.threshold)
+                where = f"{paths[index]}: " if paths is not None else ""
+                log.info(
+                    "%scalibrated %.6g (%s), %s at threshold %r",
+                    where,
+                    value,
+                    calibration.meaning,
+                    verdict,
+                    calibration.threshold,
+                )
             row += ["" if value is None else repr(value), verdict or ""]
         return row
 
