@@ -11,6 +11,7 @@ from torch import nn
 
 from core.avforensics.pca import PcaMap
 from core.avforensics.regressive import AutoregressiveModel
+from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics"
@@ -114,3 +115,32 @@ def require_fixtures() -> Path:
     if not (FIXTURES / "test.mp4").is_file():
         pytest.skip(f"audio-visual forensics fixtures not found at {FIXTURES} (see ../shared/fixtures)")
     return FIXTURES
+
+
+def small_sync_model() -> SyncModel:
+    """32x32 frames, every width divided by 8: the official architecture at a size that runs in a second."""
+    torch.manual_seed(3)
+    model = SyncModel(feature_map_size=2, width_div=8)
+    with torch.no_grad():
+        randomize_batchnorm(model, torch.Generator().manual_seed(3))
+        model.vis_enc.conv1.weight.mul_(1 / 128)  # raw 0..255 pixels
+        model.aud_enc.conv1.weight.mul_(1 / 8)
+    return model.eval()
+
+
+def save_small_av_checkpoints(folder: Path) -> list[str]:
+    """The small sync model (with its sidecar), random autoregressive models and PCA; detect.py's flags for them."""
+    export_sync_model(small_sync_model(), folder / "sync_model.pth", SyncArch(32, 8), {})
+    torch.save(random_regressive_model(4).state_dict(), folder / "dist.pth")
+    torch.save(random_regressive_model(5).state_dict(), folder / "feat.pth")
+    random_pca(6, dim=128).save_npz(folder / "pca.npz")
+    return [
+        "--sync_model_path",
+        str(folder / "sync_model.pth"),
+        "--dist_model_path",
+        str(folder / "dist.pth"),
+        "--avfeature_model_path",
+        str(folder / "feat.pth"),
+        "--pca_path",
+        str(folder / "pca.npz"),
+    ]

@@ -14,8 +14,6 @@ from torch import nn
 import detect
 from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.scoring import pad_to_length, score_window, sequence_scores, step_terms
-from core.avforensics.sync_arch import SyncArch, export_sync_model
-from core.avforensics.sync_transformer import SyncModel
 from core.avforensics.synthetic import render_clip, write_av, write_partial_fakes
 from core.avforensics.whole_video import (
     WholeVideoSettings,
@@ -30,7 +28,7 @@ from core.avforensics.whole_video import (
 from core.cli import run_cli
 from core.forensics.timeline import Segment, segments_above
 from core.media.av_clip import load_av_clip
-from tests.avforensics_factories import random_pca, random_regressive_model, randomize_batchnorm
+from tests.avforensics_factories import random_pca, random_regressive_model, save_small_av_checkpoints, small_sync_model
 
 
 def _scores_before_per_step_terms(logits, pca_features, distribution_model, feature_model, max_len):
@@ -178,20 +176,9 @@ def test_curve_and_segments_find_a_known_anomalous_span():
     assert given.segments == [] and given.threshold_rule == "given"
 
 
-def _small_sync_model() -> SyncModel:
-    """32x32 frames, every width divided by 8: the official architecture at a size that runs in a second."""
-    torch.manual_seed(3)
-    model = SyncModel(feature_map_size=2, width_div=8)
-    with torch.no_grad():
-        randomize_batchnorm(model, torch.Generator().manual_seed(3))
-        model.vis_enc.conv1.weight.mul_(1 / 128)  # raw 0..255 pixels
-        model.aud_enc.conv1.weight.mul_(1 / 8)
-    return model.eval()
-
-
 def _tiny_detector(whole: WholeVideoSettings | None) -> AVForensicsDetector:
     return AVForensicsDetector(
-        _small_sync_model(),
+        small_sync_model(),
         random_regressive_model(4),
         random_regressive_model(5),
         random_pca(6, dim=128),
@@ -218,21 +205,7 @@ def test_whole_video_evidence_keeps_the_first_window_score_bit_for_bit(tmp_path)
 
 @pytest.fixture(scope="module")
 def small_checkpoints(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("avf_small")
-    export_sync_model(_small_sync_model(), folder / "sync_model.pth", SyncArch(32, 8), {})
-    torch.save(random_regressive_model(4).state_dict(), folder / "dist.pth")
-    torch.save(random_regressive_model(5).state_dict(), folder / "feat.pth")
-    random_pca(6, dim=128).save_npz(folder / "pca.npz")
-    return [
-        "--sync_model_path",
-        str(folder / "sync_model.pth"),
-        "--dist_model_path",
-        str(folder / "dist.pth"),
-        "--avfeature_model_path",
-        str(folder / "feat.pth"),
-        "--pca_path",
-        str(folder / "pca.npz"),
-    ]
+    return save_small_av_checkpoints(tmp_path_factory.mktemp("avf_small"))
 
 
 def _rows(path):

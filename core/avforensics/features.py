@@ -35,6 +35,7 @@ from core.avforensics.sync_transformer import SyncModel
 from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
 from core.media.faces.clip import FaceClip, FacePlan, load_face_clips, plan_face_crop
 from core.media.faces.detector import FaceDetector
+from core.media.in_memory import VideoSource, source_name
 
 
 class SyncFeatureExtractor:
@@ -62,7 +63,7 @@ class SyncFeatureExtractor:
         progress: bool = False,
         whole_video: bool = False,
         face_crop: str = "never",
-        face_plans: dict[str, FacePlan] | None = None,
+        face_plans: dict[tuple[str, str], FacePlan] | None = None,
     ) -> None:
         self.device = torch.device(device)
         self.sync_model = sync_model.to(self.device)
@@ -91,7 +92,7 @@ class SyncFeatureExtractor:
         """Time steps extracted from a clip of ``frames`` frames."""
         return num_steps(frames, frames if self.whole_video else self.max_len)
 
-    def load_clip(self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None) -> AVClip:
+    def load_clip(self, path: VideoSource, audio_path: str | os.PathLike | None = None) -> AVClip:
         """Decode what the steps need: 25 fps frames at ``frame_size``, 16 kHz audio, at least one step and a next.
 
         With face cropping on, the main face track's crop; a video without a usable face raises the
@@ -107,11 +108,11 @@ class SyncFeatureExtractor:
         return self.load_clips(path, audio_path)[0].require()
 
     def load_clips(
-        self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+        self, path: VideoSource, audio_path: str | os.PathLike | None = None, all_faces: bool = False
     ) -> list[FaceClip]:
         """The clips ``face_crop`` gives for a video: the whole frame or the main face's crop, or one per face
         track with ``all_faces``; face problems are items without a clip (their ``error`` says why)."""
-        key = os.fspath(path)
+        key = (source_name(path), getattr(path, "description", ""))  # a perturbed copy is not its original
         plan = None if self.face_plans is None else self.face_plans.get(key)
         if plan is None or plan.mode != self.face_crop:
             if self._face_detector is None and self.face_crop != "never":

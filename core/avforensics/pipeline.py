@@ -29,6 +29,7 @@ from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
 from core.media.faces.clip import FaceClip
+from core.media.in_memory import VideoSource
 
 log = logging.getLogger(__name__)
 
@@ -180,7 +181,14 @@ class AVForensicsDetector:
         whole-video mode the evidence also has the ``anomaly`` curve (times: the windows' middle frames) and, in
         ``details``, ``score_max``, ``score_mean``, the segment threshold and the segments.
         """
-        face = self.load_clips(path, audio_path)[0]
+        return self.analyse_prepared(self.prepare_video(path, audio_path))
+
+    def prepare_video(self, path: VideoSource, audio_path: str | os.PathLike | None = None) -> FaceClip:
+        """The decoding half of ``analyse_video`` (thread-safe: batch scoring runs it ahead in background threads)."""
+        return self.load_clips(path, audio_path)[0]
+
+    def analyse_prepared(self, face: FaceClip) -> Evidence:
+        """The model half of ``analyse_video``, on what ``prepare_video`` decoded."""
         clip = face.require()
         analysis = self.analyse(clip)
         evidence = evidence_of(clip, analysis, self.lam)

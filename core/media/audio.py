@@ -10,13 +10,13 @@ we do the same: silence is prepended when the audio starts late, samples are dro
 from __future__ import annotations
 
 import logging
-import os
 from fractions import Fraction
 
 import av
 import numpy as np
 
 from core.errors import InputError
+from core.media.in_memory import VideoSource, open_container
 
 log = logging.getLogger(__name__)
 
@@ -68,13 +68,13 @@ def decode_audio_stream(
     return samples.astype(np.float32)
 
 
-def load_audio(path: str | os.PathLike, sample_rate: int = SAMPLE_RATE, max_samples: int | None = None) -> np.ndarray:
+def load_audio(path: VideoSource, sample_rate: int = SAMPLE_RATE, max_samples: int | None = None) -> np.ndarray:
     """Decode a file's audio track -> float32 mono samples at ``sample_rate`` on the int16 scale.
 
     Raises :class:`NoAudioTrack` when there is none and :class:`InputError` when the file cannot be read.
     """
     try:
-        with av.open(os.fspath(path)) as container:
+        with open_container(path) as container:
             return decode_audio_stream(container, sample_rate, max_samples)
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode audio of {path}: {exc}") from None

@@ -14,7 +14,6 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterator
 
 import av
@@ -23,6 +22,7 @@ from PIL import Image
 
 from core.errors import InputError
 from core.media.audio import SAMPLE_RATE, decode_audio_stream, frames_to_samples
+from core.media.in_memory import VideoSource, check_source, open_container, source_name
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,7 @@ def load_video_frames(
 
 
 def load_av_clip(
-    path: str | os.PathLike,
+    path: VideoSource,
     size: int = FRAME_SIZE,
     fps: float = TARGET_FPS,
     sample_rate: int = SAMPLE_RATE,
@@ -127,14 +127,12 @@ def load_av_clip(
     Raises :class:`InputError` (missing, undecodable, no video), :class:`core.media.audio.NoAudioTrack`
     or :class:`ClipTooShort`; the message is meant for a results table.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputError("file not found" if not path.exists() else "not a file")
+    check_source(path)
     samples_per_frame = frames_to_samples(1, fps, sample_rate)
     try:
-        with av.open(os.fspath(path)) as container:
+        with open_container(path) as container:
             frames, source_fps, resampled, source_size = load_video_frames(container, size, fps, max_frames)
-        with av.open(os.fspath(audio_path if audio_path is not None else path)) as container:
+        with open_container(audio_path if audio_path is not None else path) as container:
             max_samples = None if max_frames is None else max_frames * samples_per_frame
             audio = decode_audio_stream(container, sample_rate, max_samples)
     except av.FFmpegError as exc:
@@ -148,4 +146,6 @@ def load_av_clip(
             f"audio {audio.shape[0] / sample_rate:.2f} s), "
             f"need {min_frames}"
         )
-    return AVClip(str(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled, *source_size)
+    return AVClip(
+        source_name(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled, *source_size
+    )

@@ -23,6 +23,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from core.errors import InputError
+from core.media.in_memory import InMemoryVideo
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +65,9 @@ class FrameIndex:
 def index_frames(path: str | os.PathLike) -> FrameIndex:
     """Demux the first video stream of ``path``; raises InputError when PyAV cannot read it or finds no frame."""
     import av
+
+    if isinstance(path, InMemoryVideo):  # its name is the unperturbed original: never open that instead
+        raise InputError(f"{path}: sampled pairs and time segments read files by seeking, not in-memory videos")
 
     try:
         container = av.open(str(path))

@@ -9,6 +9,10 @@ trainers):
 * any other file is a list: one video per line, relative to the list file's folder; blank lines and ``#``
   comments are skipped; a line may end with a label (``0``/``1``/``real``/``fake``) after whitespace.
   Paths may contain spaces: the last word is a label only when it is one of those values.
+
+With ``subsets`` (batch scoring with per-subset metrics): class folders are searched recursively and a
+video's subset is its folder below the class folder (``1_fake/sora/x.mp4``: ``sora``; directly inside:
+none); a list line may end with ``LABEL SUBSET``.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ class VideoEntry:
 
     path: Path
     label: int | None = None
+    subset: str | None = None  # e.g. the generator of a fake video, for per-subset metrics
 
     @property
     def name(self) -> str:
@@ -39,7 +44,7 @@ class VideoEntry:
         return self.path.stem
 
 
-def _list_file_entries(source: Path) -> list[VideoEntry]:
+def _list_file_entries(source: Path, subsets: bool = False) -> list[VideoEntry]:
     try:
         lines = source.read_text(encoding="utf-8").splitlines()
     except UnicodeDecodeError:
@@ -49,23 +54,32 @@ def _list_file_entries(source: Path) -> list[VideoEntry]:
         line = raw.strip()
         if not line or line.startswith("#"):
             continue
-        label = None
-        parts = line.rsplit(None, 1)
-        if len(parts) == 2 and parts[1].lower() in LABELS:
-            line, label = parts[0], LABELS[parts[1].lower()]
+        label, subset = None, None
+        three = line.rsplit(None, 2)
+        if subsets and len(three) == 3 and three[1].lower() in LABELS and three[2].lower() not in LABELS:
+            line, label, subset = three[0], LABELS[three[1].lower()], three[2]
+        else:
+            parts = line.rsplit(None, 1)
+            if len(parts) == 2 and parts[1].lower() in LABELS:
+                line, label = parts[0], LABELS[parts[1].lower()]
         path = Path(line).expanduser()
-        entries.append(VideoEntry(path if path.is_absolute() else source.parent / path, label))
+        entries.append(VideoEntry(path if path.is_absolute() else source.parent / path, label, subset))
     if not entries:
         raise InputError(f"list file {source} names no video")
     return entries
 
 
-def _class_folder_entries(source: Path) -> list[VideoEntry]:
+def _subset(folder: Path, path: Path) -> str | None:
+    parent = path.parent.relative_to(folder)
+    return None if parent == Path(".") else parent.as_posix()
+
+
+def _class_folder_entries(source: Path, subsets: bool = False) -> list[VideoEntry]:
     entries = [
-        VideoEntry(path, label)
+        VideoEntry(path, label, _subset(source / class_folder, path))
         for label, class_folder in enumerate(CLASS_FOLDERS)
         if (source / class_folder).is_dir()
-        for path in sorted((source / class_folder).iterdir())
+        for path in sorted((source / class_folder).rglob("*") if subsets else (source / class_folder).iterdir())
         if path.is_file() and path.suffix.lower() in VIDEO_SUFFIXES
     ]
     if not entries:
@@ -73,15 +87,15 @@ def _class_folder_entries(source: Path) -> list[VideoEntry]:
     return entries
 
 
-def read_video_list(source: str | os.PathLike, require_labels: bool = False) -> list[VideoEntry]:
+def read_video_list(source: str | os.PathLike, require_labels: bool = False, subsets: bool = False) -> list[VideoEntry]:
     """The videos of ``source`` (see the module docstring), in order; with ``require_labels`` every entry needs one."""
     source = Path(source)
     if source.suffix.lower() in VIDEO_SUFFIXES and not source.is_dir():
         entries = [VideoEntry(source)]
     elif source.is_dir():
-        entries = _class_folder_entries(source)
+        entries = _class_folder_entries(source, subsets)
     elif source.is_file():
-        entries = _list_file_entries(source)
+        entries = _list_file_entries(source, subsets)
     else:
         raise InputError(f"no such video, folder or list file: {source}")
     if require_labels:

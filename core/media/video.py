@@ -8,15 +8,14 @@ files OpenCV cannot open (and can be asked for explicitly).
 from __future__ import annotations
 
 import logging
-import os
 from dataclasses import dataclass
 from itertools import islice
-from pathlib import Path
 from typing import Iterable, Iterator, TypeVar
 
 import numpy as np
 
 from core.errors import InputError
+from core.media.in_memory import InMemoryVideo, VideoSource, open_container, source_path
 
 log = logging.getLogger(__name__)
 
@@ -50,13 +49,18 @@ class VideoReader:
     ...     print(video.timestamps)
     """
 
-    def __init__(self, path: str | os.PathLike, backend: str = "auto") -> None:
+    def __init__(self, path: VideoSource, backend: str = "auto") -> None:
         if backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
-        self.path = Path(path)
-        if not self.path.exists():
+        self.source = path
+        self.path = source_path(path)
+        if isinstance(path, InMemoryVideo):
+            if backend == "opencv":
+                raise InputError(f"OpenCV cannot read an in-memory video ({self.path})")
+            backend = "pyav"  # OpenCV opens files only
+        elif not self.path.exists():
             raise InputError(f"video not found: {self.path}")
-        if not self.path.is_file():
+        elif not self.path.is_file():
             raise InputError(f"not a file: {self.path}")
         self._cap = None
         self._container = None
@@ -95,10 +99,9 @@ class VideoReader:
         return VideoInfo(str(self.path), fps, count, width, height, "opencv")
 
     def _open_pyav(self) -> VideoInfo:
-        import av
 
         try:
-            container = av.open(str(self.path))
+            container = open_container(self.source)
         except Exception as exc:  # PyAV raises its own error classes per FFmpeg error code
             raise InputError(f"PyAV cannot open it ({exc.__class__.__name__})") from None
         if not container.streams.video:

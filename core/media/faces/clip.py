@@ -22,7 +22,6 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 import av
@@ -43,6 +42,7 @@ from core.media.faces.status import (
     select_main_track,
 )
 from core.media.faces.tracks import FaceTrack, TrackConfig, track_faces
+from core.media.in_memory import VideoSource, check_source, open_container, source_name
 
 log = logging.getLogger(__name__)
 
@@ -89,12 +89,11 @@ class FaceClip:
         return self.clip
 
 
-def _check_path(path: Path, audio_path: str | os.PathLike | None) -> None:
+def _check_path(path: VideoSource, audio_path: str | os.PathLike | None) -> None:
     """The checks (and messages) of load_av_clip, made before tracking so a bad file costs nothing."""
-    if not path.is_file():
-        raise InputError("file not found" if not path.exists() else "not a file")
+    check_source(path)
     if audio_path is None:
-        with av.open(os.fspath(path)) as container:
+        with open_container(path) as container:
             if not container.streams.video:
                 raise InputError("no video track")
             if not container.streams.audio:
@@ -102,13 +101,13 @@ def _check_path(path: Path, audio_path: str | os.PathLike | None) -> None:
 
 
 def source_frames(
-    path: str | os.PathLike, fps: float = TARGET_FPS, max_frames: int | None = None, info: dict | None = None
+    path: VideoSource, fps: float = TARGET_FPS, max_frames: int | None = None, info: dict | None = None
 ) -> Iterator[np.ndarray]:
     """The first ``max_frames`` RGB uint8 frames at their own size, re-timed to ``fps`` as ``load_av_clip`` does.
 
     ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height``.
     """
-    with av.open(os.fspath(path)) as container:
+    with open_container(path) as container:
         if not container.streams.video:
             raise InputError("no video track")
         stream = container.streams.video[0]
@@ -130,7 +129,7 @@ def source_frames(
 
 
 def plan_face_crop(
-    path: str | os.PathLike,
+    path: VideoSource,
     mode: str = "auto",
     max_frames: int | None = None,
     detector: FaceDetector | None = None,
@@ -145,7 +144,6 @@ def plan_face_crop(
         raise ValueError(f"face crop mode must be one of {FACE_CROPS}, not {mode!r}")
     if mode == "never":
         return FacePlan(mode, crop=False)
-    path = Path(path)
     config = config or TrackConfig()
     info: dict = {}
     try:
@@ -192,7 +190,7 @@ def cut_tracks(
 
 
 def _track_clips(
-    path: Path,
+    path: VideoSource,
     plan: FacePlan,
     items: list[FaceClip],
     size: int,
@@ -209,7 +207,7 @@ def _track_clips(
     end = max(int(item.track.frames[0]) + length for item, length in zip(items, lengths))
     try:
         crops = cut_tracks(source_frames(path, TARGET_FPS, end), [item.track for item in items], lengths, size)
-        with av.open(os.fspath(audio_path if audio_path is not None else path)) as container:
+        with open_container(audio_path if audio_path is not None else path) as container:
             audio = decode_audio_stream(container, sample_rate, end * per_frame)
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode: {exc}") from None
@@ -224,7 +222,7 @@ def _track_clips(
             )
             continue
         item.clip = AVClip(
-            str(path),
+            source_name(path),
             frames[:usable],
             span[: usable * per_frame],
             plan.source_fps,
@@ -259,7 +257,6 @@ def load_face_clips(
     Face problems become items without a clip (``error`` says why; the run goes on); a file that cannot be
     read raises :class:`InputError` as ``load_av_clip`` does.
     """
-    path = Path(path)
     if not plan.crop:
         clip = load_av_clip(path, size, max_frames=max_frames, min_frames=min_frames, audio_path=audio_path)
         return [FaceClip(clip, plan.face_status)]

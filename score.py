@@ -1,0 +1,255 @@
+"""Score a dataset of raw videos with AIGVDet and/or the audio-visual detector into one results table.
+
+    # a folder with 0_real/ and 1_fake/ (subsets in folders below them), or a list file "PATH [LABEL [SUBSET]]"
+    python score.py --videos data/mydataset --detectors aigvdet,av --output_dir outputs/mydataset
+    # rerun: skips what is done; --retry_failed also retries failures; --overwrite starts over
+    python score.py --videos data/mydataset --detectors av --output_dir outputs/mydataset --retry_failed
+    # one perturbation, in memory
+    python score.py --videos data/mydataset --detectors aigvdet --perturb jpeg:50 --output_dir outputs/jpeg50
+    # the robustness suite: clean and every level of each kind (default kinds: h264,jpeg,resize,blur,noise)
+    python score.py --videos data/mydataset --detectors aigvdet,av --robustness --output_dir outputs/robust
+    # many GPUs: one process per GPU; rank 0 merges the parts when all are done
+    torchrun --nproc_per_node 8 score.py --videos data/big.txt --detectors aigvdet --output_dir outputs/big
+    # two nodes (run on each, with its --node_rank)
+    torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint host0:29500 \
+        score.py --videos /shared/big.txt --detectors aigvdet,av --output_dir /shared/outputs/big
+    # merge the parts again (e.g. after a node failed and was rerun)
+    python score.py --merge_only --output_dir outputs/big
+
+Outputs in --output_dir: results.csv and results.parquet (columns: core/forensics/batch_table.py), parts/ (one
+resumable part per process), with labels summary.json (metrics per condition and detector, per subset) and
+with --plot the ROC and histogram figures; with --robustness robustness.csv and robustness.png; with
+--save_evidence evidence/*.npz (each detector's per-time series).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from core.aigvdet import AIGVDetPipeline, load_classifier
+from core.aigvdet.preprocess import CROP_SIZE
+from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.whole_video import WholeVideoSettings
+from core.cli import add_corr_arguments, resolve_device, run_cli, str2bool
+from core.errors import InputError
+from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow.corr_budget import gib_to_bytes
+from core.forensics.batch import BatchSettings, run_batch
+from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, wait_for_parts
+from core.forensics.robustness import condition_summaries, plot_robustness, robustness_rows, write_robustness_csv
+from core.media.faces.clip import FACE_CROPS
+from core.media.perturb import LEVELS, Perturbation, parse_perturbations
+from core.media.sources import read_video_list
+from core.runs import atomic
+from core.runs.distributed import barrier, process_group
+from core.runs.precision import PRECISIONS
+from core.runs.result_table import file_fingerprint
+
+log = logging.getLogger("score")
+
+DETECTORS = ("aigvdet", "av")
+DEFAULT_SUITE = ("h264", "jpeg", "resize", "blur", "noise")
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--videos", help="a video, a folder with 0_real/ and 1_fake/, or a list file")
+    parser.add_argument("--detectors", default="aigvdet,av", help="comma-separated: aigvdet, av")
+    parser.add_argument("--output_dir", required=True)
+    parser.add_argument("--overwrite", action="store_true", help="start over (delete earlier results)")
+    parser.add_argument("--retry_failed", action="store_true", help="score again the videos that failed before")
+    parser.add_argument("--merge_only", action="store_true", help="only merge the parts into the results table")
+    parser.add_argument("--perturb", default=None, help="a perturbation chain, e.g. jpeg:50 or blur:2+noise:5")
+    parser.add_argument(
+        "--robustness",
+        nargs="?",
+        const=",".join(DEFAULT_SUITE),
+        default=None,
+        metavar="KINDS",
+        help=f"clean plus every level of these kinds (default {','.join(DEFAULT_SUITE)}; all: {','.join(LEVELS)})",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations' noise")
+    parser.add_argument("--save_evidence", action="store_true", help="write each detector's per-time series")
+    parser.add_argument("--prefetch", type=int, default=2, help="videos prepared ahead in background threads")
+    parser.add_argument("--plot", action="store_true", help="ROC and histogram figures of labelled runs")
+    parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for confidence intervals")
+    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (under torchrun: each rank's GPU)")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    parser.add_argument("--no_progress", action="store_true")
+    aigv = parser.add_argument_group("AIGVDet")
+    aigv.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
+    aigv.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
+    aigv.add_argument("--model", default="checkpoints/raft-things.pth", help="RAFT weights")
+    aigv.add_argument("--small", action="store_true", help="RAFT-small")
+    aigv.add_argument("--arch", default="resnet50")
+    aigv.add_argument("--aug_norm", type=str2bool, default=True)
+    aigv.add_argument("--iters", type=int, default=DEFAULT_ITERS)
+    aigv.add_argument("--batch_size", type=int, default=8)
+    aigv.add_argument("--mixed_precision", action="store_true")
+    aigv.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
+    aigv.add_argument("--channels_last", action="store_true")
+    aigv.add_argument("-t", "--threshold", type=float, default=0.5)
+    aigv.add_argument("--crop_size", type=int, default=CROP_SIZE, help="classifier centre crop (448: official)")
+    add_corr_arguments(aigv)
+    av = parser.add_argument_group("audio-visual")
+    av.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
+    av.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
+    av.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
+    av.add_argument("--pca_path", default="checkpoints/pca.pkl")
+    av.add_argument("--lam", type=float, default=0.0)
+    av.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50)
+    av.add_argument("--face_crop", choices=FACE_CROPS, default="auto")
+    av.add_argument("--whole_video", action="store_true", help="sliding windows over the whole video")
+    av.add_argument("--window_batch", type=int, default=8)
+    return parser
+
+
+def conditions_of(args: argparse.Namespace) -> list[list[Perturbation]]:
+    if args.perturb and args.robustness:
+        raise InputError("--perturb and --robustness exclude each other")
+    if args.perturb:
+        return [parse_perturbations(args.perturb)]
+    if args.robustness:
+        kinds = [kind.strip() for kind in args.robustness.split(",") if kind.strip()]
+        unknown = [kind for kind in kinds if kind not in LEVELS]
+        if unknown:
+            raise InputError(f"unknown perturbation kind(s) {unknown}; known: {', '.join(LEVELS)}")
+        return [[]] + [[Perturbation(kind, level)] for kind in kinds for level in LEVELS[kind]]
+    return [[]]
+
+
+def build_detectors(args: argparse.Namespace, names: list[str], device: torch.device) -> tuple[dict, dict]:
+    """The detectors and the fingerprint of everything that changes their results."""
+    detectors, fingerprint = {}, {}
+    if "aigvdet" in names:
+        raft = load_raft(
+            args.model,
+            small=args.small,
+            mixed_precision=args.mixed_precision,
+            device=device,
+            corr_mode=args.corr_mode,
+            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+        )
+        detectors["aigvdet"] = AIGVDetPipeline(
+            rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
+            flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow checkpoint (-mop)"),
+            flow_extractor=FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+            normalize=args.aug_norm,
+            batch_size=args.batch_size,
+            classifier_dtype=PRECISIONS[args.classifier_precision],
+            channels_last=args.channels_last,
+            crop_size=args.crop_size,
+            threshold=args.threshold,
+        )
+        fingerprint["aigvdet"] = {
+            "rgb": file_fingerprint(args.model_original_path),
+            "flow": file_fingerprint(args.model_optical_flow_path),
+            "raft": file_fingerprint(args.model),
+            **{k: getattr(args, k) for k in ("small", "arch", "aug_norm", "iters", "mixed_precision", "threshold")},
+            "crop_size": args.crop_size,
+            "classifier_precision": args.classifier_precision,
+        }
+    if "av" in names:
+        checkpoints = CheckpointPaths(
+            args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path
+        )
+        detectors["av"] = AVForensicsDetector.from_checkpoints(
+            checkpoints,
+            lam=args.lam,
+            max_len=args.max_len,
+            device=device,
+            window_batch=args.window_batch,
+            progress=False,
+            face_crop=args.face_crop,
+            whole_video=WholeVideoSettings() if args.whole_video else None,
+        )
+        fingerprint["av"] = {
+            **{name: file_fingerprint(path) for name, path in vars(checkpoints).items()},
+            **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video")},
+        }
+    return detectors, fingerprint
+
+
+def write_summaries(args: argparse.Namespace, rows: list[dict], columns: list[str]) -> None:
+    output_dir = Path(args.output_dir)
+    summaries = condition_summaries(rows, columns, args.bootstrap)
+    if not summaries:
+        return
+    atomic.write_json(output_dir / "summary.json", summaries, indent=2)
+    for condition, per_detector in summaries.items():
+        for name, summary in per_detector.items():
+            print(f"{condition} {name}: auc:{summary['auc']} ap:{summary['ap']} videos:{summary['p'] + summary['n']}")
+    if args.plot:
+        from core.metrics.plots import plot_scores
+
+        for name in {n for per in summaries.values() for n in per}:
+            kept = [r for r in rows if r["perturbation"] == rows[0]["perturbation"] and r[f"{name}_status"] == "ok"]
+            kept = [r for r in kept if r["label"] != ""]
+            plot_scores(
+                [int(r["label"]) for r in kept],
+                [float(r[f"{name}_score"]) for r in kept],
+                output_dir / "plots" / name,
+                f"{name} score",
+            )
+    if len(summaries) > 1:
+        table = robustness_rows(summaries)
+        print(f"robustness table: {write_robustness_csv(table, output_dir / 'robustness.csv')}")
+        print(f"robustness plot: {plot_robustness(table, output_dir / 'robustness.png')}")
+
+
+def main(args: argparse.Namespace) -> int:
+    output_dir = Path(args.output_dir)
+    if not args.merge_only:
+        if not args.videos:
+            raise InputError("--videos is required (or --merge_only)")
+        names = [name.strip() for name in args.detectors.split(",") if name.strip()]
+        unknown = [name for name in names if name not in DETECTORS]
+        if unknown or not names:
+            raise InputError(f"--detectors takes {', '.join(DETECTORS)}; got {args.detectors!r}")
+        conditions = conditions_of(args)
+        entries = read_video_list(args.videos, subsets=True)
+        if args.threads > 0:
+            torch.set_num_threads(args.threads)
+        group_device = args.device if args.device in ("auto", "cpu") else "cuda"
+        with process_group(group_device) as info:
+            device = info.device if info.distributed else resolve_device(device=args.device)
+            clear_done(output_dir, info.rank)
+            barrier()  # every rank has cleared its marker before any can wait for them
+            detectors, fingerprint = build_detectors(args, names, device)
+            settings = BatchSettings(
+                output_dir,
+                conditions,
+                args.seed,
+                args.retry_failed,
+                args.overwrite,
+                args.save_evidence,
+                args.prefetch,
+                info.rank,
+                info.world_size,
+                not args.no_progress and info.is_primary,
+            )
+            part = run_batch(entries, detectors, settings, fingerprint)
+            mark_done(output_dir, info.rank)
+            log.info("rank %d: results in %s", info.rank, part)
+            if not info.is_primary:
+                return 0
+            wait_for_parts(output_dir, info.world_size)
+    rows = merge_parts(output_dir)
+    columns = list(rows[0]) if rows else []
+    print(f"{len(rows)} rows: {output_dir / RESULTS_CSV} (and results.parquet)")
+    failed = [row for row in rows if any(row[c] != "ok" for c in columns if c.endswith("_status"))]
+    if failed:
+        print(f"{len(failed)} row(s) with a failed detector (see the *_status columns)")
+    write_summaries(args, rows, columns)
+    json_path = output_dir / "run.json"
+    atomic.write_json(json_path, {"args": vars(args), "pid": os.getpid()}, indent=2, default=str)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))

@@ -1,0 +1,136 @@
+"""score.py: one results table from raw videos, resumable, sharded, with perturbations and a robustness table."""
+
+from __future__ import annotations
+
+import csv
+
+import pyarrow.parquet as pq
+import pytest
+import torch
+
+import score
+from core.cli import run_cli
+from core.forensics import batch
+from core.forensics.batch import BatchSettings, run_batch
+from core.forensics.batch_table import merge_parts
+from core.media.perturb import Perturbation
+from core.media.sources import read_video_list
+from tests.avforensics_factories import save_small_av_checkpoints, write_av_clip
+
+
+@pytest.fixture(scope="module")
+def av_args(tmp_path_factory):
+    weights = save_small_av_checkpoints(tmp_path_factory.mktemp("score_av_weights"))
+    return weights + ["--face_crop", "never", "--device", "cpu", "--no_progress", "--prefetch", "1"]
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    """Two real clips, two fakes of subset genA; a clip without audio, a broken file and a missing one (list)."""
+    root = tmp_path_factory.mktemp("score_data")
+    (root / "0_real").mkdir()
+    (root / "1_fake" / "genA").mkdir(parents=True)
+    for index in range(2):
+        write_av_clip(root / "0_real" / f"real {index}.mp4", frames=8, size=(128, 128), seed=index)
+        write_av_clip(root / "1_fake" / "genA" / f"fake{index}.mp4", frames=8, size=(128, 128), seed=10 + index)
+    write_av_clip(root / "1_fake" / "silent.mp4", frames=8, size=(128, 128), audio_rate=None, seed=3)
+    (root / "1_fake" / "broken.mp4").write_bytes(b"not a video")
+    return root
+
+
+def rows_of(path):
+    with open(path, newline="") as handle:
+        return [{k: v for k, v in row.items() if not k.endswith("_seconds")} for row in csv.DictReader(handle)]
+
+
+def run(argv) -> int:
+    return run_cli(score.main, score.get_args_parser(), argv)
+
+
+def test_av_table_statuses_resume_after_interrupt_and_settings(tmp_path, dataset, av_args, monkeypatch, capsys):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    base = ["--videos", str(dataset), "--detectors", "av"] + av_args
+    assert run(base + ["--output_dir", str(full)]) == 0
+    rows = rows_of(full / "results.csv")
+    assert [(r["path"].split("/")[-1], r["label"], r["subset"], r["av_status"]) for r in rows] == [
+        ("real 0.mp4", "0", "", "ok"),
+        ("real 1.mp4", "0", "", "ok"),
+        ("broken.mp4", "1", "", rows[2]["av_status"]),
+        ("fake0.mp4", "1", "genA", "ok"),
+        ("fake1.mp4", "1", "genA", "ok"),
+        ("silent.mp4", "1", "", "no audio track"),
+    ]
+    assert rows[2]["av_status"].startswith("cannot decode") and rows[2]["av_score"] == "nan"
+    assert "clean av: auc:" in capsys.readouterr().out and (full / "summary.json").is_file()
+    parquet = pq.read_table(full / "results.parquet").to_pylist()
+    assert [r["path"] for r in parquet] == [r["path"] for r in rows] and parquet[0]["av_score"] == float(
+        rows[0]["av_score"]
+    )
+
+    # Interrupted after two videos (Ctrl-C), then rerun: the same table, and only the rest is scored again.
+    calls, interrupt = [], [True]
+    real_analyse = batch._analyse
+
+    def interrupting(*args):
+        calls.append(args[2])
+        if len(calls) == 3 and interrupt and interrupt.pop():
+            raise KeyboardInterrupt
+        return real_analyse(*args)
+
+    monkeypatch.setattr(batch, "_analyse", interrupting)
+    assert run(base + ["--output_dir", str(cut)]) != 0
+    assert len(rows_of(cut / "parts" / "results.rank0.csv")) == 2
+    calls.clear()
+    assert run(base + ["--output_dir", str(cut)]) == 0
+    assert len(calls) == 4 and rows_of(cut / "results.csv") == rows
+    calls.clear()
+    assert run(base + ["--output_dir", str(cut), "--retry_failed"]) == 0
+    assert len(calls) == 2 and rows_of(cut / "results.csv") == rows  # the two failures, tried again
+
+    assert run(base + ["--output_dir", str(cut), "--lam", "1"]) == 1  # other settings: refused, nothing lost
+    assert "other settings" in capsys.readouterr().err and rows_of(cut / "results.csv") == rows
+    calls.clear()
+    assert run(base + ["--output_dir", str(cut), "--lam", "1", "--overwrite"]) == 0 and len(calls) == 6
+
+
+def test_shards_merge_into_the_single_process_table(tmp_path, dataset, av_args):
+    args = score.get_args_parser().parse_args(["--output_dir", str(tmp_path)] + av_args)
+    detectors, fingerprint = score.build_detectors(args, ["av"], torch.device("cpu"))
+    entries = read_video_list(dataset, subsets=True)
+    single, sharded = tmp_path / "single", tmp_path / "sharded"
+    conditions = ((), (Perturbation("audio_delay", 5),))
+    run_batch(entries, detectors, BatchSettings(single, conditions, progress=False), fingerprint)
+    for rank in (1, 0):  # ranks finish in any order
+        settings = BatchSettings(sharded, conditions, rank=rank, world_size=2, progress=False)
+        run_batch(entries, detectors, settings, fingerprint)
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rows]  # noqa: E731
+    merged = strip(merge_parts(sharded))
+    assert merged == strip(merge_parts(single)) and len(merged) == 12
+    assert [r["perturbation"] for r in merged] == ["clean"] * 6 + ["audio_delay:5"] * 6
+
+
+def test_perturbed_aigvdet_and_robustness_table(tmp_path, dataset, weights_dir, capsys):
+    for index in range(2):  # 3 frames: the least AIGVDet scores (2 pairs)
+        write_av_clip(tmp_path / f"clip{index}.mp4", frames=3, size=(128, 128), seed=20 + index)
+    listing = tmp_path / "list.txt"
+    listing.write_text("clip0.mp4 0\nclip1.mp4 1 genA\n")
+    aigv = ["-mor", str(weights_dir / "original.pth"), "-mop", str(weights_dir / "optical.pth"), "--small"]
+    aigv += ["--model", str(weights_dir / "raft-small.pth"), "--arch", "resnet18", "--iters", "1", "--crop_size", "64"]
+    base = ["--videos", str(listing), "--detectors", "aigvdet", "--device", "cpu", "--no_progress"] + aigv
+    assert run(base + ["--output_dir", str(tmp_path / "robust"), "--robustness", "blur"]) == 0
+    rows = rows_of(tmp_path / "robust" / "results.csv")
+    assert [r["perturbation"] for r in rows] == ["clean"] * 2 + ["blur:1"] * 2 + ["blur:2"] * 2 + ["blur:3"] * 2
+    assert all(r["aigvdet_status"] == "ok" for r in rows) and rows[1]["subset"] == "genA"
+    assert rows[0]["aigvdet_score"] != rows[2]["aigvdet_score"]  # blurred frames, another probability
+    with open(tmp_path / "robust" / "robustness.csv", newline="") as handle:
+        table = list(csv.DictReader(handle))
+    assert [(r["perturbation"], r["level"]) for r in table] == [
+        ("clean", ""),
+        ("blur", "1"),
+        ("blur", "2"),
+        ("blur", "3"),
+    ]
+    assert all(r["auc"] in ("0.0", "1.0") for r in table)
+    assert (tmp_path / "robust" / "robustness.png").stat().st_size > 5000
+    out = capsys.readouterr().out
+    assert "robustness plot:" in out and "blur:3 aigvdet: auc:" in out
