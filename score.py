@@ -38,6 +38,8 @@ from core.avforensics.whole_video import WholeVideoSettings
 from core.cli import add_corr_arguments, resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow.classical import METHODS as FLOW_METHODS
+from core.flow.classical import ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes
 from core.forensics.batch import BatchSettings, run_batch
 from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, wait_for_parts
@@ -85,6 +87,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     aigv.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     aigv.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
     aigv.add_argument("--model", default="checkpoints/raft-things.pth", help="RAFT weights")
+    aigv.add_argument(
+        "--flow_method",
+        choices=("raft", *FLOW_METHODS),
+        default="raft",
+        help="RAFT (the official flow branch's) or OpenCV's weight-free DIS/Farneback (flow branches trained on them)",
+    )
     aigv.add_argument("--small", action="store_true", help="RAFT-small")
     aigv.add_argument("--arch", default="resnet50")
     aigv.add_argument("--aug_norm", type=str2bool, default=True)
@@ -127,18 +135,22 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
     """The detectors and the fingerprint of everything that changes their results."""
     detectors, fingerprint = {}, {}
     if "aigvdet" in names:
-        raft = load_raft(
-            args.model,
-            small=args.small,
-            mixed_precision=args.mixed_precision,
-            device=device,
-            corr_mode=args.corr_mode,
-            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-        )
+        if args.flow_method == "raft":
+            raft = load_raft(
+                args.model,
+                small=args.small,
+                mixed_precision=args.mixed_precision,
+                device=device,
+                corr_mode=args.corr_mode,
+                corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+            )
+            flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
+        else:
+            flow = ClassicalFlow(args.flow_method, device=device)
         detectors["aigvdet"] = AIGVDetPipeline(
             rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
             flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow checkpoint (-mop)"),
-            flow_extractor=FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size),
+            flow_extractor=flow,
             normalize=args.aug_norm,
             batch_size=args.batch_size,
             classifier_dtype=PRECISIONS[args.classifier_precision],
@@ -148,8 +160,8 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
         )
         fingerprint["aigvdet"] = {
             "rgb": file_fingerprint(args.model_original_path),
-            "flow": file_fingerprint(args.model_optical_flow_path),
-            "raft": file_fingerprint(args.model),
+            "flow_branch": file_fingerprint(args.model_optical_flow_path),
+            "flow": file_fingerprint(args.model) if args.flow_method == "raft" else args.flow_method,
             **{k: getattr(args, k) for k in ("small", "arch", "aug_norm", "iters", "mixed_precision", "threshold")},
             "crop_size": args.crop_size,
             "classifier_precision": args.classifier_precision,
