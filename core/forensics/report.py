@@ -141,10 +141,12 @@ def _run(run: DetectorRun, video: Path) -> tuple[dict[str, Any], Evidence | None
     try:
         evidence = run.detector.analyse_video(video)
     except InputError as exc:
-        log.warning("%s could not analyse %s: %s", run.name, video, exc)
-        return record | {"status": "failed", "reason": str(exc), "warnings": collector.messages}, None
+        evidence, failure = None, exc
     finally:
         toolkit_log.removeHandler(collector)
+    if evidence is None:
+        log.warning("%s could not analyse %s: %s", run.name, video, failure)
+        return record | {"status": "failed", "reason": str(failure), "warnings": collector.messages}, None
     segments, rule = localised_segments(evidence)
     record |= {
         "status": "ok",
@@ -186,7 +188,10 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
     if facts.variable_frame_rate:
         notes.append("the video has a variable frame rate")
     warnings = notes + [
-        f"{name}: {message}" for name, record in detectors.items() for message in record.get("warnings", [])
+        f"{name}: {message}"
+        for name, record in detectors.items()
+        for message in ([] if record["status"] == "ok" else [f"{record['status']}: {record['reason']}"])
+        + record.get("warnings", [])
     ]
     data = {
         "format": FORMAT,
