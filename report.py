@@ -203,13 +203,12 @@ def main(args: argparse.Namespace) -> int:
         if record["status"] != "ok":
             print(f"{name}: {record['status']}: {record['reason']}")
             continue
-        line = f"{name}: score {record['score']:.6g} ({record['score_kind']})"
+        line = f"{name}: score {record['score']} ({record['score_kind']})"
         if record["verdict"]:
             line += f", verdict {record['verdict']}"
         if record["calibration"]:
-            line += (
-                f", calibrated {record['calibration']['calibrated']:.4g}: {record['calibration']['calibrated_verdict']}"
-            )
+            calibrated = record["calibration"]
+            line += f", calibrated {calibrated['calibrated']}: {calibrated['calibrated_verdict']}"
         print(line)
     fusion = report.data["fusion"]
     print(f"fusion: {fusion['verdict']}" if fusion["fused"] else fusion["reason"])

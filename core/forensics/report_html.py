@@ -138,7 +138,7 @@ def figures_html(record: dict[str, Any], evidence: Evidence, calibration: Calibr
             "threshold" if probability else "segment threshold",
             record["segments"],
             "fake probability" if probability else "anomaly",
-            "; ".join(f"{name}: {s.description}" for name, s in curves.items() if name == (primary or ("",))[0]),
+            f"{primary[0]}: {primary[1].description}" if primary else "",
         )
         parts.append(f"<figure class='wide'>{image(png, record['name'] + ' timeline')}</figure>")
     parts.append(segments_table(record["segments"], record["segment_rule"]))
