@@ -133,3 +133,14 @@ def test_segments_figures_and_text():
     assert Image.open(BytesIO(thumbnail_png(small))).size == (160, 160)  # tiny frames enlarged
     assert Image.open(BytesIO(thumbnail_png(np.zeros((720, 1280, 3), np.uint8)))).size == (320, 180)
     assert text("see https://example.org/a <b>") == "see example.org/a &lt;b&gt;"
+
+
+def test_flow_picture_with_raft_is_unpadded(weights_dir):
+    from core.aigvdet.illustrations import flow_picture
+    from core.flow import FlowExtractor, load_raft
+
+    frames = factories.moving_texture_frames(2, 124, 130, seed=4)  # sides not multiples of 8: RAFT pads them
+    models = [load_classifier(weights_dir / name, "resnet18") for name in ("original.pth", "optical.pth")]
+    raft = FlowExtractor(load_raft(weights_dir / "raft-small.pth", small=True), iters=2)
+    picture = flow_picture(AIGVDetPipeline(*models, raft), *frames)
+    assert picture.shape == (124, 130, 3) and picture.dtype == np.uint8 and picture.std() > 0
