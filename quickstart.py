@@ -9,7 +9,7 @@
    them flagged at the calibrated 1% threshold;
 4. a report (report.py) of one real and one fake clip of each world, with both detectors and both calibrations.
 
-    python quickstart.py                        # everything under quickstart/, about 10 minutes on 2 cores
+    python quickstart.py                        # everything under quickstart/, under 10 minutes on 2 cores
     python quickstart.py --output_dir /tmp/qs --aigvdet_epochs 1
 
 Detectors trained on these worlds detect nothing real: the worlds' fakes are toy artefacts. They show that every
@@ -233,6 +233,7 @@ def main(args: argparse.Namespace) -> int:
         "threads": torch.get_num_threads(),
         "calibrations": calibrations,
         "reports": reports,
+        "manipulated_span_s": {"av_world_fake": fake_av.segment},
     }
     (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     print(f"\nquickstart done in {steps.total:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in steps.seconds.items())})")
