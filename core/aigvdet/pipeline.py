@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from core.aigvdet.classifier import classify_images
 from core.aigvdet.data.layout import FrameFlowWriter
+from core.aigvdet.illustrations import suspicious_frames
 from core.aigvdet.preprocess import CROP_SIZE, crop_region
 from core.aigvdet.sampling import FramePlan, pairs_of, plan_frames
 from core.aigvdet.scoring import FusedScore, fused_per_frame, verdict
@@ -102,6 +103,8 @@ class AIGVDetPipeline:
         flow_image_workers: threads turning flows into colour images (NumPy releases the GIL).
         crop_size: side of the classifiers' centre crop (448 for the official weights).
         threshold: the fused probability from which a video is called fake (the reference's 0.5).
+        illustrate: ``analyse_video`` adds the most and least suspicious frames and their flow images to the
+            evidence (``core.aigvdet.illustrations``: two frame pairs read and computed again).
     """
 
     name: ClassVar[str] = "aigvdet"
@@ -119,6 +122,7 @@ class AIGVDetPipeline:
         flow_image_workers: int = 4,
         crop_size: int = CROP_SIZE,
         threshold: float = 0.5,
+        illustrate: bool = False,
     ) -> None:
         self.device = flow_extractor.device
         memory_format = torch.channels_last if channels_last else torch.preserve_format
@@ -132,6 +136,7 @@ class AIGVDetPipeline:
         self.flow_image_workers = flow_image_workers
         self.crop_size = crop_size
         self.threshold = threshold
+        self.illustrate = illustrate
 
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
@@ -277,9 +282,11 @@ class AIGVDetPipeline:
     ) -> Evidence:
         """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities,
         timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``."""
-        return evidence_of(
-            self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs), self.threshold
-        )
+        result = self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs)
+        evidence = evidence_of(result, self.threshold)
+        if self.illustrate:
+            evidence.illustrations = suspicious_frames(self, result)
+        return evidence
 
 
 def evidence_of(result: VideoResult, threshold: float) -> Evidence:

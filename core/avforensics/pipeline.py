@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from core.avforensics.features import SyncFeatureExtractor
+from core.avforensics.illustrations import clip_illustrations
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_scores
@@ -65,6 +66,8 @@ class AVForensicsDetector:
         whole_video: score every step of the clip in sliding windows (:mod:`core.avforensics.whole_video`);
             None: the first ``max_len`` steps only, as the authors do.
         face_crop: ``never`` (the authors' whole-frame input), ``always`` or ``auto``: see :mod:`core.media.faces.clip`.
+        illustrate: ``analyse_video`` adds a few frames of the scored clip (with the face track drawn on its
+            source frames when the face was cropped) to the evidence: :mod:`core.avforensics.illustrations`.
     """
 
     name: ClassVar[str] = "avforensics"
@@ -84,6 +87,7 @@ class AVForensicsDetector:
         lam: float = 0.0,
         whole_video: WholeVideoSettings | None = None,
         face_crop: str = "never",
+        illustrate: bool = False,
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -108,6 +112,7 @@ class AVForensicsDetector:
         self.pca = pca
         self.max_len = max_len
         self.lam = lam
+        self.illustrate = illustrate
         # {"dist_regressive_model": {"path", "sha256", "known"}, ...} when built by from_checkpoints (provenance).
         self.checkpoint_records: dict[str, dict] = {}
 
@@ -194,6 +199,8 @@ class AVForensicsDetector:
         evidence = evidence_of(clip, analysis, self.lam)
         if self.features.face_crop != "never":
             evidence.details.update(face_crop=face.face_crop, face_status=face.face_status)
+        if self.illustrate:
+            evidence.illustrations = clip_illustrations(face, clip)
         return evidence
 
 

@@ -6,6 +6,6 @@ tools built on it (timelines, calibration, reports, batch scoring) use only the 
 detector's insides, and so never import a detector.
 """
 
-from core.forensics.evidence import Detector, Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.forensics.evidence import Detector, Evidence, Illustration, ScoreKind, TimeSeries, VideoFacts
 
-__all__ = ["Detector", "Evidence", "ScoreKind", "TimeSeries", "VideoFacts"]
+__all__ = ["Detector", "Evidence", "Illustration", "ScoreKind", "TimeSeries", "VideoFacts"]

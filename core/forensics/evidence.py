@@ -41,6 +41,27 @@ class TimeSeries:
 
 
 @dataclass(frozen=True)
+class Illustration:
+    """A picture of what the detector saw, for a person: a frame, a flow image, a face crop on its frame.
+
+    Illustrations of one ``group`` (e.g. "most suspicious frame") belong side by side; ``caption`` says what
+    the picture is and why it was chosen (e.g. the frame's probability).
+    """
+
+    label: str  # what the picture is, e.g. "frame", "optical flow"
+    time_s: float  # when in the video
+    image: np.ndarray  # (H, W, 3) uint8 RGB
+    group: str = ""
+    caption: str = ""
+
+    def __post_init__(self) -> None:
+        if self.image.dtype != np.uint8 or self.image.ndim != 3 or self.image.shape[2] != 3:
+            raise ValueError(
+                f"an illustration is an (H, W, 3) uint8 RGB image, got {self.image.dtype} {self.image.shape}"
+            )
+
+
+@dataclass(frozen=True)
 class VideoFacts:
     """What the video is, as the detector decoded it."""
 
@@ -67,6 +88,8 @@ class Evidence:
     threshold: float | None = None  # the detector's own decision threshold, if it has one
     details: dict[str, Any] = field(default_factory=dict)  # detector-specific numbers (e.g. branch means)
     warnings: list[str] = field(default_factory=list)
+    # Pictures for a report; empty unless the detector was asked for them (they cost a little extra decoding).
+    illustrations: list[Illustration] = field(default_factory=list)
 
     @property
     def verdict(self) -> str | None:

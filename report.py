@@ -1,0 +1,222 @@
+"""A forensic report of one video that a person can read: every detector with weights, its evidence, its verdict.
+
+Writes OUTPUT_DIR/<stem>.html (one self-contained page: figures embedded, no network, no JavaScript) and
+OUTPUT_DIR/<stem>.json (the same record as data). Each detector whose weight files are present runs (a missing one
+is listed as not run, with where to get its files): AIGVDet's per-frame probabilities, localised segments and its
+most and least suspicious frames with their optical flow; the audio-visual detector over the whole video (its
+anomaly curve, segments, the 31-offset synchronisation map and the face track). With a calibration file per
+detector (``calibrate.py``), calibrated probabilities and verdicts, and their fusion where both ran.
+
+    python report.py video.mp4 --output_dir reports
+    python report.py video.mp4 --calibration calibration/aigvdet_mine.json calibration/av_mine.json \
+        --output_dir reports
+    # detectors you trained yourself (the quickstart's tiny models)
+    python report.py clip.mkv --arch resnet18 --crop_size 64 --flow_method dis -mor rgb.pth -mop flow.pth \
+        --sync_model_path runs/avsync/sync_model.pth --dist_model_path runs/avanomaly/dist_regressive_model.pth \
+        --avfeature_model_path runs/avanomaly/avfeature_regressive_model.pth --pca_path runs/avanomaly/pca.npz
+
+Exit code 0 when at least one detector analysed the video; 1 with one ``error:`` line otherwise (the report is
+still written when the video could be read) or for unusable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from core.aigvdet import AIGVDetPipeline, load_classifier
+from core.aigvdet.preprocess import CROP_SIZE
+from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.whole_video import WholeVideoSettings
+from core.checkpoints import WEIGHT_SOURCES
+from core.cli import resolve_device, run_cli
+from core.errors import InputError, ToolkitError
+from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow.classical import METHODS as FLOW_METHODS
+from core.flow.classical import ClassicalFlow
+from core.forensics.calibration import Calibration, load_calibration
+from core.forensics.evidence import Evidence, ScoreKind
+from core.forensics.report import DetectorRun, build_report, write_report
+from core.media.faces.clip import FACE_CROPS
+
+log = logging.getLogger("report")
+
+AIGVDET = ("AIGVDet (RGB frames + optical flow)", "Two ResNet classifiers look for the traces video generators leave "
+           "in single frames and in the motion between frames (Bai et al., PRCV 2024).")  # fmt: skip
+AVFORENSICS = ("Audio-visual synchronisation anomaly", "Checks whether the mouth and the voice stay in sync the way "
+               "they do in real talking-face videos (Feng, Chen & Owens, CVPR 2023).")  # fmt: skip
+
+
+def get_args_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("video", help="the video to report on")
+    parser.add_argument("--output_dir", default="reports", help="folder for <stem>.html and <stem>.json")
+    parser.add_argument(
+        "--calibration", nargs="+", default=[], metavar="FILE", help="calibration JSON files (calibrate.py), any order"
+    )
+    parser.add_argument(
+        "--detectors", nargs="+", choices=("aigvdet", "avforensics"), default=["aigvdet", "avforensics"]
+    )
+    parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
+    parser.add_argument("--use_cpu", action="store_true")
+    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    aigvdet = parser.add_argument_group("AIGVDet (as demo.py)")
+    aigvdet.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
+    aigvdet.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
+    aigvdet.add_argument("--model", default=None, help="RAFT weights (default checkpoints/raft-things.pth)")
+    aigvdet.add_argument("--small", action="store_true", help="RAFT-small (default checkpoints/raft-small.pth)")
+    aigvdet.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft")
+    aigvdet.add_argument("--iters", type=int, default=DEFAULT_ITERS)
+    aigvdet.add_argument("--arch", default="resnet50")
+    aigvdet.add_argument("--crop_size", type=int, default=CROP_SIZE)
+    aigvdet.add_argument("-t", "--threshold", type=float, default=0.5)
+    aigvdet.add_argument("--batch_size", type=int, default=8)
+    aigvdet.add_argument("--sample_pairs", type=int, default=None, help="analyse N evenly spaced frame pairs only")
+    avf = parser.add_argument_group("audio-visual detector (as detect.py --whole_video)")
+    avf.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
+    avf.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
+    avf.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
+    avf.add_argument("--pca_path", default="checkpoints/pca.pkl")
+    avf.add_argument("--max_len", type=int, default=50)
+    avf.add_argument("--lam", type=float, default=0.0)
+    avf.add_argument("--face_crop", choices=FACE_CROPS, default="auto")
+    avf.add_argument("--window_stride", type=int, default=25)
+    avf.add_argument("--min_context", type=int, default=WholeVideoSettings.min_context)
+    avf.add_argument("--segment_threshold", type=float, default=None)
+    return parser
+
+
+def missing(files: dict[str, str], flags: dict[str, str]) -> str | None:
+    """ "<file> missing (where to get it)" for the first missing file, or None."""
+    for role, path in files.items():
+        if not Path(path).is_file():
+            source = WEIGHT_SOURCES.get(Path(path).name)
+            where = f"get it from the {source}" if source else f"pass its path with {flags[role]}"
+            return f"{path} missing ({where})"
+    return None
+
+
+class SampledPairs:
+    """AIGVDet on N evenly spaced frame pairs, behind the one-argument ``analyse_video`` of the interface."""
+
+    name = AIGVDetPipeline.name
+    score_kind = ScoreKind.PROBABILITY
+
+    def __init__(self, pipeline: AIGVDetPipeline, pairs: int) -> None:
+        self.pipeline, self.pairs = pipeline, pairs
+
+    def analyse_video(self, path: str | Path) -> Evidence:
+        return self.pipeline.analyse_video(path, sample_pairs=self.pairs)
+
+
+def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
+    files = {"RGB classifier": args.model_original_path, "optical-flow classifier": args.model_optical_flow_path}
+    flags = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
+    if args.flow_method == "raft":
+        files["RAFT"] = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
+    run = DetectorRun(AIGVDetPipeline.name, *AIGVDET, checkpoints=files)
+    run.not_run = missing(files, flags)
+    if run.not_run:
+        return run
+    if args.flow_method == "raft":
+        flow = FlowExtractor(load_raft(files["RAFT"], small=args.small, device=device), iters=args.iters)
+    else:
+        flow = ClassicalFlow(args.flow_method, device=device)
+    pipeline = AIGVDetPipeline(
+        load_classifier(files["RGB classifier"], args.arch, "RGB-branch checkpoint (-mor)"),
+        load_classifier(files["optical-flow classifier"], args.arch, "optical-flow-branch checkpoint (-mop)"),
+        flow,
+        batch_size=args.batch_size,
+        crop_size=args.crop_size,
+        threshold=args.threshold,
+        illustrate=True,
+    )
+    run.detector = SampledPairs(pipeline, args.sample_pairs) if args.sample_pairs else pipeline
+    return run
+
+
+def avforensics_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
+    files = {
+        "sync model": args.sync_model_path,
+        "offset-distribution model": args.dist_model_path,
+        "audio-visual-feature model": args.avfeature_model_path,
+        "PCA": args.pca_path,
+    }
+    flags = dict(zip(files, ("--sync_model_path", "--dist_model_path", "--avfeature_model_path", "--pca_path")))
+    run = DetectorRun(AVForensicsDetector.name, *AVFORENSICS, checkpoints=files)
+    run.not_run = missing(files, flags)
+    if run.not_run:
+        return run
+    if args.window_stride < 1 or args.min_context < 1:
+        raise InputError("--window_stride and --min_context must be at least 1 step")
+    run.detector = AVForensicsDetector.from_checkpoints(
+        CheckpointPaths(*files.values()),
+        max_len=args.max_len,
+        device=device,
+        progress=True,
+        lam=args.lam,
+        whole_video=WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold),
+        face_crop=args.face_crop,
+        illustrate=True,
+    )
+    return run
+
+
+def load_calibrations(paths: list[str], detectors: list[str]) -> dict[str, tuple[Calibration, str]]:
+    found: dict[str, tuple[Calibration, str]] = {}
+    for path in paths:
+        calibration = load_calibration(path)
+        if calibration.detector not in ("aigvdet", "avforensics"):
+            raise InputError(f"calibration file {path} is for an unknown detector {calibration.detector!r}")
+        if calibration.detector in found:
+            raise InputError(
+                f"two calibration files for {calibration.detector}: {found[calibration.detector][1]}, {path}"
+            )
+        if calibration.detector not in detectors:
+            log.warning("calibration file %s is for %s, which is not run here", path, calibration.detector)
+        found[calibration.detector] = (calibration, path)
+    return found
+
+
+def main(args: argparse.Namespace) -> int:
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    if args.sample_pairs is not None and args.sample_pairs < 1:
+        raise ToolkitError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
+    if not Path(args.video).is_file():
+        raise InputError(f"video not found: {args.video}")
+    calibrations = load_calibrations(args.calibration, args.detectors)
+    device = resolve_device(args.use_cpu, args.device)
+    builders = {"aigvdet": aigvdet_run, "avforensics": avforensics_run}
+    runs = [builders[name](args, device) for name in args.detectors]
+    for run in runs:
+        if run.name in calibrations:
+            run.calibration, run.calibration_file = calibrations[run.name]
+        if run.not_run:
+            log.warning("%s not run: %s", run.name, run.not_run)
+    report = build_report(args.video, runs)
+    html_path, json_path = write_report(report, args.output_dir)
+    for name, record in report.data["detectors"].items():
+        if record["status"] != "ok":
+            print(f"{name}: {record['status']}: {record['reason']}")
+            continue
+        line = f"{name}: score {record['score']} ({record['score_kind']})"
+        if record["verdict"]:
+            line += f", verdict {record['verdict']}"
+        if record["calibration"]:
+            calibrated = record["calibration"]
+            line += f", calibrated {calibrated['calibrated']}: {calibrated['calibrated_verdict']}"
+        print(line)
+    fusion = report.data["fusion"]
+    print(f"fusion: {fusion['verdict']}" if fusion["fused"] else fusion["reason"])
+    print(f"report: {html_path}\ndata:   {json_path}")
+    if not report.evidence:
+        raise ToolkitError(f"no detector could analyse {args.video}; the report says why: {html_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(run_cli(main, get_args_parser()))
