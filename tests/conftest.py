@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import pytest
-import torch
+# Before torch starts OpenMP: waiting threads sleep instead of spinning, which on a busy 2-core machine made
+# single tests 10-20x slower (a descheduled thread stalls its spinning partners).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from tests import factories
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from tests import factories  # noqa: E402
 
 SHARED_FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures"
 
