@@ -1,0 +1,76 @@
+"""Whole-file result writes that never leave half a file: write a temporary file beside the target, then rename.
+
+``os.replace`` within one folder is atomic on POSIX: a reader (or a rerun after a kill, a full disk or a
+Ctrl-C) sees either the previous file or the complete new one, never a truncated mix. The temporary name
+is ``.<name>.<pid>.tmp`` in the target's folder (a rename across file systems would not be atomic) and is
+removed when the write fails. Files keep the permissions a plain ``open`` would give them (umask), unlike
+``tempfile.mkstemp``'s 0600.
+
+Used for every whole-file result (summary JSON, demo.py's report, score arrays, reports, rebuilt logs);
+append-only tables are :mod:`core.runs.result_table`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from typing import IO, Any, Iterator
+
+import numpy as np
+
+
+def _temporary(target: Path) -> Path:
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+
+
+@contextlib.contextmanager
+def atomic_open(path: str | os.PathLike, mode: str = "w", fsync: bool = True, **open_kwargs: Any) -> Iterator[IO]:
+    """Open a temporary file for writing; on a clean exit it replaces ``path``, on an error it is deleted.
+
+    ``mode`` is ``"w"`` (text; ``encoding`` defaults to UTF-8) or ``"wb"``. The target's folder must exist.
+    """
+    if mode not in ("w", "wb"):
+        raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
+    target = Path(path)
+    temporary = _temporary(target)
+    if mode == "w":
+        open_kwargs.setdefault("encoding", "utf-8")
+    handle = open(temporary, mode, **open_kwargs)
+    try:
+        with handle:
+            yield handle
+            handle.flush()
+            if fsync:
+                os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_open(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8", newline: str | None = None) -> Path:
+    """Like ``Path.write_text`` (``newline=None`` translates ``\\n`` as the platform does), but atomic."""
+    with atomic_open(path, "w", encoding=encoding, newline=newline) as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def write_json(path: str | os.PathLike, value: Any, **dumps_kwargs: Any) -> Path:
+    """``json.dumps(value, **dumps_kwargs)`` written atomically (no trailing newline, as ``write_text`` of it)."""
+    return write_text(path, json.dumps(value, **dumps_kwargs))
+
+
+def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """``np.save`` atomically, to exactly ``path`` (no ``.npy`` suffix is added)."""
+    with atomic_open(path, "wb") as handle:
+        np.save(handle, np.asarray(array))
+    return Path(path)
