@@ -52,6 +52,7 @@ from core.forensics.batch_summary import result_columns, write_labelled_summary
 from core.forensics.calibration import load_calibration
 from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
+from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("detect")
 
@@ -177,6 +178,9 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.bs != 1:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
+    require_writable_folder(args.output_dir, "results (--output_dir) to")
+    if args.plot:
+        require_writable_folder(args.plot, "figures (--plot) to")
     entries = read_video_list(args.test_video_path)
     inputs = [str(entry.path) for entry in entries]
     labels = [entry.label for entry in entries]

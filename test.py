@@ -30,7 +30,9 @@ from core.aigvdet.preprocess import CROP_SIZE
 from core.cli import resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
+from core.runs import atomic
 from core.runs.precision import PRECISIONS
+from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("test")
 
@@ -127,10 +129,16 @@ def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> di
 
 
 def main(args: argparse.Namespace) -> int:
-    device = resolve_device(args.use_cpu, args.device)
-    videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     excel = Path(args.excel_path)
     summary_path = Path(args.summary_json or excel.with_name(excel.stem + "_summary.json"))
+    # Every output must be writable before any work (one error line naming it).
+    require_writable_file(args.excel_path, "the video CSV (-e)")
+    require_writable_file(args.excel_frame_path, "the frame CSV (-ef)")
+    require_writable_file(summary_path, "the summary JSON")
+    if args.plot:
+        require_writable_folder(args.plot, "figures (--plot) to")
+    device = resolve_device(args.use_cpu, args.device)
+    videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     if videos:
         rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
         flow_model = load_classifier(
@@ -162,7 +170,7 @@ def main(args: argparse.Namespace) -> int:
     summary["frame_level"] = frame_level_summaries(videos, args.threshold)
     summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(json.dumps(summary, indent=2))
+    atomic.write_text(summary_path, json.dumps(summary, indent=2))
     if not videos:
         raise InputError(
             f"no video could be evaluated under {args.folder_original_path} (expected 0_real/<video>/ and "

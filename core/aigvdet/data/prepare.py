@@ -43,6 +43,7 @@ from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
+from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("core.aigvdet.data.prepare")
 
@@ -125,6 +126,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     if args.stride < 1 or (args.max_frames is not None and args.max_frames < 2):
         raise ToolkitError("--stride must be >= 1 and --max_frames >= 2")
+    require_writable_folder(args.rgb_out, "RGB frames (--rgb_out) to")
+    require_writable_folder(args.flow_out, "flow images (--flow_out) to")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     device = resolve_device(args.use_cpu, args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
