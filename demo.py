@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
@@ -205,6 +206,8 @@ def main(args: argparse.Namespace) -> int:
             sample_pairs=args.sample_pairs,
         )
 
+    for warning in result.warnings:  # stderr: stdout's lines stay the reference's
+        print(f"warning: {args.path}: {warning}; the score covers the decoded frames only", file=sys.stderr)
     print("*" * 30)
     print("original prob", result.rgb_prob)
     print("optical prob", result.flow_prob)

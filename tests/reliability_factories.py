@@ -64,3 +64,22 @@ def one_torch_thread():
         yield
     finally:
         torch.set_num_threads(threads)
+
+
+def truncated_copy(source: Path, target: Path, keep: float = 0.5) -> Path:
+    """``source`` remuxed with its index first (mp4 ``faststart``), then cut after ``keep`` of its bytes: every
+    frame is still declared, the data of the later ones is gone (what an interrupted download leaves)."""
+    import av
+
+    whole = target.with_name(target.stem + ".whole" + target.suffix)
+    with av.open(str(source)) as src, av.open(str(whole), "w", options={"movflags": "faststart"}) as out:
+        streams = {stream.index: out.add_stream_from_template(stream) for stream in src.streams}
+        for packet in src.demux():
+            if packet.dts is None:
+                continue
+            packet.stream = streams[packet.stream.index]
+            out.mux(packet)
+    data = whole.read_bytes()
+    whole.unlink()
+    target.write_bytes(data[: int(len(data) * keep)])
+    return target

@@ -36,6 +36,7 @@ from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.media.integrity import frame_shortfall
 from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
 
@@ -59,6 +60,7 @@ class VideoResult(FusedScore):
     time_s: list[float] = field(default_factory=list)
     pair_time_s: list[float] = field(default_factory=list)
     analysis: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated file (``core.media.integrity``)
 
     @property
     def frame_count(self) -> int:
@@ -71,20 +73,24 @@ class VideoResult(FusedScore):
 
     def report(self, threshold: float) -> dict:
         """The JSON report of demo.py."""
-        return {
-            "path": self.path,
-            "frame_count": self.frame_count,
-            "fps": self.fps,
-            "width": self.width,
-            "height": self.height,
-            "original_probs": self.rgb_probs,
-            "optical_probs": self.flow_probs,
-            "original_prob": self.rgb_prob,
-            "optical_prob": self.flow_prob,
-            "predict": self.predict,
-            "threshold": threshold,
-            "verdict": verdict(self.predict, threshold),
-        } | ({"analysis": self.analysis} if self.analysis else {})
+        return (
+            {
+                "path": self.path,
+                "frame_count": self.frame_count,
+                "fps": self.fps,
+                "width": self.width,
+                "height": self.height,
+                "original_probs": self.rgb_probs,
+                "optical_probs": self.flow_probs,
+                "original_prob": self.rgb_prob,
+                "optical_prob": self.flow_prob,
+                "predict": self.predict,
+                "threshold": threshold,
+                "verdict": verdict(self.predict, threshold),
+            }
+            | ({"analysis": self.analysis} if self.analysis else {})
+            | ({"warnings": self.warnings} if self.warnings else {})
+        )
 
 
 class AIGVDetPipeline:
@@ -238,6 +244,9 @@ class AIGVDetPipeline:
             raise InputError(
                 f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
             )
+        shortfall = frame_shortfall(path, result.frame_count)
+        if shortfall:
+            result.warnings.append(shortfall)
         return result
 
     def _score_plan(
@@ -256,6 +265,9 @@ class AIGVDetPipeline:
         if plan.sampled and (rgb_dir or flow_dir):
             raise InputError("frame and flow folders are written for whole videos or segments, not sampled pairs")
         result = VideoResult(str(path), index.fps, index.width, index.height, analysis=plan.describe())
+        shortfall = frame_shortfall(path, len(index))  # the index holds the frames whose data is there
+        if shortfall:
+            result.warnings.append(shortfall)
         frames = read_frames_at(index, plan.frames, "opencv" if backend == "opencv" else "pyav")
         if plan.sampled:
             self.score_pairs(pairs_of(frames, plan.pair_starts), result, total=len(plan.pair_starts))
@@ -311,5 +323,5 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         threshold=threshold,
         details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob}
         | ({"analysis": result.analysis} if result.analysis else {}),
-        warnings=warnings,
+        warnings=warnings + result.warnings,
     )

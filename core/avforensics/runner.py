@@ -95,7 +95,11 @@ def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[fl
         return math.nan, 0, status, None
     score = analysis.scores.combined(detector.lam)
     log.info("%s: score %.6f over %d steps", path, score, analysis.steps)
-    return score, analysis.steps, "ok", analysis
+    # A cut file still gets the score of what it gave, but never a silent "ok" (README: reruns and bad input).
+    truncated = detector.truncation(face.require())
+    if truncated:
+        log.warning("%s: %s; the score covers the decoded part only", path, truncated)
+    return score, analysis.steps, truncated or "ok", analysis
 
 
 def run_detection(
@@ -182,7 +186,7 @@ def run_detection(
                     # The table's row last: a video is done (skipped by a rerun) only once its other files are.
                     if timelines is not None and whole_result is not None:
                         timelines.add(index, path, whole_result, face.face_crop, face.start_s, suffix)
-                    if status == "ok":
+                    if analysis is not None:
                         face_outputs.add(index, path, face)
                     writer.add(index, path, score, steps, status, logits, face, extra, suffix)
                 writer.finish_video(path, faces)
