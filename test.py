@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
 import torch
@@ -85,7 +86,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "use your training cropSize for models trained on smaller images)",
     )
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--num_workers", type=int, default=4)
+    parser.add_argument(
+        "--num_workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="image-loading processes (default: 4, or fewer on a machine with fewer cores)",
+    )
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here")

@@ -41,6 +41,7 @@ from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
+from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
 from core.runs.writable import require_writable_folder
@@ -68,6 +69,14 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
     for folder in (rgb_partial, flow_partial, rgb_final, flow_final):
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted run
     video = VideoReader(item.path)  # opened before anything is created: a bad file leaves no trace
+    if isinstance(flow, FlowExtractor):
+        padded = min(side + (-side) % 8 for side in (video.info.width, video.info.height))
+        if padded < min_frame_side():
+            video.close()
+            raise ToolkitError(
+                f"frames of {video.info.width}x{video.info.height}: RAFT needs both sides of at least "
+                f"{min_frame_side() - 7} pixels"
+            )
     writer = FrameFlowWriter(rgb_partial, flow_partial, options.extension)
     flow.reset()
     written = 0
@@ -151,21 +160,27 @@ def main(args: argparse.Namespace) -> int:
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
     rows = []
-    for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
-        try:
-            status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
-        except ToolkitError as exc:
-            status, frames = f"failed: {exc}", 0
-            log.error("%s: %s", item.path, exc)
-        rows.append(
-            {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
-        )
     report = rgb_root / (REPORT_NAME if world == 1 else f"prepare_report.rank{rank}.csv")
     rgb_root.mkdir(parents=True, exist_ok=True)
+    # The report is written as the videos go (a row on disk per video), so a crash or Ctrl-C keeps it.
     with report.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["video", "label", "name", "status", "frames"])
         writer.writeheader()
-        writer.writerows(rows)
+        for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
+            try:
+                status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
+            except ToolkitError as exc:
+                status, frames = f"failed: {exc}", 0
+                log.error("%s: %s", item.path, exc)
+            except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the batch
+                status, frames = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " "), 0
+                log.error("%s: %s", item.path, status)
+            rows.append(
+                {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
+            )
+            writer.writerow(rows[-1])
+            handle.flush()
+            os.fsync(handle.fileno())
     failed = sum(row["status"].startswith("failed") for row in rows)
     log.info("%d video(s): %d failed; report in %s", len(rows), failed, report)
     return 1 if failed else 0
