@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Iterable
+from typing import ClassVar, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -39,6 +40,7 @@ from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.integrity import frame_shortfall
 from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
+from core.runs.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +93,19 @@ class VideoResult(FusedScore):
             | ({"analysis": self.analysis} if self.analysis else {})
             | ({"warnings": self.warnings} if self.warnings else {})
         )
+
+
+@contextmanager
+def _pairs_advance(flows: FlowExtractor | ClassicalFlow, bar: tqdm) -> Iterator[None]:
+    """Move ``bar`` by one frame per RAFT pair refined (a chunk of large frames takes minutes on a CPU)."""
+    if not isinstance(flows, FlowExtractor):
+        yield
+        return
+    flows.on_pairs = bar.update
+    try:
+        yield
+    finally:
+        flows.on_pairs = None
 
 
 class AIGVDetPipeline:
@@ -161,7 +176,7 @@ class AIGVDetPipeline:
         frame, the flow branch on each pair's flow; both probabilities of a pair get its first frame's time."""
         with (
             ThreadPoolExecutor(self.flow_image_workers) as pool,
-            tqdm(total=total, unit="pair", desc=Path(result.path).name, leave=False, disable=None) as bar,
+            progress_bar(total, Path(result.path).name, unit="pair") as bar,
         ):
             for chunk in chunked(pairs, self.batch_size):
                 result.rgb_probs += self.classify(self.rgb_model, frames_to_tensor([p[1] for p in chunk], self.device))
@@ -190,7 +205,8 @@ class AIGVDetPipeline:
         self.flows.reset()
         with (
             ThreadPoolExecutor(self.flow_image_workers) as pool,
-            tqdm(total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None) as bar,
+            progress_bar(total, Path(result.path).name) as bar,
+            _pairs_advance(self.flows, bar),
         ):
             for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
@@ -204,7 +220,7 @@ class AIGVDetPipeline:
                     # The pair (t, t+1) is named after frame t.
                     writer.write_flows(first_pair, flow_images)
                 writer.write_frames(first_index, chunk)
-                bar.update(len(chunk))
+                bar.update(result.frame_count - bar.n)  # the frames whose pairs moved it, and the rest of the chunk
         return result
 
     def _check_size(self, path: str | os.PathLike, width: int, height: int) -> None:

@@ -44,6 +44,7 @@ from core.flow.extractor import frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
+from core.runs.progress import progress_bar
 from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("core.aigvdet.data.prepare")
@@ -81,8 +82,13 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
     flow.reset()
     written = 0
 
+    expected = -(-video.info.frame_count // options.stride) if video.info.frame_count else 0
+    if options.max_frames is not None:
+        expected = min(expected, options.max_frames) if expected else options.max_frames
     try:
-        with video:
+        with video, progress_bar(expected, item.name) as bar:
+            if isinstance(flow, FlowExtractor):
+                flow.on_pairs = bar.update  # a pair of large frames can take minutes on a CPU
             for chunk in chunked(sample_frames(video, options.stride, options.max_frames), options.batch_size):
                 writer.write_frames(written, chunk)
                 flows = flow.push(frames_to_tensor(chunk, flow.device))
@@ -90,9 +96,12 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
                 images = [flow_to_classifier_rgb(f) for f in flows.permute(0, 2, 3, 1).float().cpu().numpy()]
                 writer.write_flows(first_pair, images)
                 written += len(chunk)
+                bar.update(written - bar.n)
         if written < 2:
             raise ToolkitError(f"{written} frame(s) kept; need at least 2 for optical flow")
     except BaseException:
+        if isinstance(flow, FlowExtractor):
+            flow.on_pairs = None
         shutil.rmtree(rgb_partial, ignore_errors=True)
         shutil.rmtree(flow_partial, ignore_errors=True)
         raise
