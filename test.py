@@ -33,7 +33,6 @@ from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos,
 from core.aigvdet.evaluation_tables import EvaluationTables
 from core.aigvdet.preprocess import CROP_SIZE
 from core.checkpoint_registry import file_sha256
-from core.checkpoints import require_file
 from core.cli import resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
@@ -143,7 +142,7 @@ def open_tables(args: argparse.Namespace) -> EvaluationTables:
 
 
 def evaluate(
-    args: argparse.Namespace, videos: list[VideoEvaluation], tables: EvaluationTables, device: torch.device
+    args: argparse.Namespace, videos: list[VideoEvaluation], tables: EvaluationTables, models: tuple
 ) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
     """Score the videos not in the tables yet, writing each one's rows as it finishes; (videos, unreadable) in
     dataset order, the earlier runs' videos restored from the tables."""
@@ -154,28 +153,21 @@ def evaluate(
             "%d of %d videos already in %s: not scored again", len(videos) - len(todo), len(videos), args.excel_path
         )
     unreadable = []
-    if todo:
-        rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
-        flow_model = load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)")
-        flow_model = flow_model.to(device)
-        if args.channels_last:
-            rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
-        scored = iter_evaluations(
-            todo,
-            rgb_model,
-            flow_model,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            normalize=args.aug_norm,
-            autocast_dtype=PRECISIONS[args.classifier_precision],
-            channels_last=args.channels_last,
-            crop_size=args.crop_size,
-        )
-        for video, skip in scored:
-            if skip is None:
-                tables.add(video)
-            else:
-                unreadable.append(skip)
+    scored = iter_evaluations(
+        todo,
+        *models,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        normalize=args.aug_norm,
+        autocast_dtype=PRECISIONS[args.classifier_precision],
+        channels_last=args.channels_last,
+        crop_size=args.crop_size,
+    )
+    for video, skip in scored:
+        if skip is None:
+            tables.add(video)
+        else:
+            unreadable.append(skip)
     bad = {(s.name, s.label) for s in unreadable}
     done = [restored[id(v)] or v for v in videos if (v.name, v.label) not in bad]
     return done, unreadable
@@ -193,11 +185,15 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     if videos:
-        require_file(args.model_original_path, "RGB-branch checkpoint (-mor)")
-        require_file(args.model_optical_flow_path, "optical-flow-branch checkpoint (-mop)")
+        rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
+        flow_model = load_classifier(
+            args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"
+        ).to(device)
+        if args.channels_last:
+            rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
         print("*" * 50)
         with open_tables(args) as tables:
-            videos, unreadable = evaluate(args, videos, tables, device)
+            videos, unreadable = evaluate(args, videos, tables, (rgb_model, flow_model))
         skipped += unreadable
     for video in videos:
         print(

@@ -17,7 +17,7 @@
   ``<table>.settings.json`` (atomically, before the table is created). Reopening with the same settings
   resumes: ``done_before(key)`` says which items are already there. Other settings (or a table without a
   settings record, e.g. written by another version) are refused with :class:`SettingsMismatch`, one line
-  naming what differs; ``overwrite=True`` starts over.
+  naming what differs, unless the table holds no row yet (nothing to lose); ``overwrite=True`` starts over.
 * ``settings=None`` makes a companion table (e.g. one more file per item of a primary table): no record of its
   own is written or checked; the primary table's settings cover it.
 * Keys need not be unique: an input listed twice gets two rows, as a run without a table would write.
@@ -132,6 +132,8 @@ class ResultTable:
             self.rows = self._read_rows()
             self.resumed = True
             return True
+        if not self._holds_rows():  # nothing to lose (e.g. a run that failed before its first item): start over
+            return False
         if not record_path.is_file():
             raise SettingsMismatch(
                 f"{self.path} exists but has no settings record ({record_path.name}): it may hold results of "
@@ -151,6 +153,10 @@ class ResultTable:
         self.resumed = True
         log.info("%s: resuming, %d row(s) already there", self.path, len(self.rows))
         return True
+
+    def _holds_rows(self) -> bool:
+        data = self.path.read_bytes()
+        return data[: data.rfind(b"\n") + 1].count(b"\n") > 1  # complete lines beyond the header
 
     def _read_rows(self) -> list[dict[str, str]]:
         data = self.path.read_bytes()
