@@ -137,12 +137,12 @@ class ResultTable:
         if not record_path.is_file():
             raise SettingsMismatch(
                 f"{self.path} exists but has no settings record ({record_path.name}): it may hold results of "
-                "other checkpoints or options; move it away or start over"
+                "other checkpoints or options"
             )
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SettingsMismatch(f"cannot read {record_path} ({exc}); start over") from None
+            raise SettingsMismatch(f"cannot read {record_path} ({exc})") from None
         old = {"columns": record.get("columns"), **(record.get("settings") or {})}
         new = {"columns": self.columns, **self.settings}
         different = _differences(old, new)
