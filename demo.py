@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sys
 from pathlib import Path
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
@@ -41,7 +42,9 @@ from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.classical import ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes, out_of_memory_as_error
 from core.forensics.calibration import load_calibration
+from core.runs import atomic
 from core.runs.precision import PRECISIONS
+from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("demo")
 
@@ -148,8 +151,22 @@ def check_window_args(args: argparse.Namespace) -> None:
         )
 
 
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every output location must be writable before any work (one ``error:`` line naming it)."""
+    for path, what in ((args.json, "the --json report"), (args.timeline_csv, "the --timeline_csv table")):
+        if path:
+            require_writable_file(path, what)
+    for path, what in (
+        (args.folder_original_path, "frames (--folder_original_path) to"),
+        (args.folder_optical_flow_path, "flow images (--folder_optical_flow_path) to"),
+    ):
+        if path:
+            require_writable_folder(path, what)
+
+
 def main(args: argparse.Namespace) -> int:
     check_window_args(args)
+    check_outputs(args)
     device = resolve_device(args.use_cpu, args.device)
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
@@ -189,6 +206,8 @@ def main(args: argparse.Namespace) -> int:
             sample_pairs=args.sample_pairs,
         )
 
+    for warning in result.warnings:  # stderr: stdout's lines stay the reference's
+        print(f"warning: {args.path}: {warning}; the score covers the decoded frames only", file=sys.stderr)
     print("*" * 30)
     print("original prob", result.rgb_prob)
     print("optical prob", result.flow_prob)
@@ -203,15 +222,18 @@ def main(args: argparse.Namespace) -> int:
             f"(threshold {calibration.threshold} for {calibration.target_fpr:.2%} false positives)"
         )
         report.update(calibrated, calibration_file=str(args.calibration))
-    if args.json:
-        target = Path(args.json)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        if args.timeline:
-            report |= timeline_report(result, args.threshold, args.segment_min_gap, args.segment_min_len)
-        target.write_text(json.dumps(report, indent=2))
-        log.info("report written to %s", target)
-    if args.timeline_csv:
-        log.info("timeline written to %s", write_timeline_csv(result, args.timeline_csv))
+    try:  # the results are printed above: a failing write says so in one line
+        if args.json:
+            target = Path(args.json)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if args.timeline:
+                report |= timeline_report(result, args.threshold, args.segment_min_gap, args.segment_min_len)
+            atomic.write_text(target, json.dumps(report, indent=2))
+            log.info("report written to %s", target)
+        if args.timeline_csv:
+            log.info("timeline written to %s", write_timeline_csv(result, args.timeline_csv))
+    except OSError as exc:
+        raise ToolkitError(f"cannot write {exc.filename or 'an output'}: {exc.strerror or exc}") from None
     return 0
 
 

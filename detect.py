@@ -33,6 +33,13 @@ with --calibration: ``calibrated, verdict`` columns. With --whole_video: scores.
 (over sliding windows; score stays the first window's, the authors'), timelines/<index>_<stem>.csv (time_s, step,
 anomaly, windows), timelines/<index>_<stem>_per_second.csv and segments.csv (path, track, start_s, end_s, peak,
 mean).
+
+Reruns: rows are written as each video is scored; a rerun into the same --output_dir with the same checkpoints and
+settings skips the videos already in scores.csv (after Ctrl-C or a kill, it goes on where the run stopped), other
+settings are refused, and --overwrite starts over:
+
+    python detect.py --test_video_path data/videos.txt --output_dir outputs/avforensics      # again: resumes
+    python detect.py --test_video_path data/videos.txt --output_dir outputs/avforensics --overwrite
 """
 
 from __future__ import annotations
@@ -52,6 +59,8 @@ from core.forensics.batch_summary import result_columns, write_labelled_summary
 from core.forensics.calibration import load_calibration
 from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
+from core.runs.result_table import SettingsMismatch, file_fingerprint
+from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("detect")
 
@@ -129,6 +138,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
     parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in --output_dir (default: keep its results and score only the videos not in it yet, "
+        "when the checkpoints and settings are the same)",
+    )
+    parser.add_argument(
         "--calibration",
         default=None,
         metavar="FILE",
@@ -177,6 +192,9 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     if args.bs != 1:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
+    require_writable_folder(args.output_dir, "results (--output_dir) to")
+    if args.plot:
+        require_writable_folder(args.plot, "figures (--plot) to")
     entries = read_video_list(args.test_video_path)
     inputs = [str(entry.path) for entry in entries]
     labels = [entry.label for entry in entries]
@@ -195,6 +213,8 @@ def main(args: argparse.Namespace) -> int:
         all_faces=args.all_faces,
         save_face_tracks=args.save_face_tracks,
         save_face_crops=args.save_face_crops,
+        overwrite=args.overwrite,
+        fingerprint_extra={"calibration": file_fingerprint(args.calibration) if args.calibration else None},
     )
     if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
         log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
@@ -202,17 +222,20 @@ def main(args: argparse.Namespace) -> int:
         if args.window_stride < 1 or args.min_context < 1:
             raise InputError("--window_stride and --min_context must be at least 1 step")
         settings.whole_video = WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold)
-    scores = run_detection(
-        inputs,
-        checkpoints,
-        settings,
-        max_len=args.max_len,
-        device=resolve_device(device=args.device),
-        window_batch=args.window_batch,
-        progress=not args.no_progress,
-        extra_columns=ExtraColumns(*columns) if columns else None,
-        face_crop=args.face_crop,
-    )
+    try:
+        scores = run_detection(
+            inputs,
+            checkpoints,
+            settings,
+            max_len=args.max_len,
+            device=resolve_device(device=args.device),
+            window_batch=args.window_batch,
+            progress=not args.no_progress,
+            extra_columns=ExtraColumns(*columns) if columns else None,
+            face_crop=args.face_crop,
+        )
+    except SettingsMismatch as exc:
+        raise SettingsMismatch(f"{exc}; use --overwrite to start over, or another --output_dir") from None
     scored = int((scores == scores).sum())
     log.info("%d of %d videos scored; results in %s", scored, len(inputs), settings.output_dir)
     if scored == 0:

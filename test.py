@@ -9,8 +9,12 @@ The reference's command line works unchanged:
 Both roots hold ``0_real/<video>/`` and ``1_fake/<video>/`` folders of images (make them from videos with
 ``python -m core.aigvdet.data.prepare``). Writes the video CSV (``name, pro, flag, optical_pro, original_pro``), the
 frame CSV (``original_path, original_pro, optical_path, optical_pro, flag``), appending to existing files
-without repeating the header as the reference does (``--overwrite`` starts them anew), and the summary as
-JSON beside the video CSV (``<excel_path stem>_summary.json``, or ``--summary_json``).
+without repeating the header as the reference does, and the summary as JSON beside the video CSV
+(``<excel_path stem>_summary.json``, or ``--summary_json``).
+
+Rows are written as each video finishes. A rerun into the same CSVs with the same checkpoints and options
+skips the videos they already hold (and appends the new ones); with other checkpoints it is refused;
+``--overwrite`` starts the CSVs anew.
 """
 
 from __future__ import annotations
@@ -18,19 +22,24 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 from pathlib import Path
 
-import pandas as pd
 import torch
 
 from core.aigvdet import load_classifier
 from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
-from core.aigvdet.evaluate import VideoEvaluation, collect_videos, evaluate_videos
+from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos, iter_evaluations
+from core.aigvdet.evaluation_tables import EvaluationTables
 from core.aigvdet.preprocess import CROP_SIZE
+from core.checkpoint_registry import file_sha256
 from core.cli import resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
+from core.runs import atomic
 from core.runs.precision import PRECISIONS
+from core.runs.result_table import SettingsMismatch, file_fingerprint
+from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("test")
 
@@ -58,7 +67,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "-ef", "--excel_frame_path", default="data/results/frame/moonvalley_wang.csv", help="frame-level CSV"
     )
-    parser.add_argument("--overwrite", action="store_true", help="replace the CSVs instead of appending")
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start the CSVs anew (default: append, skipping the videos they already hold for the same checkpoints)",
+    )
     parser.add_argument("--summary_json", default=None, help="summary JSON (default: beside the video CSV)")
     parser.add_argument("--use_cpu", action="store_true")
     parser.add_argument("--device", default=None)
@@ -72,7 +85,12 @@ def get_args_parser() -> argparse.ArgumentParser:
         "use your training cropSize for models trained on smaller images)",
     )
     parser.add_argument("--batch_size", type=int, default=32)
-    parser.add_argument("--num_workers", type=int, default=4)
+    parser.add_argument(
+        "--num_workers",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="image-loading processes (default: 4, or fewer on a machine with fewer cores)",
+    )
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
     parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here")
@@ -84,33 +102,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="add 95%% bootstrap intervals (N stratified resamples, seeded) to the summary JSON",
     )
     return parser
-
-
-def write_csv(frame: pd.DataFrame, path: str, overwrite: bool) -> None:
-    """Write, or append without a header to an existing file (the reference's behaviour)."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    if overwrite or not target.exists():
-        frame.to_csv(target, index=False)
-    else:
-        frame.to_csv(target, mode="a", header=False, index=False)
-
-
-def frame_rows(video) -> list[dict]:
-    """Row i pairs frame i with flow i, as the reference's frame CSV does (the last frame has no flow)."""
-    rows = []
-    for i in range(max(len(video.rgb_paths), len(video.flow_paths))):
-        has_frame, has_flow = i < len(video.rgb_paths), i < len(video.flow_paths)
-        rows.append(
-            {
-                "original_path": video.rgb_paths[i] if has_frame else None,
-                "original_pro": video.rgb_probs[i] if has_frame else None,
-                "optical_path": video.flow_paths[i] if has_flow else None,
-                "optical_pro": video.flow_probs[i] if has_flow else None,
-                "flag": video.label,
-            }
-        )
-    return rows
 
 
 def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> dict[str, dict]:
@@ -126,11 +117,73 @@ def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> di
     }
 
 
+def fingerprint(args: argparse.Namespace) -> dict:
+    """What a rerun into the same CSVs must share to skip the videos already there: the checkpoints (by hash),
+    the roots and every option that changes a probability."""
+    return {
+        "checkpoints": {
+            "original": file_fingerprint(args.model_original_path, file_sha256(args.model_original_path)),
+            "optical": file_fingerprint(args.model_optical_flow_path, file_sha256(args.model_optical_flow_path)),
+        },
+        "roots": [str(Path(args.folder_original_path).resolve()), str(Path(args.folder_optical_flow_path).resolve())],
+        "arch": args.arch,
+        "aug_norm": args.aug_norm,
+        "crop_size": args.crop_size,
+        "classifier_precision": args.classifier_precision,
+        "channels_last": args.channels_last,
+    }
+
+
+def open_tables(args: argparse.Namespace) -> EvaluationTables:
+    try:
+        return EvaluationTables(args.excel_path, args.excel_frame_path, fingerprint(args), args.overwrite)
+    except SettingsMismatch as exc:
+        raise SettingsMismatch(f"{exc}; use --overwrite to start over, or other -e/-ef files") from None
+
+
+def evaluate(
+    args: argparse.Namespace, videos: list[VideoEvaluation], tables: EvaluationTables, models: tuple
+) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
+    """Score the videos not in the tables yet, writing each one's rows as it finishes; (videos, unreadable) in
+    dataset order, the earlier runs' videos restored from the tables."""
+    restored = {id(video): tables.restored(video) for video in videos}
+    todo = [video for video in videos if restored[id(video)] is None]
+    if len(todo) < len(videos):
+        log.info(
+            "%d of %d videos already in %s: not scored again", len(videos) - len(todo), len(videos), args.excel_path
+        )
+    unreadable = []
+    scored = iter_evaluations(
+        todo,
+        *models,
+        batch_size=args.batch_size,
+        num_workers=args.num_workers,
+        normalize=args.aug_norm,
+        autocast_dtype=PRECISIONS[args.classifier_precision],
+        channels_last=args.channels_last,
+        crop_size=args.crop_size,
+    )
+    for video, skip in scored:
+        if skip is None:
+            tables.add(video)
+        else:
+            unreadable.append(skip)
+    bad = {(s.name, s.label) for s in unreadable}
+    done = [restored[id(v)] or v for v in videos if (v.name, v.label) not in bad]
+    return done, unreadable
+
+
 def main(args: argparse.Namespace) -> int:
-    device = resolve_device(args.use_cpu, args.device)
-    videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     excel = Path(args.excel_path)
     summary_path = Path(args.summary_json or excel.with_name(excel.stem + "_summary.json"))
+    # Every output must be writable before any work (one error line naming it).
+    require_writable_file(args.excel_path, "the video CSV (-e)")
+    require_writable_file(args.excel_frame_path, "the frame CSV (-ef)")
+    require_writable_file(summary_path, "the summary JSON")
+    if args.plot:
+        require_writable_folder(args.plot, "figures (--plot) to")
+    device = resolve_device(args.use_cpu, args.device)
+    videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     if videos:
         rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)
         flow_model = load_classifier(
@@ -139,17 +192,8 @@ def main(args: argparse.Namespace) -> int:
         if args.channels_last:
             rgb_model, flow_model = (m.to(memory_format=torch.channels_last) for m in (rgb_model, flow_model))
         print("*" * 50)
-        videos, unreadable = evaluate_videos(
-            videos,
-            rgb_model,
-            flow_model,
-            batch_size=args.batch_size,
-            num_workers=args.num_workers,
-            normalize=args.aug_norm,
-            autocast_dtype=PRECISIONS[args.classifier_precision],
-            channels_last=args.channels_last,
-            crop_size=args.crop_size,
-        )
+        with open_tables(args) as tables:
+            videos, unreadable = evaluate(args, videos, tables, (rgb_model, flow_model))
         skipped += unreadable
     for video in videos:
         print(
@@ -162,7 +206,7 @@ def main(args: argparse.Namespace) -> int:
     summary["frame_level"] = frame_level_summaries(videos, args.threshold)
     summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    summary_path.write_text(json.dumps(summary, indent=2))
+    atomic.write_text(summary_path, json.dumps(summary, indent=2))
     if not videos:
         raise InputError(
             f"no video could be evaluated under {args.folder_original_path} (expected 0_real/<video>/ and "
@@ -176,33 +220,7 @@ def main(args: argparse.Namespace) -> int:
             print(f"note: {note}")
     if skipped:
         print(f"skipped {len(skipped)} video(s); reasons in {summary_path}")
-
-    write_csv(
-        pd.DataFrame(
-            [
-                {
-                    "name": v.name,
-                    "pro": v.predict,
-                    "flag": v.label,
-                    "optical_pro": v.flow_prob,
-                    "original_pro": v.rgb_prob,
-                }
-                for v in videos
-            ],
-            columns=["name", "pro", "flag", "optical_pro", "original_pro"],
-        ),
-        args.excel_path,
-        args.overwrite,
-    )
     print(f"Results have been saved to {args.excel_path}")
-    write_csv(
-        pd.DataFrame(
-            [row for v in videos for row in frame_rows(v)],
-            columns=["original_path", "original_pro", "optical_path", "optical_pro", "flag"],
-        ),
-        args.excel_frame_path,
-        args.overwrite,
-    )
     print(f"Results have been saved to {args.excel_frame_path}")
     print(f"Summary has been saved to {summary_path}")
     if args.plot:

@@ -36,14 +36,21 @@ from core.cli import run_cli
 log = logging.getLogger("train")
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """Flags parse wherever they stand, before, between or after the KEY VALUE pairs."""
+
+    def parse_args(self, args=None, namespace=None):  # noqa: D102 -- argparse's signature
+        return self.parse_intermixed_args(args, namespace)
+
+
 def get_args_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = IntermixedParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--gpus", default=[0], type=int, nargs="+", help="GPU ids (several: one process each)")
     parser.add_argument("--exp_name", default="", help="run name: results go to <exp_root>/<exp_name>")
     parser.add_argument("--config", default=None, help="YAML file of KEY: VALUE settings (before the overrides)")
     parser.add_argument("--task", default="aigvdet", choices=("aigvdet",), help="what to train")
     parser.add_argument("--no_progress", action="store_true", help="no progress bars (logs only)")
-    parser.add_argument("opts", default=[], nargs=argparse.REMAINDER, help="KEY VALUE overrides, e.g. lr 1e-5")
+    parser.add_argument("opts", default=[], nargs="*", help="KEY VALUE overrides, e.g. lr 1e-5")
     return parser
 
 

@@ -134,6 +134,7 @@ def main(args: argparse.Namespace) -> int:
         work / "detect",
         args.lam,
         whole_video=WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold),
+        overwrite=True,  # the clips are written anew each run: never resume on an earlier run's rows
     )
     run_detection([str(c.path) for c in clips], checkpoints, settings, device="cpu", progress=False)
 

@@ -87,10 +87,19 @@ def test_a_table_without_its_settings_record_or_with_other_columns_is_refused(tm
     path.write_text("path,score\nold.mp4,1.0\n")
     with pytest.raises(SettingsMismatch, match="no settings record"):
         _open(path)
-    with _open(path, overwrite=True):
-        pass
+    with _open(path, overwrite=True) as table:
+        table.append(["a.mp4", "none", "1.5", "ok"])
     with pytest.raises(SettingsMismatch, match="columns"):
         ResultTable(path, ["path", "score"], ["path"], SETTINGS)
+
+
+def test_a_table_without_rows_is_started_again_with_new_settings(tmp_path):
+    # A run that failed before its first item (a wrong option) must not block the corrected rerun.
+    path = tmp_path / "scores.csv"
+    _open(path).close()
+    with _open(path, {**SETTINGS, "lam": 2.0}) as table:
+        assert not table.resumed
+    assert json.loads(settings_path(path).read_text())["settings"]["lam"] == 2.0
 
 
 def test_retain_drops_rows_atomically_and_they_count_as_not_done(tmp_path):

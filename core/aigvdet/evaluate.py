@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, field
+from typing import Iterator
 
 import torch
 from torch import nn
@@ -68,6 +69,34 @@ def _collate(batch):
     return torch.stack(crops), list(indices), list(readable)
 
 
+def _probabilities(
+    model: nn.Module,
+    paths: list[str],
+    batch_size: int,
+    num_workers: int,
+    crop_size: int = CROP_SIZE,
+    bar: tqdm | None = None,
+    **classify_options,
+) -> Iterator[float]:
+    """Probabilities of image files, in order (NaN for a file that cannot be read), batch by batch as consumed."""
+    if not paths:
+        return
+    device = next(model.parameters()).device
+    loader = DataLoader(
+        ImageCropDataset(paths, crop_size),
+        batch_size=batch_size,
+        num_workers=num_workers,
+        collate_fn=_collate,
+        pin_memory=device.type == "cuda",
+        persistent_workers=False,
+    )
+    for crops, indices, readable in loader:  # batches come in order: the sampler is sequential
+        for ok, prob in zip(readable, classify_images(model, crops, crop_size=crop_size, **classify_options)):
+            yield prob if ok else math.nan
+        if bar is not None:
+            bar.update(len(indices))
+
+
 def classify_files(
     model: nn.Module,
     paths: list[str],
@@ -79,26 +108,47 @@ def classify_files(
 ) -> list[float]:
     """Probabilities of image files, in order, loaded by a DataLoader and classified in batches; NaN for
     a file that cannot be read."""
-    if not paths:
-        return []
-    device = next(model.parameters()).device
-    loader = DataLoader(
-        ImageCropDataset(paths, crop_size),
-        batch_size=batch_size,
-        num_workers=num_workers,
-        collate_fn=_collate,
-        pin_memory=device.type == "cuda",
-        persistent_workers=False,
-    )
-    probs = [math.nan] * len(paths)
     with tqdm(total=len(paths), unit="img", desc=desc, disable=None) as bar:
-        for crops, indices, readable in loader:
-            for index, ok, prob in zip(
-                indices, readable, classify_images(model, crops, crop_size=crop_size, **classify_options)
-            ):
-                probs[index] = prob if ok else math.nan
-            bar.update(len(indices))
-    return probs
+        return list(_probabilities(model, paths, batch_size, num_workers, crop_size, bar, **classify_options))
+
+
+def _unreadable(video: VideoEvaluation) -> SkippedVideo | None:
+    unreadable = [
+        path
+        for path, prob in zip(video.rgb_paths + video.flow_paths, video.rgb_probs + video.flow_probs)
+        if math.isnan(prob)
+    ]
+    if not unreadable:
+        return None
+    reason = f"unreadable image(s): {', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}"
+    log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)
+    return SkippedVideo(video.name, video.label, reason)
+
+
+def iter_evaluations(
+    videos: list[VideoEvaluation],
+    rgb_model: nn.Module,
+    flow_model: nn.Module,
+    batch_size: int = 32,
+    num_workers: int = 4,
+    **classify_options,
+) -> Iterator[tuple[VideoEvaluation, SkippedVideo | None]]:
+    """Each video as soon as both branches' probabilities of all its images are in: ``(video, None)``, or
+    ``(video, why it is skipped)`` when one of its images could not be read.
+
+    Each branch's files of all videos go through one loader stream (the batches are those of one stream per
+    branch, whatever the videos); the two streams run side by side, sharing ``num_workers``.
+    """
+    rgb_paths = [p for v in videos for p in v.rgb_paths]
+    flow_paths = [p for v in videos for p in v.flow_paths]
+    with tqdm(total=len(rgb_paths) + len(flow_paths), unit="img", desc="images", disable=None) as bar:
+        options = dict(batch_size=batch_size, bar=bar, **classify_options)
+        rgb = _probabilities(rgb_model, rgb_paths, num_workers=(num_workers + 1) // 2, **options)
+        flow = _probabilities(flow_model, flow_paths, num_workers=num_workers // 2, **options)
+        for video in videos:
+            video.rgb_probs = [next(rgb) for _ in video.rgb_paths]
+            video.flow_probs = [next(flow) for _ in video.flow_paths]
+            yield video, _unreadable(video)
 
 
 def evaluate_videos(
@@ -109,45 +159,14 @@ def evaluate_videos(
     num_workers: int = 4,
     **classify_options,
 ) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
-    """Fill each video's per-frame probabilities of both branches (all files of a branch in one stream).
+    """Fill each video's per-frame probabilities of both branches (see ``iter_evaluations``).
 
     Returns the scored videos and those skipped because one of their images could not be read.
     """
-    # Each branch's files of all videos go through one loader stream; the probabilities are then dealt back.
-    rgb_probs = iter(
-        classify_files(
-            rgb_model,
-            [p for v in videos for p in v.rgb_paths],
-            batch_size,
-            num_workers,
-            desc="RGB images",
-            **classify_options,
-        )
-    )
-    flow_probs = iter(
-        classify_files(
-            flow_model,
-            [p for v in videos for p in v.flow_paths],
-            batch_size,
-            num_workers,
-            desc="flow images",
-            **classify_options,
-        )
-    )
-    for video in videos:
-        video.rgb_probs = [next(rgb_probs) for _ in video.rgb_paths]
-        video.flow_probs = [next(flow_probs) for _ in video.flow_paths]
     scored, skipped = [], []
-    for video in videos:
-        unreadable = [
-            path
-            for path, prob in zip(video.rgb_paths + video.flow_paths, video.rgb_probs + video.flow_probs)
-            if math.isnan(prob)
-        ]
-        if unreadable:
-            reason = f"unreadable image(s): {', '.join(unreadable[:3])}{' ...' if len(unreadable) > 3 else ''}"
-            log.warning("skipping %s/%s: %s", CLASS_FOLDERS[video.label], video.name, reason)
-            skipped.append(SkippedVideo(video.name, video.label, reason))
-        else:
+    for video, skip in iter_evaluations(videos, rgb_model, flow_model, batch_size, num_workers, **classify_options):
+        if skip is None:
             scored.append(video)
+        else:
+            skipped.append(skip)
     return scored, skipped

@@ -15,10 +15,11 @@ from __future__ import annotations
 import logging
 import os
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import ClassVar, Iterable
+from typing import ClassVar, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -37,8 +38,10 @@ from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.media.integrity import frame_shortfall
 from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
+from core.runs.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class VideoResult(FusedScore):
     time_s: list[float] = field(default_factory=list)
     pair_time_s: list[float] = field(default_factory=list)
     analysis: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # e.g. a truncated file (``core.media.integrity``)
 
     @property
     def frame_count(self) -> int:
@@ -72,20 +76,37 @@ class VideoResult(FusedScore):
 
     def report(self, threshold: float) -> dict:
         """The JSON report of demo.py."""
-        return {
-            "path": self.path,
-            "frame_count": self.frame_count,
-            "fps": self.fps,
-            "width": self.width,
-            "height": self.height,
-            "original_probs": self.rgb_probs,
-            "optical_probs": self.flow_probs,
-            "original_prob": self.rgb_prob,
-            "optical_prob": self.flow_prob,
-            "predict": self.predict,
-            "threshold": threshold,
-            "verdict": verdict(self.predict, threshold),
-        } | ({"analysis": self.analysis} if self.analysis else {})
+        return (
+            {
+                "path": self.path,
+                "frame_count": self.frame_count,
+                "fps": self.fps,
+                "width": self.width,
+                "height": self.height,
+                "original_probs": self.rgb_probs,
+                "optical_probs": self.flow_probs,
+                "original_prob": self.rgb_prob,
+                "optical_prob": self.flow_prob,
+                "predict": self.predict,
+                "threshold": threshold,
+                "verdict": verdict(self.predict, threshold),
+            }
+            | ({"analysis": self.analysis} if self.analysis else {})
+            | ({"warnings": self.warnings} if self.warnings else {})
+        )
+
+
+@contextmanager
+def _pairs_advance(flows: FlowExtractor | ClassicalFlow, bar: tqdm) -> Iterator[None]:
+    """Move ``bar`` by one frame per RAFT pair refined (a chunk of large frames takes minutes on a CPU)."""
+    if not isinstance(flows, FlowExtractor):
+        yield
+        return
+    flows.on_pairs = bar.update
+    try:
+        yield
+    finally:
+        flows.on_pairs = None
 
 
 class AIGVDetPipeline:
@@ -160,7 +181,7 @@ class AIGVDetPipeline:
         frame, the flow branch on each pair's flow; both probabilities of a pair get its first frame's time."""
         with (
             ThreadPoolExecutor(self.flow_image_workers) as pool,
-            tqdm(total=total, unit="pair", desc=Path(result.path).name, leave=False, disable=None) as bar,
+            progress_bar(total, Path(result.path).name, unit="pair") as bar,
         ):
             for chunk in chunked(pairs, self.batch_size):
                 result.rgb_probs += self.classify(self.rgb_model, frames_to_tensor([p[1] for p in chunk], self.device))
@@ -189,7 +210,8 @@ class AIGVDetPipeline:
         self.flows.reset()
         with (
             ThreadPoolExecutor(self.flow_image_workers) as pool,
-            tqdm(total=total or None, unit="frame", desc=Path(result.path).name, leave=False, disable=None) as bar,
+            progress_bar(total, Path(result.path).name) as bar,
+            _pairs_advance(self.flows, bar),
         ):
             for chunk in chunked(frames, self.batch_size):
                 first_index = result.frame_count
@@ -203,7 +225,7 @@ class AIGVDetPipeline:
                     # The pair (t, t+1) is named after frame t.
                     writer.write_flows(first_pair, flow_images)
                 writer.write_frames(first_index, chunk)
-                bar.update(len(chunk))
+                bar.update(result.frame_count - bar.n)  # the frames whose pairs moved it, and the rest of the chunk
         return result
 
     def _check_size(self, path: str | os.PathLike, width: int, height: int) -> None:
@@ -243,6 +265,9 @@ class AIGVDetPipeline:
             raise InputError(
                 f"{path} has {result.frame_count} decodable frame(s); AIGVDet needs at least 2 for optical flow"
             )
+        shortfall = frame_shortfall(path, result.frame_count)
+        if shortfall:
+            result.warnings.append(shortfall)
         return result
 
     def _score_plan(
@@ -261,6 +286,9 @@ class AIGVDetPipeline:
         if plan.sampled and (rgb_dir or flow_dir):
             raise InputError("frame and flow folders are written for whole videos or segments, not sampled pairs")
         result = VideoResult(str(path), index.fps, index.width, index.height, analysis=plan.describe())
+        shortfall = frame_shortfall(path, len(index))  # the index holds the frames whose data is there
+        if shortfall:
+            result.warnings.append(shortfall)
         frames = read_frames_at(index, plan.frames, "opencv" if backend == "opencv" else "pyav")
         if plan.sampled:
             self.score_pairs(pairs_of(frames, plan.pair_starts), result, total=len(plan.pair_starts))
@@ -318,5 +346,5 @@ def evidence_of(result: VideoResult, threshold: float) -> Evidence:
         threshold=threshold,
         details={"rgb_prob": result.rgb_prob, "flow_prob": result.flow_prob}
         | ({"analysis": result.analysis} if result.analysis else {}),
-        warnings=warnings,
+        warnings=warnings + result.warnings,
     )

@@ -16,6 +16,7 @@ from core.aigvdet.pipeline import VideoResult
 from core.aigvdet.scoring import pair_of_frame
 from core.forensics.evidence import TimeSeries
 from core.forensics.timeline import Segment, per_second, segments_above
+from core.runs import atomic
 
 CSV_COLUMNS = ("time_s", "rgb", "flow", "fused")
 
@@ -56,7 +57,7 @@ def timeline_rows(result: VideoResult) -> list[dict]:
 def write_timeline_csv(result: VideoResult, path: str | os.PathLike) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w", newline="") as handle:
+    with atomic.atomic_open(target, "w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=CSV_COLUMNS)
         writer.writeheader()
         writer.writerows(timeline_rows(result))

@@ -17,10 +17,10 @@ training sequences) both use this class, so training sees exactly the numbers de
 from __future__ import annotations
 
 import os
+from typing import Iterator
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from core.avforensics.mel import LogMel
 from core.avforensics.scoring import (
@@ -36,6 +36,7 @@ from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
 from core.media.faces.clip import FaceClip, FacePlan, load_face_clips, plan_face_crop
 from core.media.faces.detector import FaceDetector
 from core.media.in_memory import VideoSource, source_name
+from core.runs.progress import progress_bar
 
 
 class SyncFeatureExtractor:
@@ -124,9 +125,12 @@ class SyncFeatureExtractor:
             path, plan, all_faces, self.frame_size, self.frames_needed, WINDOW_FRAMES + 1, audio_path
         )
 
-    def _batches(self, total: int, size: int, what: str):
-        starts = range(0, total, size)
-        return tqdm(starts, desc=what, unit="batch", leave=False, disable=not self.progress or len(starts) < 2)
+    def _batches(self, total: int, size: int, what: str, unit: str = "step") -> Iterator[int]:
+        """Batch starts over ``total`` items, with a bar counting the items (a rate in frames or steps per s)."""
+        with progress_bar(total, what, unit, enabled=self.progress and total > size) as bar:
+            for start in range(0, total, size):
+                yield start
+                bar.update(min(size, total - start))
 
     @torch.no_grad()
     def video_tokens(self, frames: np.ndarray, steps: int) -> torch.Tensor:
@@ -140,7 +144,7 @@ class SyncFeatureExtractor:
         count = steps + WINDOW_FRAMES - 1
         held, held_start, held_end = None, 0, 0  # per-frame features of frames held_start..held_end-1
         tokens = []
-        for start in self._batches(steps, self.window_batch, "video windows"):
+        for start in self._batches(steps, self.window_batch, "video windows", "frame"):
             stop = min(start + self.window_batch, steps)
             new = []
             while held_end < stop + WINDOW_FRAMES - 1:

@@ -31,6 +31,7 @@ from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
 from core.media.faces.clip import FaceClip
 from core.media.in_memory import VideoSource
+from core.media.integrity import frame_shortfall
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +157,13 @@ class AVForensicsDetector:
     ) -> list[FaceClip]:
         return self.features.load_clips(path, audio_path, all_faces)
 
+    def truncation(self, clip: AVClip) -> str | None:
+        """``truncated: decoded N of M frames`` when the file gave markedly fewer of the frames the detector needs
+        than its container declares (``core.media.integrity``), else None."""
+        if clip.decoded_frames < 0:
+            return None
+        return frame_shortfall(clip.path, clip.decoded_frames, needed=self.frames_needed, fps=TARGET_FPS)
+
     @torch.no_grad()
     def analyse(self, clip: AVClip) -> VideoAnalysis:
         """Logits, PCA features and both sequence scores of one decoded clip."""
@@ -197,6 +205,9 @@ class AVForensicsDetector:
         clip = face.require()
         analysis = self.analyse(clip)
         evidence = evidence_of(clip, analysis, self.lam)
+        truncated = self.truncation(clip)
+        if truncated:
+            evidence.warnings.append(truncated)
         if self.features.face_crop != "never":
             evidence.details.update(face_crop=face.face_crop, face_status=face.face_status)
         if self.illustrate:

@@ -18,20 +18,20 @@ id) and ``face_status`` (``whole frame``, ``ok``, or why the face gives no clip:
 small``...). With ``all_faces`` a video has one row per face track; the score arrays hold its main track's.
 
 A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
-score and the run goes on. The CSV and log are flushed after every video and the score arrays rewritten,
-so an interrupted run keeps everything computed so far.
+score and the run goes on. Each row is on disk (fsync) before the next video starts and the score arrays are
+rewritten atomically, so an interrupted run keeps everything computed so far; a rerun with the same settings
+skips the videos already scored (:mod:`core.avforensics.result_files`).
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import math
 from collections import deque
-from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from tqdm import tqdm
@@ -39,6 +39,7 @@ from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core.avforensics.face_outputs import FaceOutputs
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths, VideoAnalysis
+from core.avforensics.result_files import SCORE_FILES, ExtraColumns, ResultWriter, run_fingerprint
 from core.avforensics.timeline_files import TimelineWriter
 from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import require_file
@@ -47,7 +48,7 @@ from core.media.faces.clip import FaceClip
 
 log = logging.getLogger(__name__)
 
-SCORE_FILES = ("testing_scores.npy", "testing_score.npy")
+__all__ = ["SCORE_FILES", "ExtraColumns", "RunSettings", "run_detection"]
 
 
 @dataclass
@@ -63,83 +64,8 @@ class RunSettings:
     all_faces: bool = False  # one row per face track (face cropping on), not just the main one
     save_face_tracks: bool = False
     save_face_crops: bool = False
-
-
-@dataclass(frozen=True)
-class ExtraColumns:
-    """Columns appended to scores.csv: ``values(index, score)`` gives one value per name for input ``index``."""
-
-    names: Sequence[str]
-    values: Callable[[int, float], Sequence[object]]
-
-
-class ResultWriter:
-    """Appends each video's result to the log and CSV at once and keeps the score arrays current."""
-
-    def __init__(
-        self,
-        output_dir: Path,
-        total: int,
-        save_distributions: bool,
-        extra_columns: ExtraColumns | None = None,
-        video_columns: tuple[str, ...] = (),
-    ) -> None:
-        self.output_dir = output_dir
-        output_dir.mkdir(parents=True, exist_ok=True)
-        self.scores = np.full(total, np.nan)
-        self.distribution_dir = output_dir / "distributions" if save_distributions else None
-        if self.distribution_dir is not None:
-            self.distribution_dir.mkdir(exist_ok=True)
-        self._log = open(output_dir / "output.log", "w", encoding="utf-8")
-        self._csv_file = open(output_dir / "scores.csv", "w", encoding="utf-8", newline="")
-        self._csv = csv.writer(self._csv_file)
-        self.extra_columns = extra_columns
-        self._csv.writerow(
-            [
-                "path",
-                "score",
-                "steps",
-                "status",
-                "face_crop",
-                "face_status",
-                *video_columns,
-                *(extra_columns.names if extra_columns else ()),
-            ]
-        )
-        self._csv_file.flush()
-
-    def add(
-        self,
-        index: int,
-        path: str,
-        score: float,
-        steps: int,
-        status: str,
-        logits: np.ndarray | None,
-        face: FaceClip,
-        extra: tuple[float, ...] = (),
-        suffix: str = "",
-    ) -> None:
-        if face.main:
-            self.scores[index] = score
-        track = "" if face.track_id is None else f" [face track {face.track_id}]"
-        self._log.write(
-            f"{path}: The score of this video is {score!r}" + ("" if status == "ok" else f" ({status})") + track + "\n"
-        )
-        self._log.flush()
-        labelled = self.extra_columns.values(index, score) if self.extra_columns else ()
-        self._csv.writerow(
-            [path, repr(score), steps, status, face.face_crop, face.face_status, *map(repr, extra), *labelled]
-        )
-        self._csv_file.flush()
-        if self.distribution_dir is not None and logits is not None:
-            np.save(self.distribution_dir / f"{index}_{Path(path).stem}{suffix}.npy", logits)
-        for name in SCORE_FILES:
-            np.save(self.output_dir / name, self.scores)
-
-    def close(self) -> None:
-        self._log.close()
-        self._csv_file.close()
+    overwrite: bool = False  # start over instead of resuming an output_dir scored with the same settings
+    fingerprint_extra: dict[str, Any] = field(default_factory=dict)  # more settings that change the outputs
 
 
 def _load(
@@ -169,7 +95,11 @@ def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[fl
         return math.nan, 0, status, None
     score = analysis.scores.combined(detector.lam)
     log.info("%s: score %.6f over %d steps", path, score, analysis.steps)
-    return score, analysis.steps, "ok", analysis
+    # A cut file still gets the score of what it gave, but never a silent "ok" (README: reruns and bad input).
+    truncated = detector.truncation(face.require())
+    if truncated:
+        log.warning("%s: %s; the score covers the decoded part only", path, truncated)
+    return score, analysis.steps, truncated or "ok", analysis
 
 
 def run_detection(
@@ -179,7 +109,11 @@ def run_detection(
     extra_columns: ExtraColumns | None = None,
     **detector_kwargs,
 ) -> np.ndarray:
-    """Score every input; return the scores in input order (NaN where a video could not be used)."""
+    """Score every input; return the scores in input order (NaN where a video could not be used).
+
+    Videos already in ``output_dir``'s table from an earlier run with the same settings are not scored again
+    (their scores come from the table); see :mod:`core.avforensics.result_files`.
+    """
     for path, what in (
         (checkpoints.sync_model, "audio-visual sync model"),
         (checkpoints.dist_regressive_model, "offset-distribution autoregressive model"),
@@ -191,25 +125,50 @@ def run_detection(
         checkpoints, lam=settings.lam, whole_video=settings.whole_video, **detector_kwargs
     )
     whole = settings.whole_video is not None
+    fingerprint = run_fingerprint(
+        {
+            "sync_model": checkpoints.sync_model,
+            "dist_regressive_model": checkpoints.dist_regressive_model,
+            "avfeature_regressive_model": checkpoints.avfeature_regressive_model,
+            "pca": checkpoints.pca,
+        },
+        {
+            "lam": settings.lam,
+            "max_len": detector.max_len,
+            "face_crop": detector_kwargs.get("face_crop", "never"),
+            "all_faces": settings.all_faces,
+            "audio_from_wav": settings.audio_from_wav,
+            "whole_video": settings.whole_video,
+            **settings.fingerprint_extra,
+        },
+    )
     writer = ResultWriter(
         settings.output_dir,
-        len(inputs),
+        inputs,
         settings.save_distributions,
         extra_columns,
         ("score_max", "score_mean") if whole else (),
+        fingerprint,
+        settings.overwrite,
+        settings.all_faces,
     )
-    timelines = TimelineWriter(settings.output_dir) if whole else None
+    todo = [index for index, path in enumerate(inputs) if path not in writer.done]
+    timelines = TimelineWriter(settings.output_dir, writer.done, not writer.table.resumed) if whole else None
     face_outputs = FaceOutputs(settings.output_dir, settings.save_face_tracks, settings.save_face_crops)
     load_options = (settings.audio_from_wav, settings.all_faces)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
     pending: deque[Future] = deque()
     next_to_submit = 0
     try:
-        with logging_redirect_tqdm(), tqdm(total=len(inputs), desc="videos", unit="video") as bar:
-            for index, path in enumerate(inputs):
+        with (
+            logging_redirect_tqdm(),
+            tqdm(total=len(inputs), initial=len(inputs) - len(todo), desc="videos", unit="video") as bar,
+        ):
+            for index in todo:
+                path = inputs[index]
                 # Decode up to n_workers videos ahead in background threads while this one is scored.
-                while pool is not None and next_to_submit < len(inputs) and len(pending) <= settings.n_workers:
-                    pending.append(pool.submit(_load, inputs[next_to_submit], detector, *load_options))
+                while pool is not None and next_to_submit < len(todo) and len(pending) <= settings.n_workers:
+                    pending.append(pool.submit(_load, inputs[todo[next_to_submit]], detector, *load_options))
                     next_to_submit += 1
                 faces = pending.popleft().result() if pool is not None else _load(path, detector, *load_options)
                 for face in faces:
@@ -224,11 +183,13 @@ def run_detection(
                         else (whole_result.score_max, whole_result.score_mean)
                     )
                     logits = analysis.logits if analysis is not None else None
-                    writer.add(index, path, score, steps, status, logits, face, extra, suffix)
+                    # The table's row last: a video is done (skipped by a rerun) only once its other files are.
                     if timelines is not None and whole_result is not None:
                         timelines.add(index, path, whole_result, face.face_crop, face.start_s, suffix)
-                    if status == "ok":
+                    if analysis is not None:
                         face_outputs.add(index, path, face)
+                    writer.add(index, path, score, steps, status, logits, face, extra, suffix)
+                writer.finish_video(path, faces)
                 bar.update(1)
     finally:
         writer.close()

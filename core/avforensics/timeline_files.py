@@ -7,16 +7,21 @@
 * ``segments.csv``: ``path, track, start_s, end_s, peak, mean`` -- the localised segments of every video, in
   input order (``track``: ``none`` for the whole frame, or the face track's id).
 
-Like the other outputs, each video's rows are written and flushed as soon as it is scored.
+Like the other outputs, each video's rows are written and flushed as soon as it is scored. A resumed run
+(:mod:`core.avforensics.result_files`) keeps the segments of the videos already scored and drops those of a
+video an interrupted run did not finish.
 """
 
 from __future__ import annotations
 
 import csv
 import math
+from collections.abc import Collection
 from pathlib import Path
 
 from core.avforensics.whole_video import WholeVideoResult
+from core.runs.atomic import atomic_open
+from core.runs.result_table import ResultTable
 
 SEGMENT_COLUMNS = ["path", "track", "start_s", "end_s", "peak", "mean"]
 NO_TRACK = "none"
@@ -27,13 +32,13 @@ def _number(value: float) -> str:
 
 
 class TimelineWriter:
-    def __init__(self, output_dir: Path) -> None:
+    def __init__(self, output_dir: Path, done: Collection[str] = (), overwrite: bool = True) -> None:
+        """``done``: paths scored by an earlier run whose segments are kept (others' are dropped)."""
         self.timeline_dir = output_dir / "timelines"
         self.timeline_dir.mkdir(parents=True, exist_ok=True)
-        self._segments_file = open(output_dir / "segments.csv", "w", encoding="utf-8", newline="")
-        self._segments = csv.writer(self._segments_file)
-        self._segments.writerow(SEGMENT_COLUMNS)
-        self._segments_file.flush()
+        # A companion of scores.csv: its settings record covers this table.
+        self._segments = ResultTable(output_dir / "segments.csv", SEGMENT_COLUMNS, ["path", "track"], None, overwrite)
+        self._segments.retain(lambda row: row["path"] in done)
 
     def add(
         self,
@@ -50,29 +55,28 @@ class TimelineWriter:
         times are the video's; ``suffix`` tells apart the files of several face tracks of one video."""
         stem = f"{index}_{Path(path).stem}{suffix}"
         timeline = self.timeline_dir / f"{stem}.csv"
-        with open(timeline, "w", encoding="utf-8", newline="") as handle:
+        with atomic_open(timeline, "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["time_s", "step", "anomaly", "windows"])
             for step, (time_s, value, windows) in enumerate(zip(result.time_s, result.anomaly, result.windows)):
                 writer.writerow([f"{time_s + offset_s:.2f}", step, _number(value), int(windows)])
-        with open(self.timeline_dir / f"{stem}_per_second.csv", "w", encoding="utf-8", newline="") as handle:
+        with atomic_open(self.timeline_dir / f"{stem}_per_second.csv", "w", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(["second", "mean", "max", "steps"])
             for row in result.per_second(offset_s):
                 writer.writerow([row.second, repr(row.mean), repr(row.max), row.steps])
-        for segment in result.segments:
-            self._segments.writerow(
-                [
-                    path,
-                    track,
-                    f"{segment.start_s + offset_s:.2f}",
-                    f"{segment.end_s + offset_s:.2f}",
-                    repr(segment.peak),
-                    repr(segment.mean),
-                ]
-            )
-        self._segments_file.flush()
+        self._segments.append_rows(
+            [
+                path,
+                track,
+                f"{segment.start_s + offset_s:.2f}",
+                f"{segment.end_s + offset_s:.2f}",
+                repr(segment.peak),
+                repr(segment.mean),
+            ]
+            for segment in result.segments
+        )
         return timeline
 
     def close(self) -> None:
-        self._segments_file.close()
+        self._segments.close()

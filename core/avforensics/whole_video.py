@@ -161,8 +161,11 @@ def smooth(values: np.ndarray, steps: int) -> np.ndarray:
         return values.copy()
     finite = np.isfinite(values)
     kernel = np.ones(steps)
-    total = np.convolve(np.where(finite, values, 0.0), kernel, mode="same")
-    count = np.convolve(finite.astype(np.float64), kernel, mode="same")
+    # The centred part of the full convolution: numpy's mode="same" is as long as the kernel when the curve is
+    # shorter (a clip of fewer steps than the kernel); for longer curves both are the same.
+    centre = slice((steps - 1) // 2, (steps - 1) // 2 + len(values))
+    total = np.convolve(np.where(finite, values, 0.0), kernel, mode="full")[centre]
+    count = np.convolve(finite.astype(np.float64), kernel, mode="full")[centre]
     return np.where(finite, total / np.maximum(count, 1.0), np.nan)
 
 

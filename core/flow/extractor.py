@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -94,6 +94,7 @@ class FlowExtractor:
         self._feature_batch, self._pair_batch = (2, 1) if self.device.type == "cpu" else (None, None)
         self._plan: FlowMemoryPlan | None = None
         self._encode_batch, self._refine_batch = self._feature_batch, self._pair_batch  # per frame size: ``plan``
+        self.on_pairs: Callable[[int], None] | None = None  # called with the count of each batch of pairs refined
         self.reset()
 
     def reset(self) -> None:
@@ -152,6 +153,8 @@ class FlowExtractor:
             net, inp = self.model.encode_context(_prepare(frames[pairs]))
             refined = self.model.refine(features[pairs], features[pairs + 1], net, inp, self.iters, corr_mode=corr_mode)
             flows.append(refined[1])
+            if self.on_pairs is not None:  # progress: a large frame's pair can take minutes on a CPU
+                self.on_pairs(len(pairs))
         return torch.cat(flows)
 
     def iter_flows(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:

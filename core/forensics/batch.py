@@ -107,7 +107,8 @@ def _analyse(name: str, detector: Detector, source: VideoSource, prepared) -> tu
             evidence = detector.analyse_prepared(value)
         else:
             evidence = detector.analyse_video(source)
-        status = "ok"
+        # A file cut short still gets the score of what decoded, never with a silent "ok".
+        status = next((w for w in evidence.warnings if w.startswith("truncated")), "ok")
     except (InputError, RuntimeError, ValueError) as exc:  # one bad video never stops the batch
         evidence, status = None, _status(exc)
         log.warning("%s: %s: %s", source, name, status)

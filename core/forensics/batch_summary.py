@@ -19,6 +19,7 @@ import numpy as np
 
 from core.forensics.calibration import Calibration
 from core.metrics.classification import summarize
+from core.runs import atomic
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +87,7 @@ def write_labelled_summary(
     summary = labelled_summary(paths, labels, scores, calibration, bootstrap)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    atomic.write_text(target, json.dumps(summary, indent=2))
     log.info("summary of %d labelled videos written to %s", summary["p"] + summary["n"], target)
     if plot_dir is not None:
         from core.metrics.plots import plot_scores  # matplotlib only when figures are asked for

@@ -31,6 +31,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.metrics.classification import eer, threshold_at_fpr
+from core.runs import atomic
 
 log = logging.getLogger(__name__)
 
@@ -248,7 +249,7 @@ def check_calibration(
 def save_calibration(calibration: Calibration, path: str | os.PathLike) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(calibration.to_dict(), indent=2) + "\n", encoding="utf-8")
+    atomic.write_text(target, json.dumps(calibration.to_dict(), indent=2) + "\n")
     return target
 
 

@@ -25,7 +25,9 @@ def _scored(rows: Sequence[Mapping[str, str]], detector: str):
     kept = [
         row
         for row in rows
-        if row["label"] != "" and row[f"{detector}_status"] == "ok" and math.isfinite(float(row[f"{detector}_score"]))
+        if row["label"] != ""
+        and row[f"{detector}_status"].startswith(("ok", "truncated"))  # a truncated file still has a score
+        and math.isfinite(float(row[f"{detector}_score"]))
     ]
     labels = [int(row["label"]) for row in kept]
     scores = [float(row[f"{detector}_score"]) for row in kept]

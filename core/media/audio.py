@@ -17,6 +17,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.media.in_memory import VideoSource, open_container
+from core.media.integrity import until_damaged
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def decode_audio_stream(
     chunks: list[np.ndarray] = []
     have = 0
     lead_in: int | None = None
-    for frame in container.decode(stream):
+    for frame in until_damaged(container.decode(stream), container.name):
         if lead_in is None:
             first_time = float(frame.pts * frame.time_base) if frame.pts is not None else start
             lead_in = int(round((first_time - start) * sample_rate))

@@ -23,6 +23,7 @@ from PIL import Image
 from core.errors import InputError
 from core.media.audio import SAMPLE_RATE, decode_audio_stream, frames_to_samples
 from core.media.in_memory import VideoSource, check_source, open_container, source_name
+from core.media.integrity import until_damaged
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class AVClip:
     source_width: int = 0  # the decoded video's size before resizing (0: unknown)
     source_height: int = 0
     first_frame: int = 0  # index (at 25 fps) of the source frame the clip starts at: > 0 for a face track's crop
+    decoded_frames: int = -1  # video frames decoded (at 25 fps, from the start) before audio cut them; -1 unknown
 
     @property
     def num_frames(self) -> int:
@@ -96,7 +98,7 @@ def load_video_frames(
     stream.thread_type = "AUTO"
     source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
     resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
-    decoded: Iterator[av.VideoFrame] = container.decode(stream)
+    decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
     if resample:
         decoded = frames_at_rate(stream, decoded, fps)
     images: list[np.ndarray] = []
@@ -147,5 +149,11 @@ def load_av_clip(
             f"need {min_frames}"
         )
     return AVClip(
-        source_name(path), frames[:usable], audio[: usable * samples_per_frame], source_fps, resampled, *source_size
+        source_name(path),
+        frames[:usable],
+        audio[: usable * samples_per_frame],
+        source_fps,
+        resampled,
+        *source_size,
+        decoded_frames=frames.shape[0],
     )

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.media.in_memory import InMemoryVideo, VideoSource, open_container, source_path
+from core.media.integrity import until_damaged
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,7 @@ class VideoReader:
         stream = self._container.streams.video[0]
         start = stream.start_time or 0
         try:
-            for frame in self._container.decode(video=0):
+            for frame in until_damaged(self._container.decode(video=0), str(self.path)):
                 time_s = None if frame.pts is None else float((frame.pts - start) * stream.time_base)
                 yield time_s, frame.to_ndarray(format="rgb24")
         except Exception as exc:

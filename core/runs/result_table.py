@@ -17,7 +17,9 @@
   ``<table>.settings.json`` (atomically, before the table is created). Reopening with the same settings
   resumes: ``done_before(key)`` says which items are already there. Other settings (or a table without a
   settings record, e.g. written by another version) are refused with :class:`SettingsMismatch`, one line
-  naming what differs; ``overwrite=True`` starts over.
+  naming what differs, unless the table holds no row yet (nothing to lose); ``overwrite=True`` starts over.
+* ``settings=None`` makes a companion table (e.g. one more file per item of a primary table): no record of its
+  own is written or checked; the primary table's settings cover it.
 * Keys need not be unique: an input listed twice gets two rows, as a run without a table would write.
   ``done_before`` only knows rows of earlier runs, so a fresh table's file is exactly what plain appends give.
 """
@@ -85,7 +87,7 @@ class ResultTable:
         path: str | os.PathLike,
         columns: Sequence[str],
         key_columns: Sequence[str],
-        settings: Mapping[str, Any],
+        settings: Mapping[str, Any] | None,
         overwrite: bool = False,
         lineterminator: str = "\r\n",
         encoding: str = "utf-8",
@@ -96,7 +98,7 @@ class ResultTable:
         if missing:
             raise ValueError(f"key columns {missing} are not columns of the table")
         self._key_index = [self.columns.index(name) for name in key_columns]
-        self.settings = _plain(dict(settings))
+        self.settings = None if settings is None else _plain(dict(settings))
         self.lineterminator = lineterminator
         self.encoding = encoding
         self.rows: list[dict[str, str]] = []
@@ -113,7 +115,8 @@ class ResultTable:
     def _start(self) -> None:
         """A new table: the settings record first (a table never exists without one), then the header."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.write_json(settings_path(self.path), self._record(), indent=1)
+        if self.settings is not None:
+            atomic.write_json(settings_path(self.path), self._record(), indent=1)
         with open(self.path, "w", encoding=self.encoding, newline="") as handle:
             handle.write(self._format([self.columns]))
             handle.flush()
@@ -125,15 +128,21 @@ class ResultTable:
         record_path = settings_path(self.path)
         if not self.path.exists():
             return False
+        if self.settings is None:  # a companion table: its primary table's settings were checked
+            self.rows = self._read_rows()
+            self.resumed = True
+            return True
+        if not self._holds_rows():  # nothing to lose (e.g. a run that failed before its first item): start over
+            return False
         if not record_path.is_file():
             raise SettingsMismatch(
                 f"{self.path} exists but has no settings record ({record_path.name}): it may hold results of "
-                "other checkpoints or options; move it away or start over"
+                "other checkpoints or options"
             )
         try:
             record = json.loads(record_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
-            raise SettingsMismatch(f"cannot read {record_path} ({exc}); start over") from None
+            raise SettingsMismatch(f"cannot read {record_path} ({exc})") from None
         old = {"columns": record.get("columns"), **(record.get("settings") or {})}
         new = {"columns": self.columns, **self.settings}
         different = _differences(old, new)
@@ -144,6 +153,10 @@ class ResultTable:
         self.resumed = True
         log.info("%s: resuming, %d row(s) already there", self.path, len(self.rows))
         return True
+
+    def _holds_rows(self) -> bool:
+        data = self.path.read_bytes()
+        return data[: data.rfind(b"\n") + 1].count(b"\n") > 1  # complete lines beyond the header
 
     def _read_rows(self) -> list[dict[str, str]]:
         data = self.path.read_bytes()

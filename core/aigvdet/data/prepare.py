@@ -41,8 +41,11 @@ from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
 from core.flow.classical import METHODS, ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
+from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
+from core.runs.progress import progress_bar
+from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("core.aigvdet.data.prepare")
 
@@ -67,12 +70,25 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
     for folder in (rgb_partial, flow_partial, rgb_final, flow_final):
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted run
     video = VideoReader(item.path)  # opened before anything is created: a bad file leaves no trace
+    if isinstance(flow, FlowExtractor):
+        padded = min(side + (-side) % 8 for side in (video.info.width, video.info.height))
+        if padded < min_frame_side():
+            video.close()
+            raise ToolkitError(
+                f"frames of {video.info.width}x{video.info.height}: RAFT needs both sides of at least "
+                f"{min_frame_side() - 7} pixels"
+            )
     writer = FrameFlowWriter(rgb_partial, flow_partial, options.extension)
     flow.reset()
     written = 0
 
+    expected = -(-video.info.frame_count // options.stride) if video.info.frame_count else 0
+    if options.max_frames is not None:
+        expected = min(expected, options.max_frames) if expected else options.max_frames
     try:
-        with video:
+        with video, progress_bar(expected, item.name) as bar:
+            if isinstance(flow, FlowExtractor):
+                flow.on_pairs = bar.update  # a pair of large frames can take minutes on a CPU
             for chunk in chunked(sample_frames(video, options.stride, options.max_frames), options.batch_size):
                 writer.write_frames(written, chunk)
                 flows = flow.push(frames_to_tensor(chunk, flow.device))
@@ -80,9 +96,12 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
                 images = [flow_to_classifier_rgb(f) for f in flows.permute(0, 2, 3, 1).float().cpu().numpy()]
                 writer.write_flows(first_pair, images)
                 written += len(chunk)
+                bar.update(written - bar.n)
         if written < 2:
             raise ToolkitError(f"{written} frame(s) kept; need at least 2 for optical flow")
     except BaseException:
+        if isinstance(flow, FlowExtractor):
+            flow.on_pairs = None
         shutil.rmtree(rgb_partial, ignore_errors=True)
         shutil.rmtree(flow_partial, ignore_errors=True)
         raise
@@ -125,6 +144,8 @@ def get_args_parser() -> argparse.ArgumentParser:
 def main(args: argparse.Namespace) -> int:
     if args.stride < 1 or (args.max_frames is not None and args.max_frames < 2):
         raise ToolkitError("--stride must be >= 1 and --max_frames >= 2")
+    require_writable_folder(args.rgb_out, "RGB frames (--rgb_out) to")
+    require_writable_folder(args.flow_out, "flow images (--flow_out) to")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     device = resolve_device(args.use_cpu, args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
@@ -148,21 +169,27 @@ def main(args: argparse.Namespace) -> int:
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
     rows = []
-    for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
-        try:
-            status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
-        except ToolkitError as exc:
-            status, frames = f"failed: {exc}", 0
-            log.error("%s: %s", item.path, exc)
-        rows.append(
-            {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
-        )
     report = rgb_root / (REPORT_NAME if world == 1 else f"prepare_report.rank{rank}.csv")
     rgb_root.mkdir(parents=True, exist_ok=True)
+    # The report is written as the videos go (a row on disk per video), so a crash or Ctrl-C keeps it.
     with report.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["video", "label", "name", "status", "frames"])
         writer.writeheader()
-        writer.writerows(rows)
+        for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
+            try:
+                status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
+            except ToolkitError as exc:
+                status, frames = f"failed: {exc}", 0
+                log.error("%s: %s", item.path, exc)
+            except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the batch
+                status, frames = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " "), 0
+                log.error("%s: %s", item.path, status)
+            rows.append(
+                {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
+            )
+            writer.writerow(rows[-1])
+            handle.flush()
+            os.fsync(handle.fileno())
     failed = sum(row["status"].startswith("failed") for row in rows)
     log.info("%d video(s): %d failed; report in %s", len(rows), failed, report)
     return 1 if failed else 0

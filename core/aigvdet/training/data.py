@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 # torchvision's ImageFolder extensions (what the reference's datasets.ImageFolder accepts).
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
+MAX_UNREADABLE_IN_A_ROW = 20  # more than this: the folder is broken, not one file
+_WARNED: set[str] = set()  # unreadable files already named (per process)
 
 
 # ---------------------------------------------------------------- augmentations (numpy HWC uint8 RGB)
@@ -170,8 +172,19 @@ class FrameFolder(Dataset):
         return len(self.samples)
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, int]:
-        path, label = self.samples[index]
-        return self.transform(load_rgb(path)), label
+        # An unreadable file (corrupt, truncated, not an image) is replaced by the next readable one, with a
+        # warning naming it: raised in a DataLoader worker it would end the run in a traceback.
+        for offset in range(min(len(self.samples), MAX_UNREADABLE_IN_A_ROW)):
+            path, label = self.samples[(index + offset) % len(self.samples)]
+            try:
+                image = load_rgb(path)
+            except OSError as exc:  # PIL's UnidentifiedImageError and truncated files are OSErrors
+                if path not in _WARNED:
+                    _WARNED.add(path)
+                    log.warning("unreadable training image skipped (another image stands in): %s (%s)", path, exc)
+                continue
+            return self.transform(image), label
+        raise ConfigError(f"{MAX_UNREADABLE_IN_A_ROW} unreadable images in a row in {self.root}, e.g. {path}")
 
 
 class IndexedDataset(Dataset):

@@ -45,6 +45,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 from pathlib import Path
 
 from core.cli import add_precision_arg, run_cli, str2bool
@@ -66,7 +67,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
         help="under torchrun each process uses the GPU of its LOCAL_RANK",
     )
     add_precision_arg(parser, "--precision", "bf16", "autocast on GPU (the CPU uses fp32)")
-    parser.add_argument("--num_workers", type=int, default=4, help="data-loader processes")
+    parser.add_argument(
+        "--num_workers", type=int, default=min(4, os.cpu_count() or 1), help="data-loader processes (at most 4)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument(
         "--resume", type=str2bool, default=True, help="continue from output_dir/ckpt/model_epoch_latest.pth if present"

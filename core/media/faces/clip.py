@@ -43,6 +43,7 @@ from core.media.faces.status import (
 )
 from core.media.faces.tracks import FaceTrack, TrackConfig, track_faces
 from core.media.in_memory import VideoSource, check_source, open_container, source_name
+from core.media.integrity import until_damaged
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,7 @@ class FacePlan:
     tracks: list[FaceTrack] = field(default_factory=list)
     source_fps: float = 0.0
     resampled: bool = False
+    decoded_frames: int = -1  # source frames (at 25 fps) the tracking pass decoded; -1 unknown
 
 
 @dataclass
@@ -105,7 +107,8 @@ def source_frames(
 ) -> Iterator[np.ndarray]:
     """The first ``max_frames`` RGB uint8 frames at their own size, re-timed to ``fps`` as ``load_av_clip`` does.
 
-    ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height``.
+    ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height``, and once the frames
+    are exhausted, ``decoded`` (how many were yielded).
     """
     with open_container(path) as container:
         if not container.streams.video:
@@ -116,16 +119,20 @@ def source_frames(
         resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
         if info is not None:
             info.update(source_fps=source_fps, resampled=resample, width=stream.width, height=stream.height)
-        decoded: Iterator[av.VideoFrame] = container.decode(stream)
+        decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
         if resample:
             decoded = frames_at_rate(stream, decoded, fps)
         last_frame, last_image = None, None
+        count = 0
         for index, frame in enumerate(decoded):
             if max_frames is not None and index >= max_frames:
                 break
             if frame is not last_frame:  # a frame repeated by the re-timing is converted once
                 last_frame, last_image = frame, frame.to_ndarray(format="rgb24")
+            count += 1
             yield last_image
+        if info is not None:
+            info["decoded"] = count
 
 
 def plan_face_crop(
@@ -151,7 +158,9 @@ def plan_face_crop(
         tracks = track_faces(source_frames(path, TARGET_FPS, max_frames, info), TARGET_FPS, detector, config)
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode: {exc}") from None
-    plan = FacePlan(mode, True, "ok", tracks, info.get("source_fps", 0.0), info.get("resampled", False))
+    plan = FacePlan(
+        mode, True, "ok", tracks, info.get("source_fps", 0.0), info.get("resampled", False), info.get("decoded", -1)
+    )
     if mode == "auto":
         if looks_like_face_crop(tracks):
             log.info("%s: already a face crop, scored whole", path)
@@ -230,6 +239,7 @@ def _track_clips(
             item.track.frame_width,
             item.track.frame_height,
             first,
+            plan.decoded_frames,
         )
         log.info(
             "%s: face track %d cropped: frames %d-%d, face %.0f px",
