@@ -118,14 +118,13 @@ def frame_level_summaries(videos: list[VideoEvaluation], threshold: float) -> di
 
 
 def fingerprint(args: argparse.Namespace) -> dict:
-    """What a rerun into the same CSVs must share to skip the videos already there: the checkpoints (by hash),
-    the roots and every option that changes a probability."""
+    """What a rerun into the same CSVs must share to skip the videos already there: the checkpoints (by hash)
+    and every option that changes a probability (not the roots: other datasets append to the same CSVs)."""
     return {
         "checkpoints": {
             "original": file_fingerprint(args.model_original_path, file_sha256(args.model_original_path)),
             "optical": file_fingerprint(args.model_optical_flow_path, file_sha256(args.model_optical_flow_path)),
         },
-        "roots": [str(Path(args.folder_original_path).resolve()), str(Path(args.folder_optical_flow_path).resolve())],
         "arch": args.arch,
         "aug_norm": args.aug_norm,
         "crop_size": args.crop_size,

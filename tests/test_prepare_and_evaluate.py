@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import cv2
@@ -181,6 +182,17 @@ def test_csvs_append_without_repeating_the_header_or_the_videos_already_there(pr
         assert run_cli(test_script.main, test_script.get_args_parser(), args) == 0
     lines = (out / "v.csv").read_text().splitlines()
     assert len(lines) == 3 and lines[0].startswith("name,") and not lines[2].startswith("name,")
+    # Another dataset (here a copy under another root, same video names) appends to the same CSVs.
+    other = out / "other"
+    shutil.copytree(root / "rgb", other / "rgb")
+    shutil.copytree(root / "flow", other / "flow")
+    other_args = list(args)
+    other_args[other_args.index("-for") + 1], other_args[other_args.index("-fop") + 1] = (
+        str(other / "rgb"),
+        str(other / "flow"),
+    )
+    assert run_cli(test_script.main, test_script.get_args_parser(), other_args) == 0
+    assert (out / "v.csv").read_text().splitlines() == lines + lines[1:]
     assert run_cli(test_script.main, test_script.get_args_parser(), args + ["--overwrite"]) == 0
     assert len((out / "v.csv").read_text().splitlines()) == 3
 

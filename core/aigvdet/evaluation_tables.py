@@ -4,7 +4,8 @@ The columns and formatting are the reference's (``name, pro, flag, optical_pro, 
 ``original_path, original_pro, optical_path, optical_pro, flag``; ``\\n`` line ends, empty cells for missing
 values, floats as ``repr``). A video's frame rows are written first, then its video row, each batch with
 one write and an fsync (:class:`core.runs.result_table.ResultTable`): a video counts as done when both
-tables hold it. Reopened with the same settings, the tables give back the videos already done (their
+tables hold it (a video is known by its frame folder, root included: several datasets can be appended to the same
+CSVs, as the reference does). Reopened with the same settings, the tables give back the videos already done (their
 probabilities, read from the frame rows, for the summary) and keep appending new ones; frame rows of a
 video an interrupted run did not finish are dropped. Other settings are refused; ``overwrite`` starts over.
 """
@@ -22,7 +23,7 @@ from core.runs.result_table import ResultTable
 
 VIDEO_COLUMNS = ["name", "pro", "flag", "optical_pro", "original_pro"]
 FRAME_COLUMNS = ["original_path", "original_pro", "optical_path", "optical_pro", "flag"]
-VideoKey = tuple[str, str]  # (name, flag) as text
+VideoKey = tuple[str, str]  # (the video's frame folder, resolved; flag) as text
 
 
 def frame_rows(video: VideoEvaluation) -> list[list[Any]]:
@@ -46,9 +47,19 @@ def video_row(video: VideoEvaluation) -> list[Any]:
     return [video.name, video.predict, video.label, video.flow_prob, video.rgb_prob]
 
 
+def _folder(image_path: str) -> str:
+    return str(Path(image_path).parent.resolve())
+
+
 def _frame_video(row: Mapping[str, str]) -> VideoKey:
-    """The video a frame row belongs to: the folder of its image (``<root>/<class>/<video>/<image>``)."""
-    return Path(row["original_path"] or row["optical_path"]).parent.name, row["flag"]
+    """The video a frame row belongs to: the folder of its image (``<root>/<class>/<video>/<image>``), with its
+    root, so videos of the same name in two datasets appended to the same CSVs stay apart."""
+    return _folder(row["original_path"] or row["optical_path"]), row["flag"]
+
+
+def _video_key(video: VideoEvaluation) -> VideoKey | None:
+    paths = video.rgb_paths or video.flow_paths
+    return (_folder(paths[0]), str(video.label)) if paths else None
 
 
 def _cell(value: Any) -> Any:
@@ -72,14 +83,17 @@ class EvaluationTables:
         for row in self.frames.rows:
             frames_of[_frame_video(row)].append(row)
         video_keys = {(row["name"], row["flag"]) for row in self.videos.rows}
-        done = video_keys & set(frames_of)
+        # A video is done when its video row follows its frame rows (a kill in between leaves frames only).
+        done = {key for key in frames_of if (Path(key[0]).name, key[1]) in video_keys}
+        done_names = {(Path(key[0]).name, key[1]) for key in done}
         self.frames.retain(lambda row: _frame_video(row) in done)
-        self.videos.retain(lambda row: (row["name"], row["flag"]) in done)
+        self.videos.retain(lambda row: (row["name"], row["flag"]) in done_names)
         self._done = {key: frames_of[key] for key in done}
 
     def restored(self, video: VideoEvaluation) -> VideoEvaluation | None:
         """``video`` with the probabilities an earlier run wrote, or None when it is not done yet."""
-        rows = self._done.get((video.name, str(video.label)))
+        key = _video_key(video)
+        rows = None if key is None else self._done.get(key)
         if rows is None:
             return None
         with_frame = [r for r in rows if r["original_path"]]
