@@ -1,6 +1,6 @@
 """Videos held in memory: a perturbed copy is scored without writing a file.
 
-A :class:`InMemoryVideo` is a whole container (e.g. Matroska) as bytes plus the path it stands for. The media
+A :class:`InMemoryVideo` is a whole container (e.g. QuickTime) as bytes plus the path it stands for. The media
 readers accept it wherever they accept a path: PyAV opens it from a ``BytesIO``; OpenCV cannot, so the AIGVDet
 reader uses PyAV for it. ``name`` is what results tables and logs show (the original path), so a perturbed
 copy reads as its source. It is deliberately not path-like (no ``__fspath__``): code that would open

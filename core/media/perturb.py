@@ -195,7 +195,7 @@ def _video_stream(
 def _encode_video(
     source: VideoSource, chain: list[Perturbation], seed: int, out: av.video.stream.VideoStream, output
 ) -> None:
-    time_base = out.codec_context.time_base  # the muxer may change the stream's (Matroska: 1 ms)
+    time_base = out.codec_context.time_base  # the muxer may change the stream's (e.g. Matroska: 1 ms)
     for image, pts in _video_frames(source, chain, seed):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
@@ -255,7 +255,7 @@ def _encode_audio(samples: np.ndarray, out: av.audio.stream.AudioStream, output)
 
 
 def perturb_video(source: VideoSource, chain: list[Perturbation], seed: int = 0) -> InMemoryVideo:
-    """The video with ``chain`` applied, as an in-memory Matroska file (see the module docstring).
+    """The video with ``chain`` applied, as an in-memory QuickTime file (see the module docstring).
 
     Raises InputError for a file that cannot be read or perturbed (e.g. an audio perturbation without audio).
     """
@@ -271,7 +271,7 @@ def perturb_video(source: VideoSource, chain: list[Perturbation], seed: int = 0)
             if audio_chain and not has_audio:
                 raise InputError(f"no audio track for {chain_spec(audio_chain)}")
             samples = _audio_samples(source, audio_chain, seed) if has_audio else None
-            with av.open(buffer, mode="w", format="matroska") as output:
+            with av.open(buffer, mode="w", format="mov") as output:
                 output.flags |= av.container.Flags.bitexact.value  # no random segment id: same input, same bytes
                 # Every stream is declared before the first packet: the muxer writes its header then.
                 video_in = container.streams.video[0]
