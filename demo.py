@@ -37,9 +37,9 @@ from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.timeline import timeline_report, write_timeline_csv
 from core.cli import CORR_MEMORY_HINT, add_corr_arguments, resolve_device, run_cli, str2bool
 from core.errors import ToolkitError
-from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow import DEFAULT_ITERS
+from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
-from core.flow.classical import ClassicalFlow
 from core.flow.corr_budget import gib_to_bytes, out_of_memory_as_error
 from core.forensics.calibration import load_calibration
 from core.runs import atomic
@@ -170,20 +170,18 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
-    if args.flow_method == "raft":
-        raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-        raft = load_raft(
-            raft_path,
-            small=args.small,
-            mixed_precision=args.mixed_precision,
-            device=device,
-            corr_mode=corr_mode,
-            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-        )
-        flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
-    else:
-        log.warning("optical flow by OpenCV %s: not what the official flow checkpoint was trained on", args.flow_method)
-        flow = ClassicalFlow(args.flow_method, device=device)
+    raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
+    flow = build_flow(
+        args.flow_method,
+        raft_path,
+        device,
+        small=args.small,
+        mixed_precision=args.mixed_precision,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        corr_mode=corr_mode,
+        corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+    )
     pipeline = AIGVDetPipeline(
         rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
         flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
