@@ -10,6 +10,7 @@ import demo
 from core.cli import run_cli
 from core.errors import ToolkitError
 from core.flow import FlowExtractor, corr_budget, corr_onthefly, load_raft
+from core.flow import build as flow_build
 from core.flow.corr import CorrBlock, coords_grid
 from core.flow.corr_budget import FlowMemoryError, out_of_memory_as_error, plan_flow_memory
 from core.flow.corr_onthefly import OnTheFlyCorrBlock
@@ -149,7 +150,7 @@ def test_demo_passes_the_correlation_flags_down(weights_dir, small_video, monkey
         seen.update(kwargs)
         raise ToolkitError("stop here")
 
-    monkeypatch.setattr(demo, "load_raft", spy)
+    monkeypatch.setattr(flow_build, "load_raft", spy)  # demo.py builds its flow through core.flow.build
     args = ["--use_cpu", "--path", str(small_video), "--model", str(weights_dir / "raft-things.pth"), *extra]
     assert run_cli(demo.main, demo.get_args_parser(), args) == 1
     assert (seen["corr_mode"], seen["corr_budget_bytes"]) == (mode, budget)
