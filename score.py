@@ -13,6 +13,8 @@
     # two nodes (run on each, with its --node_rank)
     torchrun --nnodes 2 --node_rank 0 --nproc_per_node 8 --rdzv_backend c10d --rdzv_endpoint host0:29500 \
         score.py --videos /shared/big.txt --detectors aigvdet,av --output_dir /shared/outputs/big
+    # every face track of the audio-visual detector: one row each (the main face's row gives the metrics)
+    python score.py --videos data/panels --detectors av --all_faces --output_dir outputs/panels
     # merge the parts again (e.g. after a node failed and was rerun)
     python score.py --merge_only --output_dir outputs/big
 
@@ -42,7 +44,7 @@ from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.corr_budget import gib_to_bytes
 from core.forensics.batch import BatchSettings, run_batch
-from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, wait_for_parts
+from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, video_rows, wait_for_parts
 from core.forensics.robustness import condition_summaries, plot_robustness, robustness_rows, write_robustness_csv
 from core.media.faces.clip import FACE_CROPS
 from core.media.perturb import LEVELS, Perturbation, parse_perturbations
@@ -112,6 +114,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     av.add_argument("--lam", type=float, default=0.0)
     av.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50)
     av.add_argument("--face_crop", choices=FACE_CROPS, default="auto")
+    av.add_argument(
+        "--all_faces",
+        action="store_true",
+        help="one row per face track (face_track, main_face columns), not just the main speaker's",
+    )
     av.add_argument("--whole_video", action="store_true", help="sliding windows over the whole video")
     av.add_argument("--window_batch", type=int, default=8)
     return parser
@@ -145,6 +152,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             batch_size=args.batch_size,
             corr_mode=args.corr_mode,
             corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+            channels_last=args.channels_last,
         )
         detectors["aigvdet"] = AIGVDetPipeline(
             rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
@@ -164,6 +172,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             **{k: getattr(args, k) for k in ("small", "arch", "aug_norm", "iters", "mixed_precision", "threshold")},
             "crop_size": args.crop_size,
             "classifier_precision": args.classifier_precision,
+            "channels_last": args.channels_last,
         }
     if "av" in names:
         checkpoints = CheckpointPaths(
@@ -181,7 +190,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
         )
         fingerprint["av"] = {
             **{name: file_fingerprint(path) for name, path in vars(checkpoints).items()},
-            **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video")},
+            **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video", "all_faces")},
         }
     return detectors, fingerprint
 
@@ -199,7 +208,8 @@ def write_summaries(args: argparse.Namespace, rows: list[dict], columns: list[st
         from core.metrics.plots import plot_scores
 
         for name in {n for per in summaries.values() for n in per}:
-            kept = [r for r in rows if r["perturbation"] == rows[0]["perturbation"] and r[f"{name}_status"] == "ok"]
+            kept = [r for r in video_rows(rows) if r["perturbation"] == rows[0]["perturbation"]]
+            kept = [r for r in kept if r[f"{name}_status"] == "ok"]
             kept = [r for r in kept if r["label"] != ""]
             plot_scores(
                 [int(r["label"]) for r in kept],
@@ -235,14 +245,15 @@ def main(args: argparse.Namespace) -> int:
             settings = BatchSettings(
                 output_dir,
                 conditions,
-                args.seed,
-                args.retry_failed,
-                args.overwrite,
-                args.save_evidence,
-                args.prefetch,
-                info.rank,
-                info.world_size,
-                not args.no_progress and info.is_primary,
+                seed=args.seed,
+                retry_failed=args.retry_failed,
+                overwrite=args.overwrite,
+                save_evidence=args.save_evidence,
+                prefetch=args.prefetch,
+                rank=info.rank,
+                world_size=info.world_size,
+                progress=not args.no_progress and info.is_primary,
+                face_tracks=args.all_faces and "av" in names,
             )
             part = run_batch(entries, detectors, settings, fingerprint)
             mark_done(output_dir, info.rank)

@@ -11,6 +11,7 @@ from the measured time per pair.
     python -m bench.bench_long_video                                # 60 s 720p, 16 pairs
     python -m bench.bench_long_video --sample_pairs 4 --seconds 10  # quicker
     python -m bench.bench_long_video --video my_long.mp4 --csv bench/results.csv
+    python -m bench.bench_long_video --mixed_precision --channels_last --classifier_precision bf16 --baseline
 """
 
 from __future__ import annotations
@@ -47,6 +48,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache_dir", default="outputs/bench", help="where the synthetic video is kept")
     parser.add_argument("--sample_pairs", type=int, default=16)
     parser.add_argument("--iters", type=int, default=20, help="RAFT iterations (20: demo.py's default)")
+    parser.add_argument("--mixed_precision", action="store_true", help="pass --mixed_precision (bfloat16 RAFT)")
+    parser.add_argument("--channels_last", action="store_true", help="pass --channels_last")
+    parser.add_argument("--classifier_precision", choices=("fp32", "bf16"), default="fp32")
+    parser.add_argument(
+        "--baseline", action="store_true", help="also run the float32 default first; print the speed-up and differences"
+    )
     parser.add_argument("--csv", default=None, help="append a result row here")
     return parser
 
@@ -91,6 +98,45 @@ def random_weights(folder: Path) -> tuple[Path, Path, Path]:
     return raft, rgb, flow
 
 
+def run_demo(video: Path, weights: tuple[Path, Path, Path], args: argparse.Namespace, flags: list[str], out: Path):
+    """One ``demo.py`` run in a fresh process: (wall-clock seconds, CPU seconds, JSON report)."""
+    raft, rgb, flow = weights
+    command = [
+        sys.executable,
+        "demo.py",
+        "--use_cpu",
+        "--path",
+        str(video),
+        "--model",
+        str(raft),
+        "-mor",
+        str(rgb),
+        "-mop",
+        str(flow),
+        "--iters",
+        str(args.iters),
+        "--sample_pairs",
+        str(args.sample_pairs),
+        "--timeline",
+        "--json",
+        str(out),
+        *flags,
+    ]
+    cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - start
+    cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+    return seconds, cpu_seconds, json.loads(out.read_text())
+
+
+def speed_flags(args: argparse.Namespace) -> list[str]:
+    flags = ["--mixed_precision"] if args.mixed_precision else []
+    flags += ["--channels_last"] if args.channels_last else []
+    return flags + ["--classifier_precision", args.classifier_precision]
+
+
 def main(args: argparse.Namespace) -> int:
     height, width = (int(v) for v in args.size.lower().split("x"))
     video = (
@@ -104,38 +150,16 @@ def main(args: argparse.Namespace) -> int:
             args.fps,
         )
     )
+    flags = speed_flags(args)
+    runs = {}
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_long_") as tmp:
-        raft, rgb, flow = random_weights(Path(tmp))
-        report_path = Path(tmp) / "report.json"
-        command = [
-            sys.executable,
-            "demo.py",
-            "--use_cpu",
-            "--path",
-            str(video),
-            "--model",
-            str(raft),
-            "-mor",
-            str(rgb),
-            "-mop",
-            str(flow),
-            "--iters",
-            str(args.iters),
-            "--sample_pairs",
-            str(args.sample_pairs),
-            "--timeline",
-            "--json",
-            str(report_path),
-        ]
-        load_before = os.getloadavg()
-        cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
-        start = time.perf_counter()
-        subprocess.run(command, cwd=REPO, check=True, stdout=subprocess.DEVNULL)
-        seconds = time.perf_counter() - start
-        cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
-        load_after = os.getloadavg()
-        report = json.loads(report_path.read_text())
-    cpu_seconds = (cpu_after.ru_utime - cpu_before.ru_utime) + (cpu_after.ru_stime - cpu_before.ru_stime)
+        weights = random_weights(Path(tmp))
+        if args.baseline:
+            runs["float32 (default)"] = run_demo(video, weights, args, [], Path(tmp) / "baseline.json")
+        runs[" ".join(flags)] = run_demo(video, weights, args, flags, Path(tmp) / "report.json")
+    load_after = os.getloadavg()
+    seconds, cpu_seconds, report = runs[" ".join(flags)]
     analysis = report["analysis"]
     pairs = len(report["optical_probs"])
     assert pairs == min(args.sample_pairs, analysis["video_frames"] - 1), "the report does not hold the asked pairs"
@@ -145,10 +169,20 @@ def main(args: argparse.Namespace) -> int:
         f"video: {video} ({analysis['video_frames']} frames, {report['width']}x{report['height']}, "
         f"{report['fps']:g} fps); analysed {pairs} pairs at {times[0]:.2f} .. {times[-1]:.2f} s"
     )
-    print(
-        f"demo.py --sample_pairs {args.sample_pairs}: {seconds:.1f} s wall clock, {cpu_seconds:.1f} s CPU "
-        f"({os.cpu_count()} CPUs); load average before {load_before[0]:.1f}, after {load_after[0]:.1f}"
-    )
+    for name, (wall, cpu, _) in runs.items():
+        print(f"demo.py --sample_pairs {args.sample_pairs} {name}: {wall:.1f} s wall clock, {cpu:.1f} s CPU")
+    print(f"{os.cpu_count()} CPUs; load average before {load_before[0]:.1f}, after {load_after[0]:.1f}")
+    baseline = runs.get("float32 (default)")
+    if baseline is not None and len(runs) == 2:
+        differences = [
+            abs(a - b)
+            for key in ("original_probs", "optical_probs")
+            for a, b in zip(baseline[2][key], report[key], strict=True)
+        ]
+        print(
+            f"speed-up over float32: {baseline[0] / seconds:.2f}x; largest per-frame probability difference "
+            f"{max(differences):.2e}, fused video probability {baseline[2]['predict']:.4f} vs {report['predict']:.4f}"
+        )
     print(f"every pair at that rate (an extrapolation, not run): about {seconds / pairs * total_pairs / 60:.0f} min")
     if args.csv:
         append_csv_row(
@@ -161,8 +195,10 @@ def main(args: argparse.Namespace) -> int:
                 "size": f"{report['width']}x{report['height']}",
                 "sample_pairs": args.sample_pairs,
                 "iters": args.iters,
+                "flags": " ".join(flags),
                 "wall_s": round(seconds, 1),
                 "cpu_s": round(cpu_seconds, 1),
+                "baseline_wall_s": round(baseline[0], 1) if baseline else "",
                 "load_before": round(load_before[0], 1),
                 "load_after": round(load_after[0], 1),
             },

@@ -31,6 +31,7 @@ from core.avforensics import result_files, runner
 from core.cli import run_cli
 from core.flow import corr_budget
 from core.media.faces.clip import FaceClip
+from core.media.integrity import declared_frames, frame_shortfall
 from core.runs import atomic
 from tests import factories
 from tests.avforensics_factories import write_av_clip
@@ -538,3 +539,11 @@ def test_all_faces_rows_of_a_video_cut_short_are_dropped_and_the_arrays_take_eac
         "two.mp4: The score of this video is 2.5 [face track 1]",
     ]
     again.close()
+
+
+def test_matroska_audio_longer_than_the_video_is_not_called_truncated(tmp_path):
+    # Matroska gives no per-stream duration in the header; its container duration is the longer audio's.
+    clip = write_av_clip(tmp_path / "clip.mkv", frames=8, audio_seconds=3)
+    assert declared_frames(clip) == 8  # the video stream's DURATION tag, not 3 s x 25 fps
+    assert frame_shortfall(clip, 8) is None
+    assert frame_shortfall(clip, 4) == "truncated: decoded 4 of 8 frames"

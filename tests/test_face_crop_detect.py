@@ -17,6 +17,7 @@ import pytest
 import torch
 
 import detect
+import score
 from core.avforensics.training.data import SyncWindowDataset, plan_faces
 from core.cli import run_cli
 from core.errors import InputError
@@ -256,3 +257,28 @@ def test_training_windows_come_from_the_face_crop(face_videos):
     assert clip.frames.shape == (FRAMES, 32, 32, 3) and clip.first_frame == 0
     assert dataset._clip(1) is None and 1 in dataset.unusable  # two speakers: not used for training
     assert dataset[0]["video"].shape == (5, 32, 32, 3)
+
+
+def test_score_py_all_faces_rows_match_detect_py(tmp_path, checkpoint_dir, face_videos):
+    videos = [face_videos["two"], face_videos["cut"]]
+    detected = run_detect(videos, tmp_path / "detect", checkpoint_dir, "--face_crop", "always", "--all_faces")
+    main_scores = np.load(tmp_path / "detect" / "testing_scores.npy")
+    listing = tmp_path / "list.txt"
+    listing.write_text(f"{videos[0]} 0\n{videos[1]} 1\n")
+    out = tmp_path / "score"
+    argv = ["--videos", str(listing), "--detectors", "av", "--all_faces", "--face_crop", "always", "--max_len", "2"]
+    argv += ["--device", "cpu", "--no_progress", "--output_dir", str(out)]
+    argv += ["--sync_model_path", str(checkpoint_dir / "sync_model.pth")]
+    argv += ["--dist_model_path", str(checkpoint_dir / "dist_regressive_model.pth")]
+    argv += ["--avfeature_model_path", str(checkpoint_dir / "avfeature_regressive_model.pth")]
+    argv += ["--pca_path", str(checkpoint_dir / "pca.npz")]
+    assert run_cli(score.main, score.get_args_parser(), argv) == 0
+    with open(out / "results.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["face_track"], r["av_status"]) for r in rows] == [(r["face_crop"], r["status"]) for r in detected]
+    for ours, theirs in zip(rows, detected):
+        if ours["av_status"] == "ok":
+            assert float(ours["av_score"]) == pytest.approx(float(theirs["score"]), rel=1e-6)
+    main = [r for r in rows if r["main_face"] == "1"]
+    assert [r["path"] for r in main] == [str(v) for v in videos]  # one main row per video
+    assert float(main[0]["av_score"]) == pytest.approx(main_scores[0], rel=1e-6)

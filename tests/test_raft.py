@@ -124,3 +124,20 @@ def test_correlation_volume_has_the_reference_bits(dim):
     expected = torch.matmul(fmap1.view(2, dim, 128).transpose(1, 2), fmap2.view(2, dim, 128))
     expected = (expected / torch.sqrt(torch.tensor(dim).float())).view(256, 1, 8, 16)
     assert torch.equal(CorrBlock(fmap1, fmap2).pyramid[0], expected)
+
+
+@pytest.mark.parametrize("small", [False, True])
+def test_channels_last_flows_match_the_default_layout(tmp_path, small):
+    path = tmp_path / "raft.pth"
+    torch.save(factories.random_raft(13, small=small).state_dict(), path)
+    default, fast = (load_raft(path, small=small, channels_last=flag) for flag in (False, True))
+    kernels = [p for p in [*fast.cnet.parameters(), *fast.update_block.parameters()] if p.dim() == 4]
+    assert all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)  # kept through loading
+    assert not default.cnet.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    frames = factories.moving_texture_frames(3, 128, 136, seed=5, step=2)
+    default_flows = list(FlowExtractor(default, iters=6).iter_flows(frames))
+    fast_flows = list(FlowExtractor(fast, iters=6).iter_flows(frames))
+    assert default_flows[0].abs().max() > 0.1
+    for ours, reference in zip(fast_flows, default_flows):
+        assert ours.is_contiguous()  # the flow images read it as a plain array
+        torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)

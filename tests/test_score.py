@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from dataclasses import replace
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -10,11 +12,12 @@ import torch
 
 import score
 from core.cli import run_cli
-from core.forensics import batch
+from core.errors import InputError
+from core.forensics import Evidence, FaceTrackDetector, PreparedTrack, ScoreKind, VideoFacts, batch
 from core.forensics.batch import BatchSettings, run_batch
-from core.forensics.batch_table import merge_parts
+from core.forensics.batch_table import merge_parts, video_rows
 from core.media.perturb import Perturbation
-from core.media.sources import read_video_list
+from core.media.sources import VideoEntry, read_video_list
 from tests.avforensics_factories import save_small_av_checkpoints, write_av_clip
 
 
@@ -134,3 +137,70 @@ def test_perturbed_aigvdet_and_robustness_table(tmp_path, dataset, weights_dir, 
     assert (tmp_path / "robust" / "robustness.png").stat().st_size > 5000
     out = capsys.readouterr().out
     assert "robustness plot:" in out and "blur:3 aigvdet: auc:" in out
+
+
+class VideoLevel:
+    """A detector without face tracks: its score is the video's name length."""
+
+    name, score_kind = "whole", ScoreKind.PROBABILITY
+
+    def analyse_video(self, path):
+        return Evidence(self.name, len(Path(path).name) / 100, self.score_kind, VideoFacts(str(path), 8, 8, 25.0, 3))
+
+
+class Tracked:
+    """Two face tracks per video; track 1 of ``b.mp4`` has a face problem; ``c.mp4`` cannot be read at all."""
+
+    name, score_kind = "faces", ScoreKind.ANOMALY
+
+    def __init__(self):
+        self.analysed = []
+
+    def prepare_tracks(self, path):
+        if Path(path).name == "c.mp4":
+            raise InputError("cannot decode c.mp4")
+        return [PreparedTrack(str(t), t == 1, (str(path), t)) for t in (0, 1)]
+
+    def analyse_prepared(self, prepared):
+        path, track = prepared
+        self.analysed.append(prepared)
+        if Path(path).name == "b.mp4" and track == 1:
+            raise InputError("face too small")
+        return Evidence(self.name, 10.0 * track + len(path), self.score_kind, VideoFacts(path, 8, 8, 25.0, 3))
+
+    def analyse_video(self, path):
+        return self.analyse_prepared(self.prepare_tracks(path)[1].prepared)
+
+
+def test_face_track_rows_resume_retry_and_shard_by_video(tmp_path):
+    entries = [VideoEntry(Path(f"{stem}.mp4"), label) for stem, label in (("a", 0), ("b", 1), ("c", 1))]
+    detectors = {"whole": VideoLevel(), "faces": Tracked()}
+    assert isinstance(detectors["faces"], FaceTrackDetector) and not isinstance(detectors["whole"], FaceTrackDetector)
+    settings = BatchSettings(tmp_path / "one", face_tracks=True, progress=False, prefetch=0)
+    run_batch(entries, detectors, settings, {"v": 1})
+    rows = merge_parts(tmp_path / "one")
+    assert [(r["path"], r["face_track"], r["main_face"], r["faces_status"]) for r in rows] == [
+        ("a.mp4", "0", "0", "ok"),
+        ("a.mp4", "1", "1", "ok"),
+        ("b.mp4", "0", "0", "ok"),
+        ("b.mp4", "1", "1", "face too small"),
+        ("c.mp4", "", "1", "cannot decode c.mp4"),
+    ]
+    assert rows[0]["whole_score"] == rows[1]["whole_score"] == repr(0.05)  # the video-level score on each track
+    assert [float(r["faces_score"]) for r in rows[:3]] == [5.0, 15.0, 5.0]
+    assert [r["path"] for r in video_rows(rows)] == ["a.mp4", "b.mp4", "c.mp4"]  # one per video: the main face
+
+    # A rerun scores nothing; --retry_failed scores b.mp4 (one failed track) and c.mp4 again, whole.
+    detectors["faces"].analysed.clear()
+    run_batch(entries, detectors, settings, {"v": 1})
+    assert detectors["faces"].analysed == []
+    run_batch(entries, detectors, replace(settings, retry_failed=True), {"v": 1})
+    assert detectors["faces"].analysed == [("b.mp4", 0), ("b.mp4", 1)]
+    strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rows]  # noqa: E731
+    assert strip(merge_parts(tmp_path / "one")) == strip(rows)
+
+    # Two shards: a video's rows stay together, in the single-process order.
+    for rank in (1, 0):
+        shard = BatchSettings(tmp_path / "two", face_tracks=True, progress=False, prefetch=0, rank=rank, world_size=2)
+        run_batch(entries, detectors, shard, {"v": 1})
+    assert strip(merge_parts(tmp_path / "two")) == strip(rows)

@@ -119,8 +119,8 @@ class AIGVDetPipeline:
             is the pipeline's device.
         normalize: ImageNet normalisation of classifier inputs (the reference's ``--aug_norm``).
         batch_size: frames per chunk (classifier batch and RAFT pairs).
-        classifier_dtype: autocast dtype for the ResNets on CUDA (None: float32, the reference's numbers).
-        channels_last: channels-last memory format for the ResNets (faster convolutions on GPU).
+        classifier_dtype: autocast dtype for the ResNets (None: float32, the reference's numbers).
+        channels_last: channels-last memory format for the ResNets (faster convolutions; RAFT has its own).
         flow_image_workers: threads turning flows into colour images (NumPy releases the GIL).
         crop_size: side of the classifiers' centre crop (448 for the official weights).
         threshold: the fused probability from which a video is called fake (the reference's 0.5).

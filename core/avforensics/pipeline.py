@@ -27,7 +27,7 @@ from core.avforensics.whole_video import WholeVideoResult, WholeVideoSettings, s
 from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
-from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.forensics.evidence import Evidence, PreparedTrack, ScoreKind, TimeSeries, VideoFacts
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
 from core.media.faces.clip import FaceClip
 from core.media.in_memory import VideoSource
@@ -199,6 +199,12 @@ class AVForensicsDetector:
     def prepare_video(self, path: VideoSource, audio_path: str | os.PathLike | None = None) -> FaceClip:
         """The decoding half of ``analyse_video`` (thread-safe: batch scoring runs it ahead in background threads)."""
         return self.load_clips(path, audio_path)[0]
+
+    def prepare_tracks(self, path: VideoSource, audio_path: str | os.PathLike | None = None) -> list[PreparedTrack]:
+        """``prepare_video`` for every face track (face cropping on), failed tracks included: their
+        ``analyse_prepared`` raises the face problem. Without face cropping: the whole frame, track "none"."""
+        faces = self.load_clips(path, audio_path, all_faces=self.features.face_crop != "never")
+        return [PreparedTrack(face.face_crop, face.main, face) for face in faces]
 
     def analyse_prepared(self, face: FaceClip) -> Evidence:
         """The model half of ``analyse_video``, on what ``prepare_video`` decoded."""

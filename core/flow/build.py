@@ -23,6 +23,7 @@ def build_flow(
     batch_size: int = 8,
     corr_mode: str = "auto",
     corr_budget_bytes: int | None = None,
+    channels_last: bool = False,
 ) -> FlowExtractor | ClassicalFlow:
     """RAFT from ``raft_path`` (``method`` "raft") or OpenCV's weight-free DIS/Farneback flow on ``device``."""
     if method == "raft":
@@ -33,6 +34,7 @@ def build_flow(
             device=device,
             corr_mode=corr_mode,
             corr_budget_bytes=corr_budget_bytes,
+            channels_last=channels_last,
         )
         return FlowExtractor(raft, iters=iters, batch_size=batch_size)
     log.warning("optical flow by OpenCV %s: not what the official flow checkpoint was trained on", method)

@@ -42,12 +42,20 @@ def load_raft(
     device: str | torch.device = "cpu",
     corr_mode: str = DEFAULT_CORR_MODE,
     corr_budget_bytes: int | None = None,
+    channels_last: bool = False,
 ) -> RAFT:
     """Build RAFT (large or small) and load an official checkpoint strictly, in eval mode on ``device``.
 
-    ``corr_mode`` and ``corr_budget_bytes`` choose how the correlation is computed (see ``RAFT``).
+    ``corr_mode`` and ``corr_budget_bytes`` choose how the correlation is computed, ``channels_last`` the
+    memory format of its context encoder and update block (see ``RAFT``).
     """
-    model = RAFT(small=small, mixed_precision=mixed_precision, corr_mode=corr_mode, corr_budget_bytes=corr_budget_bytes)
+    model = RAFT(
+        small=small,
+        mixed_precision=mixed_precision,
+        corr_mode=corr_mode,
+        corr_budget_bytes=corr_budget_bytes,
+        channels_last=channels_last,
+    )
     state = extract_state_dict(read_checkpoint(path, "RAFT checkpoint"))
     stem = state.get("fnet.conv1.weight")
     if stem is not None and stem.shape[0] != model.fnet.conv1.out_channels:

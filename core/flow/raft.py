@@ -59,6 +59,10 @@ class RAFT(nn.Module):
             iteration, memory linear in the frame area; same features within float rounding) or ``auto``:
             all-pairs while its pyramid fits ``corr_budget_bytes`` (see ``core.flow.corr_budget``).
         corr_budget_bytes: the budget of ``auto``; None: 4 GiB on a CPU, half the free memory on a GPU.
+        channels_last: the context encoder and the update block in channels-last memory format. On a CPU
+            their convolutions then run about 1.5x faster (oneDNN's native layout); the feature encoder
+            stays as it is, because its instance norms run slower that way. Flows differ from the default
+            format's in the last bits (a different summation order), so it is off by default.
     """
 
     def __init__(
@@ -68,6 +72,7 @@ class RAFT(nn.Module):
         dropout: float = 0.0,
         corr_mode: str = DEFAULT_CORR_MODE,
         corr_budget_bytes: int | None = None,
+        channels_last: bool = False,
     ) -> None:
         super().__init__()
         self.small = small
@@ -85,6 +90,14 @@ class RAFT(nn.Module):
             self.fnet = BasicEncoder(output_dim=256, norm_fn="instance", dropout=dropout)
             self.cnet = BasicEncoder(output_dim=self.hidden_dim + self.context_dim, norm_fn="batch", dropout=dropout)
             self.update_block = BasicUpdateBlock(self.corr_levels, self.corr_radius, hidden_dim=self.hidden_dim)
+        self.channels_last = channels_last
+        if channels_last:  # loading a checkpoint copies into these parameters and keeps their layout
+            self.cnet.to(memory_format=torch.channels_last)
+            self.update_block.to(memory_format=torch.channels_last)
+
+    def _layout(self, tensor: torch.Tensor) -> torch.Tensor:
+        """``tensor`` in the memory format of the context encoder and the update block."""
+        return tensor.contiguous(memory_format=torch.channels_last) if self.channels_last else tensor
 
     def describe(self) -> str:
         return "RAFT-small" if self.small else "RAFT (large)"
@@ -116,8 +129,8 @@ class RAFT(nn.Module):
     def encode_context(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Normalised first frames of the pairs -> (GRU hidden state, context features)."""
         with self._autocast(images.device):
-            net, inp = torch.split(self.cnet(images), [self.hidden_dim, self.context_dim], dim=1)
-            return torch.tanh(net), torch.relu(inp)
+            net, inp = torch.split(self.cnet(self._layout(images)), [self.hidden_dim, self.context_dim], dim=1)
+            return self._layout(torch.tanh(net)), self._layout(torch.relu(inp))
 
     def refine(
         self,
@@ -152,17 +165,17 @@ class RAFT(nn.Module):
         for step in range(iters):
             last = step == iters - 1
             coords1 = coords1.detach()
-            corr = corr_fn(coords1)
-            flow = coords1 - coords0
+            corr = self._layout(corr_fn(coords1))
+            flow = self._layout(coords1 - coords0)
             with self._autocast(fmap1.device):
                 # Only the last iteration's upsampled flow is returned (the reference's test mode), so
                 # intermediate iterations skip the mask head and the upsampling it would feed.
                 net, up_mask, delta_flow = self.update_block(net, inp, corr, flow, with_mask=last)
-            coords1 = coords1 + delta_flow
+            coords1 = coords1 + delta_flow.contiguous()
         if self.small:
             flow_up = upsample_flow_bilinear(coords1 - coords0)
         else:
-            flow_up = upsample_flow_convex(coords1 - coords0, up_mask)
+            flow_up = upsample_flow_convex(coords1 - coords0, up_mask.contiguous())
         return coords1 - coords0, flow_up
 
     def forward(

@@ -9,6 +9,11 @@ Reading ahead: ``prefetch`` background threads prepare the next videos while the
 perturbed copy is made there, and a detector that splits its work (``prepare_video`` decodes,
 ``analyse_prepared`` runs the models; the audio-visual detector does) decodes there too.
 
+Face tracks: with ``face_tracks``, a detector of the face-track interface
+(:class:`core.forensics.evidence.FaceTrackDetector`, the audio-visual one) scores every face track of a video and
+the video gets one row per track (``face_track``, ``main_face``); the other detectors' video-level results are
+repeated on each of them. A video's rows are written together, so it is done or not done as a whole.
+
 Sharding: with ``world_size`` > 1 (one process per GPU under torchrun), rank r takes items r, r + W, ... and
 writes its own part, ``parts/results.rank<r>.csv``; :mod:`core.forensics.batch_table` merges the parts. A rerun
 skips the (video, condition) pairs that any part already holds, so it may use another number of processes.
@@ -31,7 +36,7 @@ from tqdm import tqdm
 
 from core.errors import InputError
 from core.forensics.batch_table import PARTS_DIR, done_keys, part_path, remove_parts, result_columns
-from core.forensics.evidence import Detector, Evidence
+from core.forensics.evidence import Detector, Evidence, FaceTrackDetector
 from core.media.in_memory import VideoSource
 from core.media.perturb import Perturbation, chain_spec, perturb_video
 from core.media.sources import VideoEntry
@@ -48,21 +53,23 @@ class BatchSettings:
     seed: int = 0  # of the perturbations' noise
     retry_failed: bool = False
     overwrite: bool = False
-    save_evidence: bool = False  # per-time series of every detector: evidence/<stem>-<key hash>.npz
+    save_evidence: bool = False  # per-time series of every detector: evidence/<stem>-<key hash>-<detector>.npz
     prefetch: int = 2  # videos prepared ahead in background threads (0: none)
     rank: int = 0
     world_size: int = 1
     progress: bool = True
+    face_tracks: bool = False  # one row per face track of the detectors that have them
 
 
 def item_key(path: str, condition: str) -> tuple[str, str]:
     return (path, condition)
 
 
-def evidence_file(output_dir: Path, path: str, condition: str, detector: str) -> Path:
+def evidence_file(output_dir: Path, path: str, condition: str, detector: str, track: str | None = None) -> Path:
     """A name stable across runs and ranks; the hash tells apart equal stems in other folders."""
     digest = hashlib.sha1(f"{path}\n{condition}".encode()).hexdigest()[:10]
-    return output_dir / "evidence" / f"{Path(path).stem}-{digest}-{detector}.npz"
+    suffix = f"-face{track}" if track is not None else ""
+    return output_dir / "evidence" / f"{Path(path).stem}-{digest}-{detector}{suffix}.npz"
 
 
 def _save_evidence(target: Path, evidence: Evidence) -> None:
@@ -75,19 +82,28 @@ def _save_evidence(target: Path, evidence: Evidence) -> None:
         np.savez_compressed(handle, **arrays)
 
 
-def _prepare(detectors: Mapping[str, Detector], entry: VideoEntry, chain: Sequence[Perturbation], seed: int):
-    """(source, {detector: prepared or None}, error): the part of the work that can run ahead."""
+def _prepare(
+    detectors: Mapping[str, Detector],
+    entry: VideoEntry,
+    chain: Sequence[Perturbation],
+    seed: int,
+    face_tracks: bool = False,
+):
+    """(source, {detector: (kind, prepared)}, error): the part of the work that can run ahead. ``kind`` is
+    "ok", "tracks" (a list of ``PreparedTrack``) or "error" (the exception)."""
     try:
         source: VideoSource = perturb_video(entry.path, list(chain), seed) if chain else entry.path
     except InputError as exc:
         return None, {}, f"perturbation failed: {exc}"
     prepared: dict[str, Any] = {}
     for name, detector in detectors.items():
-        if hasattr(detector, "prepare_video"):
-            try:
+        try:
+            if face_tracks and isinstance(detector, FaceTrackDetector):
+                prepared[name] = ("tracks", detector.prepare_tracks(source))
+            elif hasattr(detector, "prepare_video"):
                 prepared[name] = ("ok", detector.prepare_video(source))
-            except (InputError, RuntimeError, ValueError) as exc:
-                prepared[name] = ("error", exc)
+        except (InputError, RuntimeError, ValueError) as exc:
+            prepared[name] = ("error", exc)
     return source, prepared, None
 
 
@@ -115,7 +131,14 @@ def _analyse(name: str, detector: Detector, source: VideoSource, prepared) -> tu
     return evidence, status, time.perf_counter() - started
 
 
-def _row(index: int, condition_index: int, entry: VideoEntry, condition: str, results: dict) -> dict[str, Any]:
+def _row(
+    index: int,
+    condition_index: int,
+    entry: VideoEntry,
+    condition: str,
+    results: dict,
+    track: tuple[str, bool] | None = None,
+) -> dict[str, Any]:
     row: dict[str, Any] = {
         "index": index,
         "condition": condition_index,
@@ -124,6 +147,8 @@ def _row(index: int, condition_index: int, entry: VideoEntry, condition: str, re
         "subset": entry.subset or "",
         "perturbation": condition,
     }
+    if track is not None:
+        row.update(face_track=track[0], main_face=int(track[1]))
     facts = next((e.facts for e, _, _ in results.values() if e is not None), None)
     row.update(
         width=facts.width if facts else "",
@@ -153,7 +178,7 @@ def run_batch(
     one is refused (:class:`core.runs.result_table.SettingsMismatch`) unless ``overwrite``.
     """
     conditions = [chain_spec(list(chain)) for chain in settings.conditions]
-    columns = result_columns(list(detectors))
+    columns = result_columns(list(detectors), settings.face_tracks)
     fingerprint = {**fingerprint, "detectors": list(detectors), "perturbation_seed": settings.seed}
     if settings.overwrite and settings.rank == 0:
         remove_parts(settings.output_dir, keep_below=settings.world_size)
@@ -161,18 +186,19 @@ def run_batch(
     table = ResultTable(
         part_path(settings.output_dir, settings.rank),
         columns,
-        ["path", "perturbation"],
+        ["path", "perturbation", "face_track"] if settings.face_tracks else ["path", "perturbation"],
         fingerprint,
         overwrite=settings.overwrite,
     )
     with table:
-        if settings.retry_failed:
-            dropped = table.retain(lambda row: all(row[f"{name}_status"] == "ok" for name in detectors))
+        if settings.retry_failed:  # a video with one failed row (e.g. one face track) is scored again whole
+            failed = {_video_key(row) for row in table.rows if any(row[f"{n}_status"] != "ok" for n in detectors)}
+            dropped = table.retain(lambda row: _video_key(row) not in failed)
             if dropped:
-                log.info("retrying %d failed video(s) of this part", dropped)
+                log.info("retrying %d failed video(s) of this part (%d rows)", len(failed), dropped)
         others = {} if settings.overwrite else done_keys(parts, table.path, fingerprint, list(detectors))
         done = {key for key, ok in others.items() if ok or not settings.retry_failed}
-        done |= {table.key(row) for row in table.rows}
+        done |= {_video_key(row) for row in table.rows}
         work = [
             (condition_index, index, entry)
             for condition_index in range(len(conditions))
@@ -185,6 +211,40 @@ def run_batch(
     return table.path
 
 
+def _video_key(row: Mapping[str, str]) -> tuple[str, str]:
+    return item_key(row["path"], row["perturbation"])
+
+
+def _analyse_all(detectors: Mapping[str, Detector], source: VideoSource, prepared: dict, error: str | None) -> dict:
+    """{detector: {track or None: (evidence, status, seconds)}}; None is a video-level result."""
+    results: dict[str, dict] = {}
+    for name, detector in detectors.items():
+        if error is not None:
+            results[name] = {None: (None, error, 0.0)}
+        elif prepared.get(name, ("",))[0] == "tracks":
+            results[name] = {t.track: _analyse(name, detector, source, ("ok", t.prepared)) for t in prepared[name][1]}
+        else:
+            results[name] = {None: _analyse(name, detector, source, prepared.get(name))}
+    return results
+
+
+def _rows_of(index, condition_index, entry, condition, results: dict, tracks: dict[str, bool] | None) -> list[dict]:
+    """One row, or with face tracks one per track (a video without any: one row, its track empty)."""
+    if tracks is None:
+        return [_row(index, condition_index, entry, condition, {n: r[None] for n, r in results.items()})]
+    tracks = tracks or {"": True}
+    if not any(tracks.values()):  # no usable track: the first row stands for the video (its status says why)
+        tracks = {track: index == 0 for index, track in enumerate(tracks)}
+    rows = []
+    for track, main in tracks.items():
+        per_track = {}
+        for name, by_track in results.items():
+            fallback = (None, f"no face track {track}", 0.0)  # another detector's track (none today)
+            per_track[name] = by_track.get(track, by_track.get(None, fallback))
+        rows.append(_row(index, condition_index, entry, condition, per_track, (track, main)))
+    return rows
+
+
 def _score_items(todo, conditions, settings: BatchSettings, detectors: Mapping[str, Detector], table) -> None:
     pool = ThreadPoolExecutor(max_workers=settings.prefetch) if settings.prefetch > 0 else None
     pending: deque[Future] = deque()
@@ -192,7 +252,7 @@ def _score_items(todo, conditions, settings: BatchSettings, detectors: Mapping[s
 
     def prepare(item):
         condition_index, _, entry = item
-        return _prepare(detectors, entry, settings.conditions[condition_index], settings.seed)
+        return _prepare(detectors, entry, settings.conditions[condition_index], settings.seed, settings.face_tracks)
 
     try:
         with tqdm(total=len(todo), desc="videos", unit="video", disable=not settings.progress) as bar:
@@ -203,16 +263,20 @@ def _score_items(todo, conditions, settings: BatchSettings, detectors: Mapping[s
                 source, prepared, error = pending.popleft().result() if pool is not None else prepare(item)
                 condition_index, index, entry = item
                 condition = conditions[condition_index]
-                results = {}
-                for name, detector in detectors.items():
-                    if error is not None:
-                        results[name] = (None, error, 0.0)
-                        continue
-                    results[name] = _analyse(name, detector, source, prepared.get(name))
-                    evidence = results[name][0]
-                    if settings.save_evidence and evidence is not None:
-                        _save_evidence(evidence_file(settings.output_dir, str(entry.path), condition, name), evidence)
-                table.append(_row(index, condition_index, entry, condition, results))
+                results = _analyse_all(detectors, source, prepared, error)
+                if settings.save_evidence:
+                    for name, by_track in results.items():
+                        for track, (evidence, _, _) in by_track.items():
+                            if evidence is not None:
+                                target = evidence_file(settings.output_dir, str(entry.path), condition, name, track)
+                                _save_evidence(target, evidence)
+                tracks = None
+                if settings.face_tracks:
+                    tracks = {}
+                    for kind, value in (prepared or {}).values():
+                        if kind == "tracks":
+                            tracks.update((t.track, t.main) for t in value if t.track not in tracks)
+                table.append_rows(_rows_of(index, condition_index, entry, condition, results, tracks))
                 bar.update(1)
     finally:
         if pool is not None:

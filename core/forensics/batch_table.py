@@ -1,11 +1,14 @@
 """The batch results table: its columns, the per-rank parts, and their merge into ``results.csv`` and
 ``results.parquet``.
 
-Columns, one row per (video, condition):
+Columns, one row per (video, condition), or per (video, condition, face track):
 
 * ``index`` (the video's position in the input), ``condition`` (the condition's position in the run),
   ``path``, ``label`` (0/1, empty when not given), ``subset``, ``perturbation`` (``clean`` or the chain, e.g.
   ``jpeg:50``), ``width``, ``height``, ``fps`` (as the first detector that read the video saw them);
+* with face tracks, one row per track: ``face_track`` (the track's index in the video, ``none`` for the whole
+  frame, empty when the video gave no track) and ``main_face`` (1 on the row of the track whose score is the
+  video's; :func:`video_rows` keeps those, one per video, for metrics);
 * per detector ``<name>_score`` (NaN when there is none), ``<name>_status`` (``ok`` or why not),
   ``<name>_seconds`` (its wall time on this video), ``<name>_frames`` (frames it looked at),
   ``<name>_threshold`` (its decision threshold; empty for an uncalibrated anomaly score).
@@ -33,12 +36,27 @@ RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 VIDEO_COLUMNS = ["index", "condition", "path", "label", "subset", "perturbation", "width", "height", "fps"]
 DETECTOR_FIELDS = ["score", "status", "seconds", "frames", "threshold"]
-_INTEGER = {"index", "condition", "label", "width", "height"}
+TRACK_COLUMNS = ["face_track", "main_face"]
+_INTEGER = {"index", "condition", "label", "width", "height", "main_face"}
 _FLOAT = {"fps"}
 
 
-def result_columns(detectors: Sequence[str]) -> list[str]:
-    return VIDEO_COLUMNS + [f"{name}_{field}" for name in detectors for field in DETECTOR_FIELDS]
+def result_columns(detectors: Sequence[str], face_tracks: bool = False) -> list[str]:
+    video = VIDEO_COLUMNS[:6] + TRACK_COLUMNS + VIDEO_COLUMNS[6:] if face_tracks else VIDEO_COLUMNS
+    return video + [f"{name}_{field}" for name in detectors for field in DETECTOR_FIELDS]
+
+
+def video_rows(rows: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
+    """One row per (video, condition): with face tracks, the main face's row (the video's score)."""
+    return [row for row in rows if row.get("main_face", "1") in ("1", 1)]
+
+
+def _by_video(rows: Sequence[dict[str, str]]) -> dict[tuple[str, str], list[dict[str, str]]]:
+    """A part's rows grouped by (path, perturbation), in order: a video's track rows belong together."""
+    groups: dict[tuple[str, str], list[dict[str, str]]] = {}
+    for row in rows:
+        groups.setdefault((row["path"], row["perturbation"]), []).append(row)
+    return groups
 
 
 def detectors_of(columns: Sequence[str]) -> list[str]:
@@ -79,7 +97,7 @@ def _all_ok(row: Mapping[str, str], detectors: Sequence[str]) -> bool:
 def done_keys(
     parts_dir: Path, own_part: Path, fingerprint: Mapping[str, Any], detectors: Sequence[str]
 ) -> dict[tuple[str, str], bool]:
-    """(path, perturbation) -> whether every detector succeeded, over the other parts of the folder.
+    """(path, perturbation) -> whether every detector succeeded on all its rows in one of the other parts.
 
     A part written with another fingerprint is refused (:class:`SettingsMismatch`)."""
     keys: dict[tuple[str, str], bool] = {}
@@ -90,17 +108,16 @@ def done_keys(
         record, rows = _read_part(part)
         if record.get("settings") != expected:
             raise SettingsMismatch(f"{part} holds results made with other settings")
-        for row in rows:
-            key = (row["path"], row["perturbation"])
-            keys[key] = keys.get(key, False) or _all_ok(row, detectors)
+        for key, group in _by_video(rows).items():
+            keys[key] = keys.get(key, False) or all(_all_ok(row, detectors) for row in group)
     return keys
 
 
 def merge_parts(output_dir: str | Path) -> list[dict[str, str]]:
     """Merge every part into ``results.csv`` and ``results.parquet`` (both written atomically); returns the rows.
 
-    Where a pair appears twice (a failure retried by another rank), the row where more detectors succeeded wins,
-    then the later one."""
+    Where a video appears twice (a failure retried by another rank), the rows where more detectors succeeded win,
+    then the later ones."""
     output_dir = Path(output_dir)
     parts = part_files(output_dir)
     if not parts:
@@ -111,15 +128,20 @@ def merge_parts(output_dir: str | Path) -> list[dict[str, str]]:
         if record["columns"] != columns or record["settings"] != settings:
             raise SettingsMismatch(f"{part} was written with other settings than {parts[0]}: cannot merge")
     detectors = detectors_of(columns)
-    best: dict[tuple[str, str], dict[str, str]] = {}
+
+    def successes(group: list[dict[str, str]]) -> float:
+        return sum(row[f"{name}_status"] == "ok" for row in group for name in detectors) / len(group)
+
+    best: dict[tuple[str, str], list[dict[str, str]]] = {}
     for _, rows in records:
-        for row in rows:
-            key = (row["path"], row["perturbation"])
+        for key, group in _by_video(rows).items():
             old = best.get(key)
-            score = sum(row[f"{name}_status"] == "ok" for name in detectors)
-            if old is None or score >= sum(old[f"{name}_status"] == "ok" for name in detectors):
-                best[key] = row
-    merged = sorted(best.values(), key=lambda row: (int(row["condition"]), int(row["index"])))
+            if old is None or successes(group) >= successes(old):
+                best[key] = group
+    # A stable sort: a video's track rows stay in the order they were written.
+    merged = sorted(
+        (row for group in best.values() for row in group), key=lambda row: (int(row["condition"]), int(row["index"]))
+    )
     with atomic.atomic_open(output_dir / RESULTS_CSV, "w", encoding="utf-8", newline="") as handle:
         writer = csv.DictWriter(handle, columns, lineterminator="\n")
         writer.writeheader()

@@ -109,3 +109,23 @@ class Detector(Protocol):
     def analyse_video(self, path: str | os.PathLike) -> Evidence:
         """Decode and analyse one video; raises ``core.errors.InputError`` for a video it cannot use."""
         ...
+
+
+@dataclass(frozen=True)
+class PreparedTrack:
+    """One face track of a video, decoded and ready for the detector's ``analyse_prepared``."""
+
+    track: str  # its name in results: the track's index in the video ("0", "1", ...), "none" for the whole frame
+    main: bool  # the video's main track: the one whose score is the video's score
+    prepared: Any  # what ``analyse_prepared`` takes; it raises InputError for a track it cannot score
+
+
+@runtime_checkable
+class FaceTrackDetector(Protocol):
+    """A detector that can score every face track of a video, not just its main one (the audio-visual one)."""
+
+    def prepare_tracks(self, path: str | os.PathLike) -> list[PreparedTrack]:
+        """Decode every face track of one video (at least one item; raises InputError for an unreadable file)."""
+        ...
+
+    def analyse_prepared(self, prepared: Any) -> Evidence: ...

@@ -14,7 +14,7 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from core.forensics.batch_table import detectors_of
+from core.forensics.batch_table import detectors_of, video_rows
 from core.metrics.classification import summarize
 from core.runs import atomic
 
@@ -38,7 +38,9 @@ def _scored(rows: Sequence[Mapping[str, str]], detector: str):
 def condition_summaries(
     rows: Sequence[Mapping[str, str]], columns: Sequence[str], bootstrap: int = 0, seed: int = 0
 ) -> dict[str, dict[str, dict]]:
-    """{condition: {detector: summary}}; an empty dict when no row has a label."""
+    """{condition: {detector: summary}}; an empty dict when no row has a label. With face-track rows, each
+    video counts once, by its main face's row."""
+    rows = video_rows(rows)
     if not any(row["label"] != "" for row in rows):
         return {}
     out: dict[str, dict[str, dict]] = {}

@@ -4,9 +4,9 @@ A file whose data was cut (an interrupted download or copy; an mp4 with its inde
 frame) decodes without an error up to the cut: the decoder prints a libav line and stops early, and a
 detector would score the frames it got as if they were the whole video. :func:`frame_shortfall` compares the
 number of frames decoded with the number the container declares (PyAV's ``stream.frames``, else the stream's
-or the container's duration x the frame rate) and returns ``truncated: decoded N of M frames`` when markedly
-fewer came out (more than 5% and more than 2 frames: decoders legitimately differ by a frame or two at the
-end of a stream, and declared counts are estimates in some containers). Both detectors use it: AIGVDet on
+own duration x the frame rate; see :func:`stream_duration_s`) and returns ``truncated: decoded N of M frames``
+when markedly fewer came out (more than 5% and more than 2 frames: decoders legitimately differ by a frame or
+two at the end of a stream, and declared counts are estimates in some containers). Both detectors use it: AIGVDet on
 every decoded frame, the audio-visual detector on the frames it needed.
 
 Where the cut falls inside a packet, the decoder raises on it instead of stopping: :func:`until_damaged`
@@ -30,6 +30,29 @@ MIN_MISSING_FRAMES = 2  # a shortfall must exceed this many frames ...
 MIN_MISSING_FRACTION = 0.05  # ... and this fraction of the frames expected
 
 
+def _tag_seconds(tag: str | None) -> float | None:
+    """Matroska's per-stream ``DURATION`` tag, ``HH:MM:SS.fffffffff``, in seconds (None when absent or odd)."""
+    try:
+        hours, minutes, seconds = (tag or "").split(":")
+        return int(hours) * 3600 + int(minutes) * 60 + float(seconds)
+    except ValueError:
+        return None
+
+
+def stream_duration_s(container: av.container.InputContainer, stream: av.video.stream.VideoStream) -> float | None:
+    """The video stream's own duration: its header's, else its Matroska ``DURATION`` tag, else the container's
+    when no other audio or video stream could have made that longer (an audio track often outlasts the video)."""
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base)
+    tagged = _tag_seconds(stream.metadata.get("DURATION"))
+    if tagged:
+        return tagged
+    others = [s for s in container.streams if s is not stream and s.type in ("audio", "video")]
+    if container.duration and not others:
+        return container.duration / 1_000_000  # in AV_TIME_BASE units
+    return None
+
+
 def declared_frames(path: VideoSource, fps: float | None = None) -> int | None:
     """How many frames the container says its first video stream has (None: it does not say, or unreadable).
 
@@ -42,11 +65,7 @@ def declared_frames(path: VideoSource, fps: float | None = None) -> int | None:
                 return None
             stream = container.streams.video[0]
             rate = float(stream.average_rate or stream.guessed_rate or 0.0)
-            duration = None
-            if stream.duration and stream.time_base:
-                duration = float(stream.duration * stream.time_base)
-            elif container.duration:
-                duration = container.duration / 1_000_000  # in AV_TIME_BASE units
+            duration = stream_duration_s(container, stream)
             if stream.frames and (fps is None or rate > 0):
                 return int(stream.frames) if fps is None else round(stream.frames / rate * fps)
             if duration and (fps or rate):
