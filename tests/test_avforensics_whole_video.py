@@ -18,7 +18,6 @@ from core.avforensics.synthetic import render_clip, write_av, write_partial_fake
 from core.avforensics.whole_video import (
     WholeVideoSettings,
     anomaly_curve,
-    per_second,
     relative_threshold,
     score_whole_video,
     smooth,
@@ -26,7 +25,8 @@ from core.avforensics.whole_video import (
     window_starts,
 )
 from core.cli import run_cli
-from core.forensics.timeline import Segment, segments_above
+from core.forensics.evidence import TimeSeries
+from core.forensics.timeline import Segment, per_second, segments_above
 from core.media.av_clip import load_av_clip
 from tests.avforensics_factories import random_pca, random_regressive_model, save_small_av_checkpoints, small_sync_model
 
@@ -123,9 +123,9 @@ def test_per_second_summary_and_relative_threshold():
     time_s = step_times(60)  # (k + 2) / 25: steps 0..22 in second 0, 23..47 in second 1, 48..59 in second 2
     values = np.arange(60, dtype=np.float64)
     values[0] = np.nan
-    rows = per_second(time_s, values)
-    assert [(r.second, r.steps, r.max) for r in rows] == [(0, 22, 22.0), (1, 25, 47.0), (2, 12, 59.0)]
-    assert rows[1].mean == pytest.approx(35.0)
+    rows = per_second(TimeSeries(time_s, values, "anomaly"))  # the summary detect.py writes per second
+    assert [(r["second"], r["count"], r["max"]) for r in rows] == [(0, 22, 22.0), (1, 25, 47.0), (2, 12, 59.0)]
+    assert rows[1]["mean"] == pytest.approx(35.0)
     assert relative_threshold(np.array([1.0, 2, 3, 4, 100, np.nan]), 2.0) == pytest.approx(3 + 2 * 1.4826 * 1)
     flat = np.array([1.0, 1, 1, 5])
     threshold = relative_threshold(flat, 5.0)  # no spread: just above the median

@@ -72,12 +72,14 @@ def test_per_second_rows():
     assert per_second(series) == [
         {"second": 0.0, "count": 3, "mean": 2.0, "min": 1.0, "max": 3.0},
         {"second": 1.0, "count": 1, "mean": 4.0, "min": 4.0, "max": 4.0},
-        {"second": 2.0, "count": 2, "mean": 5.0, "min": 5.0, "max": 5.0},  # the NaN is counted, not averaged
+        {"second": 2.0, "count": 1, "mean": 5.0, "min": 5.0, "max": 5.0},  # the NaN is neither counted nor averaged
     ]
     half = per_second(TimeSeries(np.array([0.0, 0.6, 0.7]), np.array([1.0, 2.0, 4.0]), "x"), bin_s=0.5)
     assert [(row["second"], row["mean"]) for row in half] == [(0.0, 1.0), (0.5, 3.0)]
     [empty] = per_second(TimeSeries(np.array([3.2]), np.array([math.nan]), "x"))
-    assert empty["second"] == 3.0 and math.isnan(empty["mean"])
+    assert empty["second"] == 3.0 and empty["count"] == 0 and math.isnan(empty["mean"])
+    [edge] = per_second(TimeSeries(np.array([0.1 * 3 / 0.3 - 1e-12]), np.array([1.0]), "x"))  # 1 s less float dust
+    assert edge["second"] == 1.0
     assert per_second(TimeSeries(np.zeros(0), np.zeros(0), "x")) == []
     with pytest.raises(ValueError, match="positive"):
         per_second(series, bin_s=0)

@@ -64,7 +64,7 @@ class TimelineWriter:
             writer = csv.writer(handle)
             writer.writerow(["second", "mean", "max", "steps"])
             for row in result.per_second(offset_s):
-                writer.writerow([row.second, repr(row.mean), repr(row.max), row.steps])
+                writer.writerow([int(row["second"]), repr(row["mean"]), repr(row["max"]), row["count"]])
         self._segments.append_rows(
             [
                 path,

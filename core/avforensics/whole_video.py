@@ -43,7 +43,8 @@ import numpy as np
 import torch
 
 from core.avforensics.scoring import WINDOW_FRAMES, SequenceScores, score_window
-from core.forensics.timeline import Segment, segments_above
+from core.forensics.evidence import TimeSeries
+from core.forensics.timeline import Segment, per_second, segments_above
 from core.media.av_clip import TARGET_FPS
 
 MAD_TO_SIGMA = 1.4826
@@ -68,14 +69,6 @@ class WholeVideoSettings:
             raise ValueError(f"the minimum context must be at least 1 step, got {self.min_context}")
 
 
-@dataclass(frozen=True)
-class SecondSummary:
-    second: int  # the curve samples at [second, second + 1) s
-    mean: float
-    max: float
-    steps: int  # samples with a value
-
-
 @dataclass
 class WholeVideoResult:
     window_starts: np.ndarray  # (W,) first step of each window
@@ -95,9 +88,11 @@ class WholeVideoResult:
     def score_mean(self) -> float:
         return float(np.mean(self.window_scores))
 
-    def per_second(self, offset_s: float = 0.0) -> list[SecondSummary]:
-        """Per-second summary; ``offset_s`` shifts the clip's times to the video's (a face track's start)."""
-        return per_second(self.time_s + offset_s, self.anomaly)
+    def per_second(self, offset_s: float = 0.0) -> list[dict]:
+        """The curve per second (``core.forensics.timeline.per_second``: ``second``, ``count`` of steps with a
+        value, ``mean``, ``min``, ``max``); ``offset_s`` shifts the clip's times to the video's (a face track's start).
+        """
+        return per_second(TimeSeries(self.time_s + offset_s, self.anomaly, "anomaly"))
 
 
 def window_starts(steps: int, length: int, stride: int) -> np.ndarray:
@@ -139,20 +134,6 @@ def anomaly_curve(
     curve = np.divide(total, count, out=best_value.copy(), where=count > 0)
     windows = np.where(count > 0, count, (best_context > 0).astype(np.int64))
     return curve, windows
-
-
-def per_second(time_s: np.ndarray, values: np.ndarray) -> list[SecondSummary]:
-    """Mean and max of the finite curve samples in each whole second [s, s + 1)."""
-    finite = np.isfinite(values)
-    if not finite.any():
-        return []
-    seconds = np.floor(time_s + 1e-9).astype(np.int64)
-    rows = []
-    for second in range(int(seconds[finite].min()), int(seconds[finite].max()) + 1):
-        inside = values[finite & (seconds == second)]
-        if inside.size:
-            rows.append(SecondSummary(second, float(inside.mean()), float(inside.max()), int(inside.size)))
-    return rows
 
 
 def smooth(values: np.ndarray, steps: int) -> np.ndarray:

@@ -64,11 +64,12 @@ def sample_durations(time_s: np.ndarray | list[float], last_s: float | None = No
 def per_second(series: TimeSeries, bin_s: float = 1.0) -> list[dict]:
     """One row per ``bin_s``-second bin that holds samples, in time order: ``second`` (the bin's start, a
     multiple of ``bin_s``), ``count``, ``mean``, ``min``, ``max`` of the samples whose time falls in
-    ``[second, second + bin_s)``. NaN values are left out of the numbers (a bin of only NaN gives NaN)."""
+    ``[second, second + bin_s)``. NaN samples (e.g. a step nothing predicts) are left out of the count and the
+    numbers; a bin of only NaN has count 0 and NaN numbers."""
     if bin_s <= 0:
         raise ValueError(f"bin width must be positive, got {bin_s}")
     times, values = _checked(series.time_s, series.values)
-    bins = np.floor(times / bin_s).astype(np.int64)
+    bins = np.floor(times / bin_s + _SLACK).astype(np.int64)  # 2 / 25 * 25 may come out as 1.9999999999999998
     rows = []
     for bin_index in np.unique(bins):
         inside = values[bins == bin_index]
@@ -77,7 +78,7 @@ def per_second(series: TimeSeries, bin_s: float = 1.0) -> list[dict]:
         rows.append(
             {
                 "second": float(bin_index * bin_s),
-                "count": int(inside.size),
+                "count": int(finite.size),
                 "mean": stats[0],
                 "min": stats[1],
                 "max": stats[2],
