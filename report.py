@@ -34,9 +34,9 @@ from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import WEIGHT_SOURCES
 from core.cli import resolve_device, run_cli
 from core.errors import InputError, ToolkitError
-from core.flow import DEFAULT_ITERS, FlowExtractor, load_raft
+from core.flow import DEFAULT_ITERS
+from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
-from core.flow.classical import ClassicalFlow
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.evidence import Evidence, ScoreKind
 from core.forensics.report import DetectorRun, build_report, write_report
@@ -121,10 +121,9 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     run.not_run = missing(files, flags)
     if run.not_run:
         return run
-    if args.flow_method == "raft":
-        flow = FlowExtractor(load_raft(files["RAFT"], small=args.small, device=device), iters=args.iters)
-    else:
-        flow = ClassicalFlow(args.flow_method, device=device)
+    flow = build_flow(
+        args.flow_method, files.get("RAFT", ""), device, small=args.small, iters=args.iters, batch_size=args.batch_size
+    )
     pipeline = AIGVDetPipeline(
         load_classifier(files["RGB classifier"], args.arch, "RGB-branch checkpoint (-mor)"),
         load_classifier(files["optical-flow classifier"], args.arch, "optical-flow-branch checkpoint (-mop)"),

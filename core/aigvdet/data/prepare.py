@@ -37,8 +37,9 @@ from tqdm import tqdm
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
 from core.cli import add_corr_arguments, resolve_device, run_cli
 from core.errors import ToolkitError
-from core.flow import FlowExtractor, flow_to_classifier_rgb, load_raft
-from core.flow.classical import METHODS, ClassicalFlow
+from core.flow import FlowExtractor, flow_to_classifier_rgb
+from core.flow.build import build_flow
+from core.flow.classical import METHODS
 from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
 from core.flow.raft import min_frame_side
@@ -150,21 +151,17 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    if args.flow_method == "raft":
-        raft = load_raft(
-            args.model,
-            small=args.small,
-            mixed_precision=args.mixed_precision,
-            device=device,
-            corr_mode=args.corr_mode,
-            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-        )
-        flow = FlowExtractor(raft, iters=args.iters, batch_size=args.batch_size)
-    else:
-        log.warning(
-            "flow by OpenCV %s: not the RAFT flow the official flow checkpoint was trained on", args.flow_method
-        )
-        flow = ClassicalFlow(args.flow_method)
+    flow = build_flow(
+        args.flow_method,
+        args.model,
+        device,
+        small=args.small,
+        mixed_precision=args.mixed_precision,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        corr_mode=args.corr_mode,
+        corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+    )
     items = labelled_videos(args.videos)[rank::world]
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
