@@ -63,7 +63,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="RAFT autocast (ours; the reference style too on CUDA, where the reference has it)",
     )
     parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32", help="ours only")
-    parser.add_argument("--channels_last", action="store_true", help="ours only")
+    parser.add_argument("--channels_last", action="store_true", help="ours only (the ResNets and RAFT)")
     parser.add_argument("--skip_reference", action="store_true", help="time ours only")
     parser.add_argument(
         "--reference_allocator",
@@ -155,10 +155,11 @@ def synchronize(device: torch.device) -> None:
 
 def load_models(args: argparse.Namespace, device: torch.device):
     torch.manual_seed(0)  # random weights are the same in both sides' processes
+    channels_last = args.channels_last and args.side == "ours"  # the reference has no such option
     raft = (
-        load_raft(args.raft, mixed_precision=args.mixed_precision, device=device)
+        load_raft(args.raft, mixed_precision=args.mixed_precision, device=device, channels_last=channels_last)
         if args.raft
-        else RAFT(mixed_precision=args.mixed_precision).to(device).eval()
+        else RAFT(mixed_precision=args.mixed_precision, channels_last=channels_last).to(device).eval()
     )
     rgb_model = (
         (load_classifier(args.model_original_path) if args.model_original_path else build_classifier())
@@ -279,6 +280,7 @@ def main(args: argparse.Namespace, argv: list[str]) -> None:
         "batch_size": args.batch_size,
         "mixed_precision": args.mixed_precision,
         "classifier_precision": args.classifier_precision,
+        "channels_last": args.channels_last,
         "ours_allocator": allocator_label(ours["allocator_tuned"]),
         "reference_allocator": args.reference_allocator,
         "ours_s": round(ours["seconds"], 3),

@@ -80,7 +80,7 @@ def main(args: argparse.Namespace) -> None:
         video = Path(args.video) if args.video else synthesize(Path(folder) / "talk.mp4", args.seconds)
         max_frames = int(args.seconds * 25)
         frames, decode_wall, decode_cpu = timed(lambda: sum(1 for _ in decode(video, max_frames)))
-        detector = FaceDetector(num_threads=args.detector_threads)
+        detector = FaceDetector(device=args.device, num_threads=args.detector_threads)
         detector([np.zeros((64, 64, 3), np.uint8)])  # load the weights outside the timing
         tracks, track_wall, track_cpu = timed(lambda: track_faces(decode(video, max_frames), 25.0, detector))
         main_track = select_main_track(tracks)
@@ -102,6 +102,7 @@ def main(args: argparse.Namespace) -> None:
             {
                 "video": video.name if args.video else "synthetic-1280x720",
                 "frames": frames,
+                "device": args.device,
                 "threads": args.threads,
                 "detector_threads": args.detector_threads,
                 "decode_cpu_per_s": round(decode_cpu / seconds, 3),
@@ -119,6 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seconds", type=float, default=10.0, help="seconds of video to process")
     parser.add_argument("--threads", type=int, default=2, help="torch threads outside the detector")
     parser.add_argument("--detector_threads", type=int, default=1, help="torch threads while detecting")
+    parser.add_argument("--device", default="cpu", help="where the face detector runs (cpu, cuda)")
     parser.add_argument("--csv", default=None, help="append a result row to this CSV file")
     return parser
 

@@ -7,12 +7,30 @@ from pathlib import Path
 
 
 def append_csv_row(path: str | Path, row: dict) -> None:
-    """Append ``row`` to a CSV file, writing the header first when the file is new (timm-style results)."""
+    """Append ``row`` to a CSV file, writing the header first when the file is new (timm-style results).
+
+    A row with columns the file does not have yet (a benchmark that gained an option) widens the file: it is
+    rewritten with the union of the columns, earlier rows left empty in the new ones, so no row is misread."""
     target = Path(path)
-    new = not target.exists()
     target.parent.mkdir(parents=True, exist_ok=True)
+    columns = list(row)
+    if target.exists():
+        with target.open(newline="") as handle:
+            reader = csv.DictReader(handle)
+            old_columns, old_rows = list(reader.fieldnames or []), list(reader)
+        if old_columns and set(columns) - set(old_columns):
+            columns = old_columns + [name for name in columns if name not in old_columns]
+            partial = target.with_name(target.name + ".partial")
+            with partial.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=columns, restval="")
+                writer.writeheader()
+                writer.writerows(old_rows)
+            partial.replace(target)
+        elif old_columns:
+            columns = old_columns
+    new = not target.exists()
     with target.open("a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row))
+        writer = csv.DictWriter(handle, fieldnames=columns, restval="")
         if new:
             writer.writeheader()
         writer.writerow(row)
