@@ -280,5 +280,5 @@ def test_score_py_all_faces_rows_match_detect_py(tmp_path, checkpoint_dir, face_
         if ours["av_status"] == "ok":
             assert float(ours["av_score"]) == pytest.approx(float(theirs["score"]), rel=1e-6)
     main = [r for r in rows if r["main_face"] == "1"]
-    assert [r["path"] for r in main] == [str(v) for v in videos]  # one main row per video
+    assert [(r["index"], r["path"]) for r in main] == [("0", str(videos[0])), ("1", str(videos[1]))]  # one each
     assert float(main[0]["av_score"]) == pytest.approx(main_scores[0], rel=1e-6)

@@ -149,7 +149,8 @@ class VideoLevel:
 
 
 class Tracked:
-    """Two face tracks per video; track 1 of ``b.mp4`` has a face problem; ``c.mp4`` cannot be read at all."""
+    """Two face tracks per video; track 1 of ``b.mp4`` has a face problem; ``c.mp4`` cannot be read at all; neither
+    track of ``d.mp4`` is usable, so none is its main one."""
 
     name, score_kind = "faces", ScoreKind.ANOMALY
 
@@ -159,13 +160,15 @@ class Tracked:
     def prepare_tracks(self, path):
         if Path(path).name == "c.mp4":
             raise InputError("cannot decode c.mp4")
-        return [PreparedTrack(str(t), t == 1, (str(path), t)) for t in (0, 1)]
+        return [PreparedTrack(str(t), t == 1 and Path(path).name != "d.mp4", (str(path), t)) for t in (0, 1)]
 
     def analyse_prepared(self, prepared):
         path, track = prepared
         self.analysed.append(prepared)
         if Path(path).name == "b.mp4" and track == 1:
             raise InputError("face too small")
+        if Path(path).name == "d.mp4":
+            raise InputError("cut by a shot change")
         return Evidence(self.name, 10.0 * track + len(path), self.score_kind, VideoFacts(path, 8, 8, 25.0, 3))
 
     def analyse_video(self, path):
@@ -173,29 +176,31 @@ class Tracked:
 
 
 def test_face_track_rows_resume_retry_and_shard_by_video(tmp_path):
-    entries = [VideoEntry(Path(f"{stem}.mp4"), label) for stem, label in (("a", 0), ("b", 1), ("c", 1))]
+    entries = [VideoEntry(Path(f"{stem}.mp4"), label) for stem, label in (("a", 0), ("b", 1), ("c", 1), ("d", 0))]
     detectors = {"whole": VideoLevel(), "faces": Tracked()}
     assert isinstance(detectors["faces"], FaceTrackDetector) and not isinstance(detectors["whole"], FaceTrackDetector)
     settings = BatchSettings(tmp_path / "one", face_tracks=True, progress=False, prefetch=0)
     run_batch(entries, detectors, settings, {"v": 1})
     rows = merge_parts(tmp_path / "one")
-    assert [(r["path"], r["face_track"], r["main_face"], r["faces_status"]) for r in rows] == [
-        ("a.mp4", "0", "0", "ok"),
-        ("a.mp4", "1", "1", "ok"),
-        ("b.mp4", "0", "0", "ok"),
-        ("b.mp4", "1", "1", "face too small"),
-        ("c.mp4", "", "1", "cannot decode c.mp4"),
+    assert [(r["index"], r["path"], r["face_track"], r["main_face"], r["faces_status"]) for r in rows] == [
+        ("0", "a.mp4", "0", "0", "ok"),
+        ("0", "a.mp4", "1", "1", "ok"),
+        ("1", "b.mp4", "0", "0", "ok"),
+        ("1", "b.mp4", "1", "1", "face too small"),
+        ("2", "c.mp4", "", "1", "cannot decode c.mp4"),
+        ("3", "d.mp4", "0", "1", "cut by a shot change"),  # no usable track: the first stands for the video
+        ("3", "d.mp4", "1", "0", "cut by a shot change"),
     ]
     assert rows[0]["whole_score"] == rows[1]["whole_score"] == repr(0.05)  # the video-level score on each track
     assert [float(r["faces_score"]) for r in rows[:3]] == [5.0, 15.0, 5.0]
-    assert [r["path"] for r in video_rows(rows)] == ["a.mp4", "b.mp4", "c.mp4"]  # one per video: the main face
+    assert [r["path"] for r in video_rows(rows)] == ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]  # one per video: the main face
 
     # A rerun scores nothing; --retry_failed scores b.mp4 (one failed track) and c.mp4 again, whole.
     detectors["faces"].analysed.clear()
     run_batch(entries, detectors, settings, {"v": 1})
     assert detectors["faces"].analysed == []
     run_batch(entries, detectors, replace(settings, retry_failed=True), {"v": 1})
-    assert detectors["faces"].analysed == [("b.mp4", 0), ("b.mp4", 1)]
+    assert detectors["faces"].analysed == [("b.mp4", 0), ("b.mp4", 1), ("d.mp4", 0), ("d.mp4", 1)]
     strip = lambda rows: [{k: v for k, v in r.items() if not k.endswith("_seconds")} for r in rows]  # noqa: E731
     assert strip(merge_parts(tmp_path / "one")) == strip(rows)
 

@@ -234,7 +234,7 @@ def _rows_of(index, condition_index, entry, condition, results: dict, tracks: di
         return [_row(index, condition_index, entry, condition, {n: r[None] for n, r in results.items()})]
     tracks = tracks or {"": True}
     if not any(tracks.values()):  # no usable track: the first row stands for the video (its status says why)
-        tracks = {track: index == 0 for index, track in enumerate(tracks)}
+        tracks = {track: position == 0 for position, track in enumerate(tracks)}
     rows = []
     for track, main in tracks.items():
         per_track = {}
