@@ -233,6 +233,8 @@ def main(args: argparse.Namespace) -> int:
         if unknown or not names:
             raise InputError(f"--detectors takes {', '.join(DETECTORS)}; got {args.detectors!r}")
         conditions = conditions_of(args)
+        if args.all_faces and ("av" not in names or args.face_crop == "never"):
+            log.warning("--all_faces does nothing without the av detector and face cropping: one row per video")
         entries = read_video_list(args.videos, subsets=True)
         if args.threads > 0:
             torch.set_num_threads(args.threads)
