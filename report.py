@@ -38,7 +38,6 @@ from core.flow import DEFAULT_ITERS
 from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.calibration import Calibration, load_calibration
-from core.forensics.evidence import Evidence, ScoreKind
 from core.forensics.report import DetectorRun, build_report, write_report
 from core.media.faces.clip import FACE_CROPS
 
@@ -99,19 +98,6 @@ def missing(files: dict[str, str], flags: dict[str, str]) -> str | None:
     return None
 
 
-class SampledPairs:
-    """AIGVDet on N evenly spaced frame pairs, behind the one-argument ``analyse_video`` of the interface."""
-
-    name = AIGVDetPipeline.name
-    score_kind = ScoreKind.PROBABILITY
-
-    def __init__(self, pipeline: AIGVDetPipeline, pairs: int) -> None:
-        self.pipeline, self.pairs = pipeline, pairs
-
-    def analyse_video(self, path: str | Path) -> Evidence:
-        return self.pipeline.analyse_video(path, sample_pairs=self.pairs)
-
-
 def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     files = {"RGB classifier": args.model_original_path, "optical-flow classifier": args.model_optical_flow_path}
     flags = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
@@ -124,7 +110,7 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     flow = build_flow(
         args.flow_method, files.get("RAFT", ""), device, small=args.small, iters=args.iters, batch_size=args.batch_size
     )
-    pipeline = AIGVDetPipeline(
+    run.detector = AIGVDetPipeline(
         load_classifier(files["RGB classifier"], args.arch, "RGB-branch checkpoint (-mor)"),
         load_classifier(files["optical-flow classifier"], args.arch, "optical-flow-branch checkpoint (-mop)"),
         flow,
@@ -132,8 +118,8 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
         crop_size=args.crop_size,
         threshold=args.threshold,
         illustrate=True,
+        sample_pairs=args.sample_pairs,
     )
-    run.detector = SampledPairs(pipeline, args.sample_pairs) if args.sample_pairs else pipeline
     return run
 
 

@@ -8,6 +8,8 @@
     python score.py --videos data/mydataset --detectors aigvdet --perturb jpeg:50 --output_dir outputs/jpeg50
     # the robustness suite: clean and every level of each kind (default kinds: h264,jpeg,resize,blur,noise)
     python score.py --videos data/mydataset --detectors aigvdet,av --robustness --output_dir outputs/robust
+    # long videos: AIGVDet on 16 evenly spaced frame pairs of each
+    python score.py --videos data/raw_footage --detectors aigvdet --sample_pairs 16 --output_dir outputs/raw
     # many GPUs: one process per GPU; rank 0 merges the parts when all are done
     torchrun --nproc_per_node 8 score.py --videos data/big.txt --detectors aigvdet --output_dir outputs/big
     # two nodes (run on each, with its --node_rank)
@@ -104,6 +106,13 @@ def get_args_parser() -> argparse.ArgumentParser:
     aigv.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
     aigv.add_argument("--channels_last", action="store_true")
     aigv.add_argument("-t", "--threshold", type=float, default=0.5)
+    aigv.add_argument(
+        "--sample_pairs",
+        type=int,
+        default=None,
+        metavar="N",
+        help="N evenly spaced frame pairs per video, read by seeking, instead of every frame (long videos)",
+    )
     aigv.add_argument("--crop_size", type=int, default=CROP_SIZE, help="classifier centre crop (448: official)")
     add_corr_arguments(aigv)
     av = parser.add_argument_group("audio-visual")
@@ -164,6 +173,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             channels_last=args.channels_last,
             crop_size=args.crop_size,
             threshold=args.threshold,
+            sample_pairs=args.sample_pairs,
         )
         fingerprint["aigvdet"] = {
             "rgb": file_fingerprint(args.model_original_path),
@@ -173,6 +183,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             "crop_size": args.crop_size,
             "classifier_precision": args.classifier_precision,
             "channels_last": args.channels_last,
+            "sample_pairs": args.sample_pairs,
         }
     if "av" in names:
         checkpoints = CheckpointPaths(
@@ -232,6 +243,8 @@ def main(args: argparse.Namespace) -> int:
         unknown = [name for name in names if name not in DETECTORS]
         if unknown or not names:
             raise InputError(f"--detectors takes {', '.join(DETECTORS)}; got {args.detectors!r}")
+        if args.sample_pairs is not None and args.sample_pairs < 1:
+            raise InputError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
         conditions = conditions_of(args)
         if args.all_faces and ("av" not in names or args.face_crop == "never"):
             log.warning("--all_faces does nothing without the av detector and face cropping: one row per video")

@@ -10,6 +10,7 @@ from core.media.audio import load_audio
 from core.media.av_clip import load_av_clip
 from core.media.in_memory import InMemoryVideo
 from core.media.perturb import Perturbation, parse_perturbations, perturb_frame, perturb_video
+from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader
 from tests.avforensics_factories import write_av_clip
 
@@ -54,6 +55,18 @@ def test_lossless_storage_and_seeded_noise(clip):
     assert perturb_video(clip, [Perturbation("noise", 5)], seed=4).data != one.data
     rng = np.random.default_rng(0)
     assert np.array_equal(perturb_frame(frames[0], Perturbation("jpeg", 100), rng).shape, frames[0].shape)
+
+
+def test_an_in_memory_copy_is_read_by_seeking_and_never_from_its_original(clip):
+    copy = perturb_video(clip, parse_perturbations("blur:3"))
+    frames, times, _ = frames_of(copy)
+    index = index_frames(copy)
+    assert index.source is copy and index.path == str(clip) and index.time_s == pytest.approx(times)
+    got = list(read_frames_at(index, [3, 17]))  # found by seeking in the copy's bytes
+    assert [(n, t) for n, t, _ in got] == [(3, pytest.approx(times[3])), (17, pytest.approx(times[17]))]
+    assert np.array_equal(got[0][2], frames[3]) and np.array_equal(got[1][2], frames[17])
+    with pytest.raises(InputError, match="OpenCV cannot read an in-memory video"):
+        list(read_frames_at(index, [3], "opencv"))
 
 
 def test_h264_and_frame_rate(clip):

@@ -209,3 +209,22 @@ def test_face_track_rows_resume_retry_and_shard_by_video(tmp_path):
         shard = BatchSettings(tmp_path / "two", face_tracks=True, progress=False, prefetch=0, rank=rank, world_size=2)
         run_batch(entries, detectors, shard, {"v": 1})
     assert strip(merge_parts(tmp_path / "two")) == strip(rows)
+
+
+def test_aigvdet_sample_pairs_reads_a_few_pairs_of_each_video_perturbed_or_not(tmp_path, weights_dir):
+    write_av_clip(tmp_path / "long.mp4", frames=30, size=(128, 128), seed=30)
+    aigv = ["-mor", str(weights_dir / "original.pth"), "-mop", str(weights_dir / "optical.pth"), "--small"]
+    aigv += ["--model", str(weights_dir / "raft-small.pth"), "--arch", "resnet18", "--iters", "1", "--crop_size", "64"]
+    base = ["--videos", str(tmp_path / "long.mp4"), "--detectors", "aigvdet", "--device", "cpu", "--no_progress"]
+    assert run(base + aigv + ["--output_dir", str(tmp_path / "all")]) == 0
+    assert run(base + aigv + ["--output_dir", str(tmp_path / "few"), "--sample_pairs", "3"]) == 0
+    assert (
+        run(base + aigv + ["--output_dir", str(tmp_path / "jpeg"), "--sample_pairs", "3", "--perturb", "jpeg:50"]) == 0
+    )
+    (every,), (few,), (jpeg,) = (rows_of(tmp_path / name / "results.csv") for name in ("all", "few", "jpeg"))
+    assert (every["aigvdet_status"], every["aigvdet_frames"]) == ("ok", "30")
+    # 3 pairs found by seeking (the RGB branch sees each pair's first frame), in an in-memory copy too
+    assert (few["aigvdet_status"], few["aigvdet_frames"]) == ("ok", "3")
+    assert (jpeg["aigvdet_status"], jpeg["aigvdet_frames"]) == ("ok", "3")
+    assert few["aigvdet_score"] != every["aigvdet_score"] and jpeg["aigvdet_score"] != few["aigvdet_score"]
+    assert run(base + aigv + ["--output_dir", str(tmp_path / "few"), "--sample_pairs", "0"]) == 1

@@ -126,6 +126,8 @@ class AIGVDetPipeline:
         threshold: the fused probability from which a video is called fake (the reference's 0.5).
         illustrate: ``analyse_video`` adds the most and least suspicious frames and their flow images to the
             evidence (``core.aigvdet.illustrations``: two frame pairs read and computed again).
+        sample_pairs: ``analyse_video`` (the interface: reports, batch scoring) analyses that many evenly spaced
+            consecutive pairs of each video instead of every frame (None: every frame; see ``score_video``).
     """
 
     name: ClassVar[str] = "aigvdet"
@@ -144,7 +146,10 @@ class AIGVDetPipeline:
         crop_size: int = CROP_SIZE,
         threshold: float = 0.5,
         illustrate: bool = False,
+        sample_pairs: int | None = None,
     ) -> None:
+        if sample_pairs is not None and sample_pairs < 1:
+            raise ValueError(f"sample_pairs must be at least 1, got {sample_pairs}")
         self.device = flow_extractor.device
         memory_format = torch.channels_last if channels_last else torch.preserve_format
         self.rgb_model = rgb_model.to(self.device, memory_format=memory_format).eval()
@@ -158,6 +163,7 @@ class AIGVDetPipeline:
         self.crop_size = crop_size
         self.threshold = threshold
         self.illustrate = illustrate
+        self.sample_pairs = sample_pairs
 
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
@@ -309,7 +315,9 @@ class AIGVDetPipeline:
         sample_pairs: int | None = None,
     ) -> Evidence:
         """The detector interface (``core.forensics``): the fused score and both branches' per-time probabilities,
-        timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``."""
+        timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``;
+        ``sample_pairs`` defaults to the pipeline's."""
+        sample_pairs = self.sample_pairs if sample_pairs is None else sample_pairs
         result = self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs)
         evidence = evidence_of(result, self.threshold)
         if self.illustrate:

@@ -23,7 +23,7 @@ from typing import Iterator, Sequence
 import numpy as np
 
 from core.errors import InputError
-from core.media.in_memory import InMemoryVideo
+from core.media.in_memory import InMemoryVideo, VideoSource, open_container, source_name
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 class FrameIndex:
     """Every frame of a video stream in presentation order (from its packets, nothing decoded)."""
 
-    path: str
+    source: VideoSource  # the file, or an in-memory video (read again by ``read_frames_at``)
     pts: np.ndarray  # (N,) int64, increasing, in ``time_base`` units
     keyframe: np.ndarray  # (N,) bool
     time_base: Fraction
@@ -43,6 +43,11 @@ class FrameIndex:
 
     def __len__(self) -> int:
         return len(self.pts)
+
+    @property
+    def path(self) -> str:
+        """The path the video is or stands for (messages)."""
+        return source_name(self.source)
 
     @cached_property
     def time_s(self) -> np.ndarray:
@@ -62,15 +67,11 @@ class FrameIndex:
         return range(first, max(first, last))
 
 
-def index_frames(path: str | os.PathLike) -> FrameIndex:
-    """Demux the first video stream of ``path``; raises InputError when PyAV cannot read it or finds no frame."""
-    import av
-
-    if isinstance(path, InMemoryVideo):  # its name is the unperturbed original: never open that instead
-        raise InputError(f"{path}: sampled pairs and time segments read files by seeking, not in-memory videos")
-
+def index_frames(path: VideoSource) -> FrameIndex:
+    """Demux the first video stream of ``path`` (a file or an in-memory video); raises InputError when PyAV
+    cannot read it or finds no frame."""
     try:
-        container = av.open(str(path))
+        container = open_container(path)
     except Exception as exc:  # PyAV raises its own error classes per FFmpeg error code
         raise InputError(f"cannot read video {path}: PyAV cannot open it ({exc.__class__.__name__})") from None
     with container:
@@ -91,7 +92,7 @@ def index_frames(path: str | os.PathLike) -> FrameIndex:
         pts_arr = np.asarray(pts, dtype=np.int64)[order]
         start = stream.start_time if stream.start_time is not None else (int(pts_arr[0]) if pts_arr.size else 0)
         index = FrameIndex(
-            str(path),
+            path if isinstance(path, InMemoryVideo) else os.fspath(path),
             pts_arr,
             np.asarray(keyframe, dtype=bool)[order],
             stream.time_base,
@@ -136,6 +137,8 @@ def _check_time(index: FrameIndex, frame: int, got_s: float) -> None:
 def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, float, np.ndarray]]:
     import cv2
 
+    if isinstance(index.source, InMemoryVideo):  # its name is the unperturbed original: never open that instead
+        raise InputError(f"{index.path}: OpenCV cannot read an in-memory video; use the PyAV backend")
     cap = cv2.VideoCapture(index.path)
     try:
         position = -1
@@ -156,10 +159,9 @@ def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, fl
 
 
 def _read_pyav(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, float, np.ndarray]]:
-    import av
 
     keyframes = np.flatnonzero(index.keyframe)
-    with av.open(index.path) as container:
+    with open_container(index.source) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         frames = None  # the running decoder (a generator of frames in presentation order)
