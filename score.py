@@ -182,8 +182,8 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             **{k: getattr(args, k) for k in ("small", "arch", "aug_norm", "iters", "mixed_precision", "threshold")},
             "crop_size": args.crop_size,
             "classifier_precision": args.classifier_precision,
-            "channels_last": args.channels_last,
-            "sample_pairs": args.sample_pairs,
+            # Options added after score.py first shipped count only when used: older tables still resume.
+            **{k: getattr(args, k) for k in ("channels_last", "sample_pairs") if getattr(args, k)},
         }
     if "av" in names:
         checkpoints = CheckpointPaths(
@@ -201,7 +201,8 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
         )
         fingerprint["av"] = {
             **{name: file_fingerprint(path) for name, path in vars(checkpoints).items()},
-            **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video", "all_faces")},
+            **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video")},
+            **({"all_faces": True} if args.all_faces else {}),
         }
     return detectors, fingerprint
 
