@@ -19,6 +19,7 @@ from core.flow.extractor import frames_to_tensor
 from core.flow.padding import sintel_padding
 from core.flow.visualize import flow_to_image
 from core.forensics.evidence import Illustration
+from core.media.in_memory import VideoSource
 from core.media.seek import FrameIndex, index_frames, read_frames_at
 
 if TYPE_CHECKING:  # the pipeline imports this module
@@ -46,8 +47,11 @@ def flow_picture(pipeline: AIGVDetPipeline, first: np.ndarray, second: np.ndarra
     return flow_to_image(np.ascontiguousarray(field))
 
 
-def suspicious_frames(pipeline: AIGVDetPipeline, result: VideoResult) -> list[Illustration]:
-    """Illustrations of the frames with the highest and lowest fused probability, and their pairs' flows.
+def suspicious_frames(
+    pipeline: AIGVDetPipeline, result: VideoResult, source: VideoSource | None = None
+) -> list[Illustration]:
+    """Illustrations of the frames with the highest and lowest fused probability, and their pairs' flows, read
+    again from ``source`` (default: the result's path; pass the in-memory video a perturbed result came from).
 
     Returns an empty list (with a log line) when the frames cannot be found again by their timestamps.
     """
@@ -59,7 +63,7 @@ def suspicious_frames(pipeline: AIGVDetPipeline, result: VideoResult) -> list[Il
         frame = int(choose(fused))
         if all(frame != chosen for _, chosen in picks):
             picks.append((group, frame))
-    index = index_frames(result.path)
+    index = index_frames(result.path if source is None else source)
     wanted: dict[str, tuple[int, int, int]] = {}  # group -> (frame, pair's first frame, pair's second frame)
     for group, frame in picks:
         pair = min(frame, len(result.flow_probs) - 1)

@@ -38,6 +38,7 @@ from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
+from core.media.in_memory import VideoSource
 from core.media.integrity import frame_shortfall
 from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
@@ -244,7 +245,7 @@ class AIGVDetPipeline:
 
     def score_video(
         self,
-        path: str | os.PathLike,
+        path: VideoSource,
         rgb_dir: str | os.PathLike | None = None,
         flow_dir: str | os.PathLike | None = None,
         backend: str = "auto",
@@ -278,7 +279,7 @@ class AIGVDetPipeline:
 
     def _score_plan(
         self,
-        path: str | os.PathLike,
+        path: VideoSource,
         rgb_dir: str | os.PathLike | None,
         flow_dir: str | os.PathLike | None,
         backend: str,
@@ -308,7 +309,7 @@ class AIGVDetPipeline:
 
     def analyse_video(
         self,
-        path: str | os.PathLike,
+        path: VideoSource,
         *,
         start_s: float | None = None,
         end_s: float | None = None,
@@ -321,7 +322,7 @@ class AIGVDetPipeline:
         result = self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs)
         evidence = evidence_of(result, self.threshold)
         if self.illustrate:
-            evidence.illustrations = suspicious_frames(self, result)
+            evidence.illustrations = suspicious_frames(self, result, path)
         return evidence
 
 
