@@ -159,7 +159,6 @@ def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, fl
 
 
 def _read_pyav(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, float, np.ndarray]]:
-
     keyframes = np.flatnonzero(index.keyframe)
     with open_container(index.source) as container:
         stream = container.streams.video[0]
