@@ -40,6 +40,7 @@ from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.in_memory import VideoSource
 from core.media.integrity import frame_shortfall
+from core.media.read_ahead import ReadAhead
 from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader, chunked
 from core.runs.progress import progress_bar
@@ -187,10 +188,11 @@ class AIGVDetPipeline:
         """Fill ``result`` from separate frame pairs ``(time_s, first, second)``: the RGB branch on each first
         frame, the flow branch on each pair's flow; both probabilities of a pair get its first frame's time."""
         with (
+            ReadAhead(pairs, depth=self.batch_size) as ahead,  # the next pairs decode while these are scored
             ThreadPoolExecutor(self.flow_image_workers) as pool,
             progress_bar(total, Path(result.path).name, unit="pair") as bar,
         ):
-            for chunk in chunked(pairs, self.batch_size):
+            for chunk in chunked(ahead, self.batch_size):
                 result.rgb_probs += self.classify(self.rgb_model, frames_to_tensor([p[1] for p in chunk], self.device))
                 flows = []
                 for _, first, second in chunk:
@@ -216,11 +218,12 @@ class AIGVDetPipeline:
         writer = FrameFlowWriter(rgb_dir, flow_dir)
         self.flows.reset()
         with (
+            ReadAhead(frames, depth=self.batch_size) as ahead,  # the next chunk decodes while this one is scored
             ThreadPoolExecutor(self.flow_image_workers) as pool,
             progress_bar(total, Path(result.path).name) as bar,
             _pairs_advance(self.flows, bar),
         ):
-            for chunk in chunked(frames, self.batch_size):
+            for chunk in chunked(ahead, self.batch_size):
                 first_index = result.frame_count
                 images = frames_to_tensor(chunk, self.device)
                 result.rgb_probs += self.classify(self.rgb_model, images)
