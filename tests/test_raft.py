@@ -131,9 +131,9 @@ def test_channels_last_flows_match_the_default_layout(tmp_path, small):
     path = tmp_path / "raft.pth"
     torch.save(factories.random_raft(13, small=small).state_dict(), path)
     default, fast = (load_raft(path, small=small, channels_last=flag) for flag in (False, True))
-    kernels = [p for p in [*fast.cnet.parameters(), *fast.update_block.parameters()] if p.dim() == 4]
+    kernels = [p for p in fast.parameters() if p.dim() == 4]
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)  # kept through loading
-    assert not default.cnet.conv1.weight.is_contiguous(memory_format=torch.channels_last)
+    assert not default.fnet.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     frames = factories.moving_texture_frames(3, 128, 136, seed=5, step=2)
     default_flows = list(FlowExtractor(default, iters=6).iter_flows(frames))
     fast_flows = list(FlowExtractor(fast, iters=6).iter_flows(frames))
@@ -141,3 +141,14 @@ def test_channels_last_flows_match_the_default_layout(tmp_path, small):
     for ours, reference in zip(fast_flows, default_flows):
         assert ours.is_contiguous()  # the flow images read it as a plain array
         torch.testing.assert_close(ours, reference, atol=1e-4, rtol=1e-4)
+
+
+def test_instance_norm_on_channels_last_input_takes_the_group_norm_kernel_with_the_same_statistics():
+    from core.flow.encoders import InstanceNorm2d
+
+    x = torch.randn(2, 8, 24, 40) * 3 + 1
+    norm = InstanceNorm2d(8)
+    assert torch.equal(norm(x), torch.nn.functional.instance_norm(x))  # the default layout: the same kernel
+    fast = norm(x.contiguous(memory_format=torch.channels_last))
+    assert fast.is_contiguous(memory_format=torch.channels_last)
+    torch.testing.assert_close(fast, torch.nn.functional.instance_norm(x), atol=1e-5, rtol=1e-5)
