@@ -114,8 +114,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--channels_last",
         action="store_true",
-        help="channels-last convolutions in the ResNets and in RAFT's context encoder and update block "
-        "(faster, on a CPU too; results differ from the default in the last bits)",
+        help="channels-last convolutions in the ResNets and in RAFT (faster, on a CPU too; results differ "
+        "slightly from the default)",
     )
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
