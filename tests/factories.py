@@ -139,3 +139,15 @@ def write_vfr_video(path: Path, frames: list[np.ndarray], times_s: list[float], 
             container.mux(stream.encode(picture))
         container.mux(stream.encode())
     return path
+
+
+def demo_argv(weights: Path, video: Path, *extra: str, raft_iters: int | None = 4) -> list[str]:
+    """demo.py's command line on the CPU with the test checkpoints in ``weights`` (resnet18 classifiers): RAFT
+    with ``raft_iters`` iterations, or with None OpenCV's weight-free DIS flow on 64-pixel crops."""
+    argv = ["--use_cpu", "--path", str(video), "-mop", str(weights / "optical.pth")]
+    argv += ["-mor", str(weights / "original.pth"), "--arch", "resnet18"]
+    if raft_iters is None:
+        argv += ["--crop_size", "64", "--flow_method", "dis"]
+    else:
+        argv += ["--model", str(weights / "raft-things.pth"), "--iters", str(raft_iters)]
+    return argv + list(extra)

@@ -168,23 +168,8 @@ def test_sampled_pairs_and_segments_match_the_full_analysis(pipeline, vfr_video)
     }
 
 
-def demo_argv(weights, video, *extra):
-    return [
-        "--use_cpu",
-        "--path",
-        str(video),
-        "-mop",
-        str(weights / "optical.pth"),
-        "-mor",
-        str(weights / "original.pth"),
-        "--arch",
-        "resnet18",
-        "--crop_size",
-        "64",
-        "--flow_method",
-        "dis",
-        *extra,
-    ]
+def demo_argv(weights, video, *extra) -> list[str]:
+    return factories.demo_argv(weights, video, *extra, raft_iters=None)
 
 
 def test_demo_timeline_outputs(tmp_path, weights_dir, vfr_video):

@@ -103,22 +103,7 @@ def av_models(tmp_path_factory):
 
 
 def demo_args(weights, video, *extra) -> list[str]:
-    return [
-        "--use_cpu",
-        "--path",
-        str(video),
-        "--model",
-        str(weights / "raft-things.pth"),
-        "-mop",
-        str(weights / "optical.pth"),
-        "-mor",
-        str(weights / "original.pth"),
-        "--arch",
-        "resnet18",
-        "--iters",
-        "2",
-        *extra,
-    ]
+    return factories.demo_argv(weights, video, *extra, raft_iters=2)
 
 
 def run_demo(argv) -> int:

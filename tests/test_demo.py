@@ -24,23 +24,8 @@ from tests import factories
 REPO = Path(__file__).resolve().parents[1]
 
 
-def demo_args(weights: Path, video: Path, *extra: str) -> list[str]:
-    return [
-        "--use_cpu",
-        "--path",
-        str(video),
-        "--model",
-        str(weights / "raft-things.pth"),
-        "-mop",
-        str(weights / "optical.pth"),
-        "-mor",
-        str(weights / "original.pth"),
-        "--arch",
-        "resnet18",
-        "--iters",
-        "4",
-        *extra,
-    ]
+def demo_args(weights, video, *extra) -> list[str]:
+    return factories.demo_argv(weights, video, *extra, raft_iters=4)
 
 
 def reference_style_probs(folder: Path, checkpoint: Path) -> list[float]:
