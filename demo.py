@@ -40,12 +40,11 @@ from pathlib import Path
 from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.timeline import timeline_report, write_timeline_csv
-from core.cli import CORR_MEMORY_HINT, add_corr_arguments, resolve_device, run_cli, str2bool
+from core.cli import CORR_MEMORY_HINT, add_corr_arguments, flow_from_args, resolve_device, run_cli, str2bool
 from core.errors import ToolkitError
 from core.flow import DEFAULT_ITERS
-from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
-from core.flow.corr_budget import gib_to_bytes, out_of_memory_as_error
+from core.flow.corr_budget import out_of_memory_as_error
 from core.forensics.calibration import load_calibration
 from core.runs import atomic
 from core.runs.precision import PRECISIONS
@@ -182,18 +181,7 @@ def main(args: argparse.Namespace) -> int:
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
     raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-    flow = build_flow(
-        args.flow_method,
-        raft_path,
-        device,
-        small=args.small,
-        mixed_precision=args.mixed_precision,
-        iters=args.iters,
-        batch_size=args.batch_size,
-        corr_mode=corr_mode,
-        corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-        channels_last=args.channels_last,
-    )
+    flow = flow_from_args(args, device, raft_path, corr_mode)
     pipeline = AIGVDetPipeline(
         rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
         flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),

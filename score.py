@@ -39,12 +39,10 @@ from core.aigvdet import AIGVDetPipeline, load_classifier
 from core.aigvdet.preprocess import CROP_SIZE
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.whole_video import WholeVideoSettings
-from core.cli import add_corr_arguments, resolve_device, run_cli, str2bool
+from core.cli import add_corr_arguments, flow_from_args, resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.flow import DEFAULT_ITERS
-from core.flow.build import build_flow
 from core.flow.classical import METHODS as FLOW_METHODS
-from core.flow.corr_budget import gib_to_bytes
 from core.forensics.batch import BatchSettings, run_batch
 from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, video_rows, wait_for_parts
 from core.forensics.robustness import condition_summaries, plot_robustness, robustness_rows, write_robustness_csv
@@ -151,18 +149,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
     """The detectors and the fingerprint of everything that changes their results."""
     detectors, fingerprint = {}, {}
     if "aigvdet" in names:
-        flow = build_flow(
-            args.flow_method,
-            args.model,
-            device,
-            small=args.small,
-            mixed_precision=args.mixed_precision,
-            iters=args.iters,
-            batch_size=args.batch_size,
-            corr_mode=args.corr_mode,
-            corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-            channels_last=args.channels_last,
-        )
+        flow = flow_from_args(args, device)
         detectors["aigvdet"] = AIGVDetPipeline(
             rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
             flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow checkpoint (-mop)"),

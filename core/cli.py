@@ -10,7 +10,10 @@ from typing import Callable, Sequence
 import torch
 
 from core.errors import ToolkitError
-from core.flow.corr_budget import CORR_MODES, DEFAULT_CORR_MODE
+from core.flow.build import build_flow
+from core.flow.classical import ClassicalFlow
+from core.flow.corr_budget import CORR_MODES, DEFAULT_CORR_MODE, gib_to_bytes
+from core.flow.extractor import FlowExtractor
 from core.memory import reuse_freed_cpu_memory
 from core.runs.precision import PRECISIONS
 
@@ -101,4 +104,24 @@ def add_corr_arguments(parser: argparse.ArgumentParser) -> None:
         type=_gib,
         default=None,
         help="largest all-pairs correlation auto builds, in GiB (default: 4 on CPU, half the free memory on GPU)",
+    )
+
+
+def flow_from_args(
+    args: argparse.Namespace, device: torch.device, raft_path: str | None = None, corr_mode: str | None = None
+) -> FlowExtractor | ClassicalFlow:
+    """The flow extractor of the flow options the AIGVDet commands share (``--flow_method``, ``--model``,
+    ``--small``, ``--mixed_precision``, ``--iters``, ``--batch_size``, the correlation flags and, where the
+    command has it, ``--channels_last``); ``raft_path`` and ``corr_mode`` override ``--model`` and ``--corr_mode``."""
+    return build_flow(
+        args.flow_method,
+        raft_path or args.model,
+        device,
+        small=args.small,
+        mixed_precision=args.mixed_precision,
+        iters=args.iters,
+        batch_size=args.batch_size,
+        corr_mode=corr_mode or args.corr_mode,
+        corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
+        channels_last=getattr(args, "channels_last", False),
     )

@@ -35,12 +35,10 @@ import torch
 from tqdm import tqdm
 
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
-from core.cli import add_corr_arguments, resolve_device, run_cli
+from core.cli import add_corr_arguments, flow_from_args, resolve_device, run_cli
 from core.errors import ToolkitError
 from core.flow import FlowExtractor, flow_to_classifier_rgb
-from core.flow.build import build_flow
 from core.flow.classical import METHODS
-from core.flow.corr_budget import gib_to_bytes
 from core.flow.extractor import frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
@@ -151,17 +149,7 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    flow = build_flow(
-        args.flow_method,
-        args.model,
-        device,
-        small=args.small,
-        mixed_precision=args.mixed_precision,
-        iters=args.iters,
-        batch_size=args.batch_size,
-        corr_mode=args.corr_mode,
-        corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
-    )
+    flow = flow_from_args(args, device)
     items = labelled_videos(args.videos)[rank::world]
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
