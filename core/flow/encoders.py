@@ -17,7 +17,7 @@ NORM_KINDS = ("group", "batch", "instance", "none")
 class InstanceNorm2d(nn.InstanceNorm2d):
     """``nn.InstanceNorm2d`` (no affine, no running stats: nothing in the checkpoints) that on a channels-last
     input computes the same statistics as a group norm of one channel per group: PyTorch's CPU instance-norm
-    kernel reorders such an input and runs 3-5x slower than its group-norm kernel. Other inputs take the
+    kernel reorders such an input and runs several times slower than its group-norm kernel. Other inputs take the
     instance-norm kernel itself, so the default layout's numbers do not change."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
