@@ -180,8 +180,7 @@ def main(args: argparse.Namespace) -> int:
     device = resolve_device(args.use_cpu, args.device)
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
     corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
-    raft_path = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
-    flow = flow_from_args(args, device, raft_path, corr_mode)
+    flow = flow_from_args(args, device, corr_mode)
     pipeline = AIGVDetPipeline(
         rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
         flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),

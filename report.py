@@ -35,7 +35,7 @@ from core.checkpoints import WEIGHT_SOURCES
 from core.cli import resolve_device, run_cli
 from core.errors import InputError, ToolkitError
 from core.flow import DEFAULT_ITERS
-from core.flow.build import build_flow
+from core.flow.build import build_flow, raft_checkpoint
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.report import DetectorRun, build_report, write_report
@@ -65,7 +65,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     aigvdet = parser.add_argument_group("AIGVDet (as demo.py)")
     aigvdet.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     aigvdet.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    aigvdet.add_argument("--model", default=None, help="RAFT weights (default checkpoints/raft-things.pth)")
+    aigvdet.add_argument(
+        "--model",
+        default=None,
+        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
+    )
     aigvdet.add_argument("--small", action="store_true", help="RAFT-small (default checkpoints/raft-small.pth)")
     aigvdet.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft")
     aigvdet.add_argument("--iters", type=int, default=DEFAULT_ITERS)
@@ -102,7 +106,7 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     files = {"RGB classifier": args.model_original_path, "optical-flow classifier": args.model_optical_flow_path}
     flags = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
     if args.flow_method == "raft":
-        files["RAFT"] = args.model or ("checkpoints/raft-small.pth" if args.small else "checkpoints/raft-things.pth")
+        files["RAFT"] = raft_checkpoint(args.model, args.small)
     run = DetectorRun(AIGVDetPipeline.name, *AIGVDET, checkpoints=files)
     run.not_run = missing(files, flags)
     if run.not_run:

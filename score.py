@@ -42,6 +42,7 @@ from core.avforensics.whole_video import WholeVideoSettings
 from core.cli import add_corr_arguments, flow_from_args, resolve_device, run_cli, str2bool
 from core.errors import InputError
 from core.flow import DEFAULT_ITERS
+from core.flow.build import raft_checkpoint
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.batch import BatchSettings, run_batch
 from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, video_rows, wait_for_parts
@@ -88,7 +89,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     aigv = parser.add_argument_group("AIGVDet")
     aigv.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
     aigv.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    aigv.add_argument("--model", default="checkpoints/raft-things.pth", help="RAFT weights")
+    aigv.add_argument(
+        "--model",
+        default=None,
+        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
+    )
     aigv.add_argument(
         "--flow_method",
         choices=("raft", *FLOW_METHODS),
@@ -165,7 +170,9 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
         fingerprint["aigvdet"] = {
             "rgb": file_fingerprint(args.model_original_path),
             "flow_branch": file_fingerprint(args.model_optical_flow_path),
-            "flow": file_fingerprint(args.model) if args.flow_method == "raft" else args.flow_method,
+            "flow": file_fingerprint(raft_checkpoint(args.model, args.small))
+            if args.flow_method == "raft"
+            else args.flow_method,
             **{k: getattr(args, k) for k in ("small", "arch", "aug_norm", "iters", "mixed_precision", "threshold")},
             "crop_size": args.crop_size,
             "classifier_precision": args.classifier_precision,

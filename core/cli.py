@@ -10,7 +10,7 @@ from typing import Callable, Sequence
 import torch
 
 from core.errors import ToolkitError
-from core.flow.build import build_flow
+from core.flow.build import build_flow, raft_checkpoint
 from core.flow.classical import ClassicalFlow
 from core.flow.corr_budget import CORR_MODES, DEFAULT_CORR_MODE, gib_to_bytes
 from core.flow.extractor import FlowExtractor
@@ -108,14 +108,14 @@ def add_corr_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def flow_from_args(
-    args: argparse.Namespace, device: torch.device, raft_path: str | None = None, corr_mode: str | None = None
+    args: argparse.Namespace, device: torch.device, corr_mode: str | None = None
 ) -> FlowExtractor | ClassicalFlow:
-    """The flow extractor of the flow options the AIGVDet commands share (``--flow_method``, ``--model``,
-    ``--small``, ``--mixed_precision``, ``--iters``, ``--batch_size``, the correlation flags and, where the
-    command has it, ``--channels_last``); ``raft_path`` and ``corr_mode`` override ``--model`` and ``--corr_mode``."""
+    """The flow extractor of the flow options the AIGVDet commands share (``--flow_method``, ``--model``, else the
+    official checkpoint of the variant, ``--small``, ``--mixed_precision``, ``--iters``, ``--batch_size``, the
+    correlation flags and, where the command has it, ``--channels_last``); ``corr_mode`` overrides ``--corr_mode``."""
     return build_flow(
         args.flow_method,
-        raft_path or args.model,
+        raft_checkpoint(args.model, args.small),
         device,
         small=args.small,
         mixed_precision=args.mixed_precision,

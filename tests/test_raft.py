@@ -152,3 +152,11 @@ def test_instance_norm_on_channels_last_input_takes_the_group_norm_kernel_with_t
     fast = norm(x.contiguous(memory_format=torch.channels_last))
     assert fast.is_contiguous(memory_format=torch.channels_last)
     torch.testing.assert_close(fast, torch.nn.functional.instance_norm(x), atol=1e-5, rtol=1e-5)
+
+
+def test_the_default_raft_checkpoint_follows_the_variant():
+    from core.flow.build import raft_checkpoint
+
+    assert raft_checkpoint(None) == "checkpoints/raft-things.pth"
+    assert raft_checkpoint(None, small=True) == "checkpoints/raft-small.pth"  # score.py --small without --model
+    assert raft_checkpoint("mine.pth", small=True) == "mine.pth"

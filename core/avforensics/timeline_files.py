@@ -64,6 +64,8 @@ class TimelineWriter:
             writer = csv.writer(handle)
             writer.writerow(["second", "mean", "max", "steps"])
             for row in result.per_second(offset_s):
+                if row["count"] == 0:  # a second of only unpredicted steps (a clip of one step): no row
+                    continue
                 writer.writerow([int(row["second"]), repr(row["mean"]), repr(row["max"]), row["count"]])
         self._segments.append_rows(
             [

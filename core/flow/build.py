@@ -13,6 +13,12 @@ from core.flow.extractor import DEFAULT_ITERS, FlowExtractor, load_raft
 log = logging.getLogger(__name__)
 
 
+def raft_checkpoint(path: str | os.PathLike | None, small: bool = False) -> str:
+    """``path``, or where the official checkpoint of the variant goes: checkpoints/raft-things.pth (large) or
+    checkpoints/raft-small.pth (small)."""
+    return os.fspath(path) if path else f"checkpoints/raft-{'small' if small else 'things'}.pth"
+
+
 def build_flow(
     method: str,
     raft_path: str | os.PathLike,

@@ -126,7 +126,11 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--rgb_out", required=True, help="RGB frame root to write")
     parser.add_argument("--flow_out", required=True, help="optical-flow image root to write")
     parser.add_argument("--flow_method", choices=("raft", *METHODS), default="raft")
-    parser.add_argument("--model", default="checkpoints/raft-things.pth", help="RAFT weights")
+    parser.add_argument(
+        "--model",
+        default=None,
+        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
+    )
     parser.add_argument("--small", action="store_true", help="RAFT-small")
     parser.add_argument("--iters", type=int, default=20)
     parser.add_argument("--mixed_precision", action="store_true")
