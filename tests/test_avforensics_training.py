@@ -22,10 +22,13 @@ from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model, load_sync_model
 from core.avforensics.sync_transformer import SyncModel
-from core.avforensics.synthetic import write_synthetic_splits
+from core.avforensics.synthetic import render_clip, write_av, write_synthetic_splits
 from core.avforensics.training.cli import entry
 from core.checkpoints import load_weights
 from core.cli import run_cli
+from core.media.faces.clip import FacePlan, load_face_clips
+from core.media.faces.crop import BOX_SCALE, CENTRE_SHIFT, CROP_SCALE
+from core.media.faces.tracks import Chain, build_tracks
 
 SMALL = [
     "--frame_size",
@@ -325,3 +328,52 @@ def test_resume_refuses_other_architecture(synth, tmp_path):
     ]
     run(*base, "--width_div", 16)
     assert entry([str(a) for a in base] + ["--width_div", "8"]) == 1  # a CheckpointError, reported on one line
+
+
+def _face_box_for_crop(x0: float, y0: float, side: float) -> np.ndarray:
+    """The face box whose SyncNet-convention crop (core.media.faces.crop) is the square at (x0, y0) of ``side``."""
+    half = side / (2 * (1 + CROP_SCALE)) / BOX_SCALE
+    cx, cy = x0 + side / 2, y0 + BOX_SCALE * half - CENTRE_SHIFT * half
+    return np.array([cx - half, cy - half, cx + half, cy + half])
+
+
+@pytest.mark.parametrize("speaker_left", [True, False], ids=["speaker-left", "speaker-right"])
+@pytest.mark.parametrize("speaker_side", [24, 48], ids=["speaker-smaller", "speaker-larger"])
+def test_the_speaker_is_the_disc_the_tone_drives(trained, tmp_path, speaker_left, speaker_side):
+    """Two discs side by side, only one driven by the soundtrack's tone: the trained sync model picks that one as
+    the main face, whatever its side and size (the other disc is 36 px and follows another clip's envelope)."""
+    frames = 48
+    speaker, other = render_clip(401, frames, speaker_side), render_clip(402, frames, 36)
+    height = max(speaker_side, 36)
+    canvas = np.full((frames, height, speaker_side + 36 + 8, 3), 30, dtype=np.uint8)
+    left, right = (speaker, other) if speaker_left else (other, speaker)
+    left_side, right_side = left.frames.shape[1], right.frames.shape[1]
+    canvas[:, :left_side, :left_side] = left.frames
+    canvas[:, :right_side, left_side + 8 : left_side + 8 + right_side] = right.frames
+    path = write_av(tmp_path / "two_discs.mkv", canvas, speaker.audio)
+    squares = [(0.0, 0.0, left_side), (left_side + 8.0, 0.0, right_side)]
+    tracks = []
+    for x0, y0, side in squares:
+        chain = Chain(list(range(0, frames, 5)) + [frames - 1], start="video", end="video")
+        chain.boxes = [_face_box_for_crop(x0, y0, side) for _ in chain.frames]
+        chain.scores = [0.99] * len(chain.frames)
+        tracks.extend(build_tracks([chain], canvas.shape[2], height, frames))
+    plan = FacePlan("always", True, "ok", tracks, 25.0, False, frames)
+    detector = AVForensicsDetector.from_checkpoints(
+        CheckpointPaths(
+            trained["sync"] / "sync_model.pth",
+            trained["anomaly"] / "dist_regressive_model.pth",
+            trained["anomaly"] / "avfeature_regressive_model.pth",
+            trained["anomaly"] / "pca.npz",
+        ),
+        device="cpu",
+        progress=False,
+        face_crop="always",
+    )
+    faces = load_face_clips(path, plan, True, 32, None, 6, min_face_px=0, choose_speaker=detector.choose_speaker)
+    assert [face.face_status for face in faces] == ["ok", "ok"]
+    (main,) = [face for face in faces if face.main]
+    assert main.track_id == (0 if speaker_left else 1)
+    assert main.speaker_margin is not None and main.speaker_margin > 0.05
+    # The evidence computed to choose is the evidence scored: the main face's score is what a fresh pass gives.
+    assert detector.analyse_prepared(main).score == pytest.approx(detector.analyse(main.require()).scores.combined(0))

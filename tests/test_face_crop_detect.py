@@ -182,11 +182,15 @@ def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos
         "ok",
         "face too small",
         "face leaves the frame",
-        "several speakers",
+        "ok",
         "cut by a shot change",
     ]
     assert rows[0]["status"] == "ok" and rows[0]["face_crop"] == "0" and rows[0]["steps"] == "2"
-    assert all(math.isnan(float(r["score"])) and r["face_crop"] == "none" for r in rows[1:])
+    assert all(math.isnan(float(r["score"])) and r["face_crop"] == "none" for r in rows[1:3] + rows[4:])
+    # Two faces: the sync model chose the speaker and the row says how clearly (one face: no choice, NaN).
+    assert rows[3]["status"] == "ok" and rows[3]["face_crop"] in ("0", "1")
+    assert 0 <= float(rows[3]["speaker_sync"]) <= 1 and float(rows[3]["speaker_margin"]) >= 0
+    assert math.isnan(float(rows[0]["speaker_sync"])) and math.isnan(float(rows[0]["speaker_margin"]))
     assert "face too small: " in rows[1]["status"] and "need at least 80 px" in rows[1]["status"]
     assert np.isfinite(np.load(out / "testing_scores.npy")[0])
     with open(out / "face_tracks" / "0_good.csv", newline="") as handle:
@@ -197,11 +201,11 @@ def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos
     # The crop box follows the pasted face frame (224 px at x = 200 + 2i): centre within 5%, side within 8%.
     x0, x1 = float(track_rows[10]["x0"]), float(track_rows[10]["x1"])
     assert abs((x0 + x1) / 2 - (220 + 112)) < 0.05 * 224 and abs((x1 - x0) / 224 - 1) < 0.08
-    assert sorted(p.name for p in (out / "face_tracks").iterdir()) == ["0_good.csv"]
+    assert sorted(p.name for p in (out / "face_tracks").iterdir()) == ["0_good.csv", "3_two.csv"]
     with av.open(str(out / "face_crops" / "0_good_face0.mp4")) as container:
         stream = container.streams.video[0]
         assert (stream.width, stream.height) == (224, 224) and container.streams.audio
-    assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_good.npy"]
+    assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_good.npy", "3_two.npy"]
 
 
 def test_all_faces_gives_one_row_per_track(tmp_path, checkpoint_dir, face_videos):

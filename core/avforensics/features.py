@@ -33,7 +33,7 @@ from core.avforensics.scoring import (
 )
 from core.avforensics.sync_transformer import SyncModel
 from core.media.av_clip import FRAME_SIZE, AVClip, load_av_clip
-from core.media.faces.clip import FaceClip, FacePlan, load_face_clips, plan_face_crop
+from core.media.faces.clip import FaceClip, FacePlan, SpeakerChooser, load_face_clips, plan_face_crop
 from core.media.faces.detector import FaceDetector
 from core.media.in_memory import VideoSource, source_name
 from core.runs.progress import progress_bar
@@ -109,10 +109,15 @@ class SyncFeatureExtractor:
         return self.load_clips(path, audio_path)[0].require()
 
     def load_clips(
-        self, path: VideoSource, audio_path: str | os.PathLike | None = None, all_faces: bool = False
+        self,
+        path: VideoSource,
+        audio_path: str | os.PathLike | None = None,
+        all_faces: bool = False,
+        choose_speaker: SpeakerChooser | None = None,
     ) -> list[FaceClip]:
         """The clips ``face_crop`` gives for a video: the whole frame or the main face's crop, or one per face
-        track with ``all_faces``; face problems are items without a clip (their ``error`` says why)."""
+        track with ``all_faces``; face problems are items without a clip (their ``error`` says why).
+        ``choose_speaker``: how the main face is chosen among several (default: the largest)."""
         key = (source_name(path), getattr(path, "description", ""))  # a perturbed copy is not its original
         plan = None if self.face_plans is None else self.face_plans.get(key)
         if plan is None or plan.mode != self.face_crop:
@@ -122,7 +127,14 @@ class SyncFeatureExtractor:
             if self.face_plans is not None:
                 self.face_plans[key] = plan
         return load_face_clips(
-            path, plan, all_faces, self.frame_size, self.frames_needed, WINDOW_FRAMES + 1, audio_path
+            path,
+            plan,
+            all_faces,
+            self.frame_size,
+            self.frames_needed,
+            WINDOW_FRAMES + 1,
+            audio_path,
+            choose_speaker=choose_speaker,
         )
 
     def _batches(self, total: int, size: int, what: str, unit: str = "step") -> Iterator[int]:

@@ -21,6 +21,7 @@ from core.avforensics.illustrations import clip_illustrations
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_scores
+from core.avforensics.speaker import choose_speaker
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
 from core.avforensics.whole_video import WholeVideoResult, WholeVideoSettings, score_whole_video
@@ -155,7 +156,12 @@ class AVForensicsDetector:
     def load_clips(
         self, path: str | os.PathLike, audio_path: str | os.PathLike | None = None, all_faces: bool = False
     ) -> list[FaceClip]:
-        return self.features.load_clips(path, audio_path, all_faces)
+        """The video's clips; with several faces, the main one is the speaker (:mod:`core.avforensics.speaker`)."""
+        return self.features.load_clips(path, audio_path, all_faces, self.choose_speaker)
+
+    def choose_speaker(self, faces: list[FaceClip]) -> FaceClip:
+        """The face whose mouth goes with the voice, by this detector's sync model."""
+        return choose_speaker(faces, self.features.extract)
 
     def truncation(self, clip: AVClip) -> str | None:
         """``truncated: decoded N of M frames`` when the file gave markedly fewer of the frames the detector needs
@@ -165,9 +171,10 @@ class AVForensicsDetector:
         return frame_shortfall(clip.path, clip.decoded_frames, needed=self.frames_needed, fps=TARGET_FPS)
 
     @torch.no_grad()
-    def analyse(self, clip: AVClip) -> VideoAnalysis:
-        """Logits, PCA features and both sequence scores of one decoded clip."""
-        logits, features = self.features.extract(clip)
+    def analyse(self, clip: AVClip, extracted: tuple[np.ndarray, np.ndarray] | None = None) -> VideoAnalysis:
+        """Logits, PCA features and both sequence scores of one decoded clip (``extracted``: its sync evidence,
+        when already computed, e.g. while choosing the speaker)."""
+        logits, features = self.features.extract(clip) if extracted is None else extracted
         pca_features = self.pca.transform(features)
         if self.whole_video is not None:
             scores, whole = score_whole_video(
@@ -209,13 +216,17 @@ class AVForensicsDetector:
     def analyse_prepared(self, face: FaceClip) -> Evidence:
         """The model half of ``analyse_video``, on what ``prepare_video`` decoded."""
         clip = face.require()
-        analysis = self.analyse(clip)
+        analysis = self.analyse(clip, face.evidence)
         evidence = evidence_of(clip, analysis, self.lam)
         truncated = self.truncation(clip)
         if truncated:
             evidence.warnings.append(truncated)
         if self.features.face_crop != "never":
             evidence.details.update(face_crop=face.face_crop, face_status=face.face_status)
+            if face.speaker_sync is not None:
+                evidence.details.update(speaker_sync=face.speaker_sync, speaker_margin=face.speaker_margin)
+            if face.coverage:
+                evidence.details["coverage"] = [stretch.as_dict() for stretch in face.coverage]
         if self.illustrate:
             evidence.illustrations = clip_illustrations(face, clip)
         return evidence

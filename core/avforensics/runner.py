@@ -11,6 +11,9 @@ Outputs in ``output_dir``:
   (``<index>_<stem>_face<track>.npy`` per face track with ``all_faces``);
 * with ``whole_video``: ``score_max, score_mean`` columns in ``scores.csv`` (over the sliding windows; ``score``
   stays the first window's), ``timelines/`` and ``segments.csv`` (:mod:`core.avforensics.timeline_files`);
+* with ``face_crop`` always or ``all_faces``: ``speaker_sync, speaker_margin`` columns: when several faces could
+  be scored, the mean probability of offset 0 the sync model gave each track, and the main track's lead over
+  the next (:mod:`core.avforensics.speaker`); NaN where there was no choice to make;
 * with ``save_face_tracks`` / ``save_face_crops``: see :mod:`core.avforensics.face_outputs`.
 
 ``scores.csv`` also says what was scored: ``face_crop`` (``none``: the whole frame, or the face track's
@@ -68,6 +71,16 @@ class RunSettings:
     fingerprint_extra: dict[str, Any] = field(default_factory=dict)  # more settings that change the outputs
 
 
+SPEAKER_COLUMNS = ("speaker_sync", "speaker_margin")
+
+
+def speaker_values(face: FaceClip) -> tuple[float, float]:
+    """How the speaker was chosen, for its row (NaN where no choice was made: one face, or the whole frame)."""
+    sync = math.nan if face.speaker_sync is None else face.speaker_sync
+    margin = math.nan if face.speaker_margin is None else face.speaker_margin
+    return sync, margin
+
+
 def _load(
     path: str, detector: AVForensicsDetector, audio_from_wav: bool = False, all_faces: bool = False
 ) -> list[FaceClip]:
@@ -85,7 +98,7 @@ def _load(
 def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[float, int, str, VideoAnalysis | None]:
     """(score, steps, status, analysis) of one clip; status ``ok`` or why there is no score (NaN)."""
     try:
-        analysis = detector.analyse(face.require())
+        analysis = detector.analyse(face.require(), face.evidence)
     except InputError as exc:
         log.warning("%s: skipped, %s", path, exc)
         return math.nan, 0, str(exc), None
@@ -142,18 +155,25 @@ def run_detection(
             **settings.fingerprint_extra,
         },
     )
+    face_crop = detector_kwargs.get("face_crop", "never") != "never"
+    # The speaker columns where face crops were asked for; the default (auto) table keeps its columns.
+    speaker_columns = detector_kwargs.get("face_crop") == "always" or (face_crop and settings.all_faces)
     writer = ResultWriter(
         settings.output_dir,
         inputs,
         settings.save_distributions,
         extra_columns,
-        ("score_max", "score_mean") if whole else (),
+        (*(("score_max", "score_mean") if whole else ()), *(SPEAKER_COLUMNS if speaker_columns else ())),
         fingerprint,
         settings.overwrite,
         settings.all_faces,
     )
     todo = [index for index, path in enumerate(inputs) if path not in writer.done]
-    timelines = TimelineWriter(settings.output_dir, writer.done, not writer.table.resumed) if whole else None
+    timelines = (
+        TimelineWriter(settings.output_dir, writer.done, not writer.table.resumed, coverage=face_crop)
+        if whole
+        else None
+    )
     face_outputs = FaceOutputs(settings.output_dir, settings.save_face_tracks, settings.save_face_crops)
     load_options = (settings.audio_from_wav, settings.all_faces)
     pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
@@ -182,10 +202,12 @@ def run_detection(
                         if whole_result is None
                         else (whole_result.score_max, whole_result.score_mean)
                     )
+                    if speaker_columns:
+                        extra = (*extra, *speaker_values(face))
                     logits = analysis.logits if analysis is not None else None
                     # The table's row last: a video is done (skipped by a rerun) only once its other files are.
                     if timelines is not None and whole_result is not None:
-                        timelines.add(index, path, whole_result, face.face_crop, face.start_s, suffix)
+                        timelines.add(index, path, whole_result, face.face_crop, face.start_s, suffix, face.coverage)
                     if analysis is not None:
                         face_outputs.add(index, path, face)
                     writer.add(index, path, score, steps, status, logits, face, extra, suffix)

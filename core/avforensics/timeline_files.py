@@ -5,7 +5,10 @@
   how many windows were averaged into it;
 * ``timelines/<index>_<stem>_per_second.csv``: ``second, mean, max, steps`` -- the curve summarised per second;
 * ``segments.csv``: ``path, track, start_s, end_s, peak, mean`` -- the localised segments of every video, in
-  input order (``track``: ``none`` for the whole frame, or the face track's id).
+  input order (``track``: ``none`` for the whole frame, or the face track's id);
+* ``coverage.csv`` (face cropping only): ``path, track, start_s, end_s, status, other_track`` -- every stretch of
+  each scored face track's video: ``scored``, or why not (``no face``, ``another face`` with the other track's id,
+  or the face status of a track that cannot be scored), from :mod:`core.media.faces.coverage`.
 
 Like the other outputs, each video's rows are written and flushed as soon as it is scored. A resumed run
 (:mod:`core.avforensics.result_files`) keeps the segments of the videos already scored and drops those of a
@@ -16,14 +19,16 @@ from __future__ import annotations
 
 import csv
 import math
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from core.avforensics.whole_video import WholeVideoResult
+from core.media.faces.coverage import SCORED, Stretch
 from core.runs.atomic import atomic_open
 from core.runs.result_table import ResultTable
 
 SEGMENT_COLUMNS = ["path", "track", "start_s", "end_s", "peak", "mean"]
+COVERAGE_COLUMNS = ["path", "track", "start_s", "end_s", "status", "other_track"]
 NO_TRACK = "none"
 
 
@@ -32,13 +37,22 @@ def _number(value: float) -> str:
 
 
 class TimelineWriter:
-    def __init__(self, output_dir: Path, done: Collection[str] = (), overwrite: bool = True) -> None:
-        """``done``: paths scored by an earlier run whose segments are kept (others' are dropped)."""
+    def __init__(
+        self, output_dir: Path, done: Collection[str] = (), overwrite: bool = True, coverage: bool = False
+    ) -> None:
+        """``done``: paths scored by an earlier run whose segments are kept (others' are dropped); ``coverage``:
+        write ``coverage.csv`` too (face cropping)."""
         self.timeline_dir = output_dir / "timelines"
         self.timeline_dir.mkdir(parents=True, exist_ok=True)
-        # A companion of scores.csv: its settings record covers this table.
+        # Companions of scores.csv: its settings record covers these tables.
         self._segments = ResultTable(output_dir / "segments.csv", SEGMENT_COLUMNS, ["path", "track"], None, overwrite)
         self._segments.retain(lambda row: row["path"] in done)
+        self._coverage = None
+        if coverage:
+            self._coverage = ResultTable(
+                output_dir / "coverage.csv", COVERAGE_COLUMNS, ["path", "track", "start_s"], None, overwrite
+            )
+            self._coverage.retain(lambda row: row["path"] in done)
 
     def add(
         self,
@@ -48,8 +62,9 @@ class TimelineWriter:
         track: str = NO_TRACK,
         offset_s: float = 0.0,
         suffix: str = "",
+        coverage: Sequence[Stretch] = (),
     ) -> Path:
-        """Write one clip's timeline files and segment rows; returns the timeline CSV's path.
+        """Write one clip's timeline files, segment rows and coverage rows; returns the timeline CSV's path.
 
         ``offset_s``: where the clip starts in the video (a face track's first frame), added to every time so
         times are the video's; ``suffix`` tells apart the files of several face tracks of one video."""
@@ -78,7 +93,21 @@ class TimelineWriter:
             ]
             for segment in result.segments
         )
+        if self._coverage is not None:
+            self._coverage.append_rows(
+                [
+                    path,
+                    track,
+                    f"{stretch.start_s:.2f}",
+                    f"{stretch.end_s:.2f}",
+                    stretch.status,
+                    "" if stretch.status == SCORED or stretch.track is None else stretch.track,
+                ]
+                for stretch in coverage
+            )
         return timeline
 
     def close(self) -> None:
         self._segments.close()
+        if self._coverage is not None:
+            self._coverage.close()

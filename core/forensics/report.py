@@ -111,12 +111,23 @@ def localised_segments(evidence: Evidence) -> tuple[list[dict], str | None]:
     return [s.as_dict() for s in segments], f"runs of '{name}' at or above the threshold {evidence.threshold:g}"
 
 
+def coverage_label(stretch: dict) -> str:
+    """A coverage stretch's status for a reader, e.g. ``another face (track 2)``."""
+    track = stretch.get("track")
+    return stretch["status"] + (f" (track {track})" if track is not None else "")
+
+
 def _statuses(evidence: Evidence) -> list[str]:
     """Statuses in a detector's details a reader must see (a face problem, an analysis limited to samples)."""
     notes = []
     face_status = evidence.details.get("face_status")
     if face_status not in (None, "ok", "whole frame"):
         notes.append(f"face: {face_status} (the whole frame was scored)")
+    unscored = [stretch for stretch in evidence.details.get("coverage", []) if stretch["status"] != "scored"]
+    if unscored:
+        notes.append(
+            "not scored: " + ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f} s ({coverage_label(s)})" for s in unscored)
+        )
     analysis = evidence.details.get("analysis")
     if analysis:
         if analysis.get("sample_pairs"):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -38,10 +39,29 @@ def timeline_png(
     segments: Sequence[Mapping[str, float]],
     ylabel: str,
     title: str = "",
+    unscored: Sequence[Mapping[str, Any]] = (),
 ) -> bytes:
-    """Each 1-D curve as steps (a sample holds until the next), the threshold dashed, segments as red bars."""
+    """Each 1-D curve as steps (a sample holds until the next), the threshold dashed, segments as red bars, and
+    ``unscored`` stretches (``start_s``, ``end_s``, ``status``) hatched grey with their status."""
     figure = Figure(figsize=(9.5, 3.0))
     axes = figure.subplots()
+    for index, stretch in enumerate(unscored):
+        axes.axvspan(
+            stretch["start_s"],
+            stretch["end_s"],
+            color="0.85",
+            hatch="//",
+            lw=0,
+            label="not scored" if index == 0 else None,
+        )
+        axes.annotate(
+            stretch["status"],
+            ((stretch["start_s"] + stretch["end_s"]) / 2, 0.02),
+            xycoords=("data", "axes fraction"),
+            ha="center",
+            fontsize=7,
+            color="0.35",
+        )
     for name, series in curves.items():
         strong = name == primary
         axes.step(

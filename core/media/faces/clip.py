@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import os
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 import av
 import numpy as np
@@ -30,8 +30,10 @@ import numpy as np
 from core.errors import InputError
 from core.media.audio import SAMPLE_RATE, NoAudioTrack, decode_audio_stream, frames_to_samples
 from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip, ClipTooShort, frames_at_rate, load_av_clip
+from core.media.faces.coverage import Stretch, face_coverage
 from core.media.faces.crop import crop_frame
 from core.media.faces.detector import FaceDetector
+from core.media.faces.people import join_across_cuts
 from core.media.faces.status import (
     MIN_FACE_PX,
     FaceTrackError,
@@ -62,9 +64,10 @@ class FacePlan:
     source_fps: float = 0.0
     resampled: bool = False
     decoded_frames: int = -1  # source frames (at 25 fps) the tracking pass decoded; -1 unknown
+    cuts: list[int] = field(default_factory=list)  # first frame of each new shot (tracking's shot cuts)
 
 
-@dataclass
+@dataclass(eq=False)
 class FaceClip:
     """One clip to score, or why a face could not give one (``clip`` None, ``error`` set)."""
 
@@ -74,6 +77,13 @@ class FaceClip:
     track: FaceTrack | None = None
     error: Exception | None = None  # an InputError for a face or input problem
     main: bool = True  # the video's main track (or its only clip): the one that gives the video's score
+    # How well its mouth goes with the voice, when a detector chose the speaker among several faces
+    # (a chooser given to load_face_clips): its measure for this track, and the main track's lead over the next.
+    speaker_sync: float | None = None
+    speaker_margin: float | None = None
+    evidence: object | None = None  # what the chooser computed on the clip, for the detector to reuse
+    # The tracked frames from this clip's point of view: scored, or why not (core.media.faces.coverage).
+    coverage: list[Stretch] = field(default_factory=list)
 
     @property
     def start_s(self) -> float:
@@ -153,13 +163,22 @@ def plan_face_crop(
         return FacePlan(mode, crop=False)
     config = config or TrackConfig()
     info: dict = {}
+    tracking: dict = {}
     try:
         _check_path(path, audio_path)
-        tracks = track_faces(source_frames(path, TARGET_FPS, max_frames, info), TARGET_FPS, detector, config)
+        frames = source_frames(path, TARGET_FPS, max_frames, info)
+        tracks = join_across_cuts(track_faces(frames, TARGET_FPS, detector, config, tracking))
     except av.FFmpegError as exc:
         raise InputError(f"cannot decode: {exc}") from None
     plan = FacePlan(
-        mode, True, "ok", tracks, info.get("source_fps", 0.0), info.get("resampled", False), info.get("decoded", -1)
+        mode,
+        True,
+        "ok",
+        tracks,
+        info.get("source_fps", 0.0),
+        info.get("resampled", False),
+        info.get("decoded", -1),
+        tracking.get("cuts", []),
     )
     if mode == "auto":
         if looks_like_face_crop(tracks):
@@ -251,6 +270,9 @@ def _track_clips(
         )
 
 
+SpeakerChooser = Callable[[Sequence[FaceClip]], FaceClip]
+
+
 def load_face_clips(
     path: str | os.PathLike,
     plan: FacePlan,
@@ -261,24 +283,28 @@ def load_face_clips(
     audio_path: str | os.PathLike | None = None,
     min_face_px: float = MIN_FACE_PX,
     sample_rate: int = SAMPLE_RATE,
+    choose_speaker: SpeakerChooser | None = None,
 ) -> list[FaceClip]:
     """The clips ``plan`` asks for: the whole frame; the main track's crop; or, with ``all_faces``, one per track.
 
-    Face problems become items without a clip (``error`` says why; the run goes on); a file that cannot be
-    read raises :class:`InputError` as ``load_av_clip`` does.
+    The main track is the speaker's. Without ``choose_speaker`` it is the largest face
+    (:func:`core.media.faces.status.select_main_track`, which gives up when two comparable faces share the
+    screen); with it, every usable track is cropped and ``choose_speaker`` (a detector that can tell whose mouth
+    goes with the voice) picks among their clips. Face problems become items without a clip (``error`` says why;
+    the run goes on); a file that cannot be read raises :class:`InputError` as ``load_av_clip`` does.
     """
     if not plan.crop:
         clip = load_av_clip(path, size, max_frames=max_frames, min_frames=min_frames, audio_path=audio_path)
         return [FaceClip(clip, plan.face_status)]
     tracks = plan.tracks
-    if not all_faces:
+    if not tracks:
+        return [FaceClip(None, NoFace.status, error=NoFace("no face found"))]
+    if not all_faces and choose_speaker is None:
         try:
             chosen = select_main_track(tracks, min_face_px, min_frames)
         except FaceTrackError as exc:
             return [FaceClip(None, exc.status, error=exc)]
         items = [FaceClip(None, "ok", tracks.index(chosen), chosen)]
-    elif not tracks:
-        return [FaceClip(None, NoFace.status, error=NoFace("no face found"))]
     else:
         main = main_track(tracks)
         items = []
@@ -289,6 +315,12 @@ def load_face_clips(
             except FaceTrackError as exc:
                 item.face_status, item.error = exc.status, exc
             items.append(item)
+        if not all_faces and all(item.error is not None for item in items):
+            # No track is usable: the reason is the one the largest face gives.
+            try:
+                select_main_track(tracks, min_face_px, min_frames)
+            except FaceTrackError as exc:
+                return [FaceClip(None, exc.status, error=exc)]
     _track_clips(
         path,
         plan,
@@ -299,4 +331,20 @@ def load_face_clips(
         audio_path,
         sample_rate,
     )
-    return items
+    scored = [item for item in items if item.clip is not None]
+    if choose_speaker is not None and scored:
+        speaker = choose_speaker(scored) if len(scored) > 1 else scored[0]
+        for item in items:
+            item.main = item is speaker
+    for item in items:
+        span = None if item.clip is None else (item.clip.first_frame, item.clip.first_frame + item.clip.num_frames)
+        frames = plan.decoded_frames if plan.decoded_frames >= 0 else max(track.video_frames for track in tracks)
+        item.coverage = face_coverage(tracks, frames, item.track_id, span, min_face_px, min_frames)
+    if all_faces:
+        return items
+    main_items = [item for item in items if item.main and item.clip is not None]
+    if main_items:
+        return main_items[:1]
+    # The main track gave no clip (e.g. too short once the audio ends): say why.
+    failed = next((item for item in items if item.main), items[0])
+    return [failed]

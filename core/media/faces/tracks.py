@@ -30,6 +30,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from core.errors import InputError
+from core.media.faces.appearance import face_appearance
 from core.media.faces.crop import crop_boxes, crop_track
 from core.media.faces.detector import FaceDetector
 from core.media.shots import frame_histogram, histogram_distance
@@ -55,9 +56,13 @@ class TrackConfig:
     min_track_frames: int = MIN_TRACK_FRAMES
 
 
-@dataclass
+@dataclass(eq=False)  # identity, not field-wise: the fields are arrays (== on them is elementwise, or fails)
 class FaceTrack:
-    """One face over consecutive frames. Boxes are [x1, y1, x2, y2] in source pixels."""
+    """One face over consecutive frames. Boxes are [x1, y1, x2, y2] in source pixels.
+
+    A track joined across shot cuts (:mod:`core.media.faces.people`) lists the first frames of its later shots
+    in ``cuts``; its boxes were smoothed shot by shot, so its crop jumps with the picture at each cut.
+    """
 
     frames: np.ndarray  # (T,) consecutive frame indices
     boxes: np.ndarray  # (T, 4) detected, or interpolated between detections
@@ -70,6 +75,8 @@ class FaceTrack:
     frame_height: int
     video_frames: int
     skipped: str | None = None
+    appearance: np.ndarray | None = None  # mean colour descriptor of its detections (people.face_appearance)
+    cuts: tuple[int, ...] = ()  # shot cuts inside the track (joined tracks only)
 
     def __repr__(self) -> str:
         reason = f", skipped: {self.skipped}" if self.skipped else ""
@@ -107,6 +114,7 @@ class Chain:
     scores: list[float] = field(default_factory=list)
     start: str = "appeared"
     end: str = "lost"
+    appearances: list[np.ndarray] = field(default_factory=list)  # per detection, when the detections carry one
 
     def predict(self, frame: int) -> np.ndarray:
         """Box at ``frame`` extrapolated at the speed between the last two detections, at most one step ahead
@@ -145,7 +153,9 @@ def link_detections(
     max_size_ratio: float = 1.5,
     max_shift: float = 0.5,
 ) -> list[Chain]:
-    """Link per-frame detections (N, 5) into chains; ``cuts`` are the first frames of new shots.
+    """Link per-frame detections (N, 5 + D) into chains; ``cuts`` are the first frames of new shots.
+
+    Columns: the box, the detector's score, then an optional D-long appearance descriptor kept with the chain.
 
     A detection continues a chain when it overlaps the chain's extrapolated box by ``iou_threshold`` or
     its centre is within ``max_shift`` of the box's larger side, and the sides differ by at most
@@ -167,7 +177,8 @@ def link_detections(
                 continue
             active.remove(chain)
             done.append(chain)
-        dets = np.asarray(detections[frame], dtype=np.float64).reshape(-1, 5)
+        dets = np.asarray(detections[frame], dtype=np.float64)
+        dets = dets.reshape(-1, dets.shape[-1] if dets.ndim == 2 else 5)
         matched_dets: set[int] = set()
         matched_chains: set[int] = set()
         if active and len(dets):
@@ -190,6 +201,7 @@ def link_detections(
                 active[c].frames.append(frame)
                 active[c].boxes.append(dets[d, :4])
                 active[c].scores.append(float(dets[d, 4]))
+                active[c].appearances.append(dets[d, 5:])
         new_dets = [d for d in range(len(dets)) if d not in matched_dets]
         jumped_to: set[int] = set()
         for c, chain in enumerate(list(active)):
@@ -207,7 +219,7 @@ def link_detections(
                     break
         for d in new_dets:
             start = "video" if frame == 0 else "cut" if frame in cut_set else "jump" if d in jumped_to else "appeared"
-            active.append(Chain([frame], [dets[d, :4]], [float(dets[d, 4])], start=start))
+            active.append(Chain([frame], [dets[d, :4]], [float(dets[d, 4])], start=start, appearances=[dets[d, 5:]]))
     last_frame = max(detections) if detections else -1
     for chain in active:
         chain.end = "video" if chain.frames[-1] == last_frame else "lost"
@@ -280,9 +292,22 @@ def build_tracks(
         skipped = None
         if len(frames) < config.min_track_frames:
             skipped = f"too short: {len(frames)} frames, need {config.min_track_frames}"
+        described = [a for a in chain.appearances if a.size]
+        appearance = np.mean(described, axis=0) if described else None
         tracks.append(
             FaceTrack(
-                frames, boxes, scores, detected, smoothed, chain.start, chain.end, width, height, video_frames, skipped
+                frames,
+                boxes,
+                scores,
+                detected,
+                smoothed,
+                chain.start,
+                chain.end,
+                width,
+                height,
+                video_frames,
+                skipped,
+                appearance,
             )
         )
     return tracks
@@ -293,9 +318,11 @@ def track_faces(
     fps: float = 25.0,
     detector: FaceDetector | None = None,
     config: TrackConfig = TrackConfig(),
+    info: dict | None = None,
 ) -> list[FaceTrack]:
     """Detect, link and smooth the faces of a video given as RGB uint8 frames (H, W, 3) -> all tracks.
 
+    ``info``, when given, receives ``cuts`` (the first frame of each new shot) and ``frames`` (how many were seen).
     Raises :class:`InputError` when there are no frames or their size changes.
     """
     detector = detector or FaceDetector()
@@ -316,7 +343,11 @@ def track_faces(
 
     def flush() -> None:
         found = detector.detect_prepared(list(queued.values()), shape)
-        detections.update(zip(queued, found))
+        for (index, small), boxes in zip(queued.items(), found):
+            # Each detection's colour descriptor, from the small copy at hand (joins a person's tracks across cuts).
+            scale = np.array([small.shape[1] / shape[1], small.shape[0] / shape[0]] * 2)
+            described = [face_appearance(small, box[:4] * scale) for box in boxes]
+            detections[index] = np.concatenate([boxes, np.stack(described)], axis=1) if described else boxes
         queued.clear()
 
     count = 0
@@ -351,6 +382,8 @@ def track_faces(
         config.max_shift,
     )
     tracks = build_tracks(chains, shape[1], shape[0], count, fps, config)
+    if info is not None:
+        info.update(cuts=list(cuts), frames=count)
     log.info(
         "%d frames, %d detected, %d shot cuts, %d face tracks (%d too short)",
         count,
