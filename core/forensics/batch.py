@@ -149,6 +149,11 @@ def _row(
     }
     if track is not None:
         row.update(face_track=track[0], main_face=int(track[1]))
+        # How the speaker was chosen among several faces (the face-track detector's details; empty: no choice).
+        details = next((e.details for e, _, _ in results.values() if e is not None and "speaker_sync" in e.details), {})
+        for key in ("speaker_sync", "speaker_margin"):
+            value = details.get(key)
+            row[key] = "" if value is None else repr(float(value))
     facts = next((e.facts for e, _, _ in results.values() if e is not None), None)
     row.update(
         width=facts.width if facts else "",

@@ -36,7 +36,7 @@ RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 VIDEO_COLUMNS = ["index", "condition", "path", "label", "subset", "perturbation", "width", "height", "fps"]
 DETECTOR_FIELDS = ["score", "status", "seconds", "frames", "threshold"]
-TRACK_COLUMNS = ["face_track", "main_face"]
+TRACK_COLUMNS = ["face_track", "main_face", "speaker_sync", "speaker_margin"]
 _INTEGER = {"index", "condition", "label", "width", "height", "main_face"}
 _FLOAT = {"fps"}
 
