@@ -374,6 +374,6 @@ def test_the_speaker_is_the_disc_the_tone_drives(trained, tmp_path, speaker_left
     assert [face.face_status for face in faces] == ["ok", "ok"]
     (main,) = [face for face in faces if face.main]
     assert main.track_id == (0 if speaker_left else 1)
-    assert main.speaker_margin is not None and main.speaker_margin > 0.05
+    assert main.speaker_margin is not None and main.speaker_margin > 0.3  # measured: 0.67-0.79
     # The evidence computed to choose is the evidence scored: the main face's score is what a fresh pass gives.
     assert detector.analyse_prepared(main).score == pytest.approx(detector.analyse(main.require()).scores.combined(0))
