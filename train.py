@@ -2,7 +2,7 @@ r"""Train one AIGVDet branch (RGB frames or optical-flow images) as the referenc
 
 Data: <dataset_root>/train/<dataset>/{0_real,1_fake}/<video>/<frame>.png for training and
 <dataset_root>/val/<dataset_test>/... for validation (dataset_root defaults to data/). Settings are the
-reference's (see core/training/config.py), overridden by --config FILE.yaml and then by trailing KEY VALUE
+reference's (see core/aigvdet/training/config.py), overridden by --config FILE.yaml and then by trailing KEY VALUE
 pairs; lists are comma separated. Runs go to data/exp/<exp_name>/ (config.yaml, logs.txt, metrics.csv,
 ckpt/model_epoch_{latest,best,N}.pth loadable by test.py and demo.py).
 
