@@ -51,6 +51,7 @@ from pathlib import Path
 import torch
 
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.result_files import unscored_reasons
 from core.avforensics.runner import ExtraColumns, RunSettings, run_detection
 from core.avforensics.whole_video import WholeVideoSettings
 from core.cli import resolve_device, run_cli
@@ -250,6 +251,7 @@ def main(args: argparse.Namespace) -> int:
             args.bootstrap,
             args.plot,
             "anomaly score (higher: more likely fake)",
+            unscored_reasons(settings.output_dir),
         )
         for key in ("auc", "ap", "eer", "acc", "tnr", "tpr"):
             print(f"{key}:{summary[key] if summary[key] is not None else 'undefined'}")

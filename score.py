@@ -45,7 +45,15 @@ from core.flow import DEFAULT_ITERS
 from core.flow.build import raft_checkpoint
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.batch import BatchSettings, run_batch
-from core.forensics.batch_table import RESULTS_CSV, clear_done, mark_done, merge_parts, video_rows, wait_for_parts
+from core.forensics.batch_table import (
+    RESULTS_CSV,
+    clear_done,
+    mark_done,
+    merge_parts,
+    scored,
+    video_rows,
+    wait_for_parts,
+)
 from core.forensics.robustness import condition_summaries, plot_robustness, robustness_rows, write_robustness_csv
 from core.media.faces.clip import FACE_CROPS
 from core.media.perturb import LEVELS, Perturbation, parse_perturbations
@@ -54,6 +62,7 @@ from core.runs import atomic
 from core.runs.distributed import barrier, process_group
 from core.runs.precision import PRECISIONS
 from core.runs.result_table import file_fingerprint
+from core.runs.status import TRUNCATED, Status
 
 log = logging.getLogger("score")
 
@@ -215,8 +224,7 @@ def write_summaries(args: argparse.Namespace, rows: list[dict], columns: list[st
 
         for name in {n for per in summaries.values() for n in per}:
             kept = [r for r in video_rows(rows) if r["perturbation"] == rows[0]["perturbation"]]
-            kept = [r for r in kept if r[f"{name}_status"] == "ok"]
-            kept = [r for r in kept if r["label"] != ""]
+            kept = [r for r in kept if r["label"] != "" and scored(r, name)]  # the AUC's videos, truncated too
             plot_scores(
                 [int(r["label"]) for r in kept],
                 [float(r[f"{name}_score"]) for r in kept],
@@ -274,9 +282,13 @@ def main(args: argparse.Namespace) -> int:
     rows = merge_parts(output_dir)
     columns = list(rows[0]) if rows else []
     print(f"{len(rows)} rows: {output_dir / RESULTS_CSV} (and results.parquet)")
-    failed = [row for row in rows if any(row[c] != "ok" for c in columns if c.endswith("_status"))]
+    statuses = [[Status.parse(row[c]) for c in columns if c.endswith("_status")] for row in rows]
+    failed = sum(not all(s.has_score() for s in row) for row in statuses)
     if failed:
-        print(f"{len(failed)} row(s) with a failed detector (see the *_status columns)")
+        print(f"{failed} row(s) with a failed detector (see the *_status columns)")
+    truncated = sum(any(s.kind == TRUNCATED for s in row) for row in statuses)
+    if truncated:
+        print(f"{truncated} row(s) scored from a truncated file (the part that decoded)")
     write_summaries(args, rows, columns)
     json_path = output_dir / "run.json"
     atomic.write_json(json_path, {"args": vars(args), "pid": os.getpid()}, indent=2, default=str)

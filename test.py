@@ -39,6 +39,7 @@ from core.metrics.classification import LOW_FPRS, summarize
 from core.runs import atomic
 from core.runs.precision import PRECISIONS
 from core.runs.result_table import SettingsMismatch, file_fingerprint
+from core.runs.status import skipped_record
 from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("test")
@@ -203,7 +204,7 @@ def main(args: argparse.Namespace) -> int:
     labels, scores = [v.label for v in videos], [v.predict for v in videos]
     summary = summarize(labels, scores, args.threshold, bootstrap=args.bootstrap)
     summary["frame_level"] = frame_level_summaries(videos, args.threshold)
-    summary["skipped"] = [{"name": s.name, "label": s.label, "reason": s.reason} for s in skipped]
+    summary["skipped"] = [skipped_record(s.name, s.label, s.reason) for s in skipped]
     summary_path.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(summary_path, json.dumps(summary, indent=2))
     if not videos:

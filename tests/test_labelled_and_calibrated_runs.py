@@ -113,7 +113,7 @@ def test_detect_with_labels_and_calibration(tmp_path, av_checkpoints, av_clips, 
     assert {k: summary[k] for k in ("auc", "ap", "tp", "tn", "threshold")} == {
         k: expected[k] for k in ("auc", "ap", "tp", "tn", "threshold")
     }
-    assert summary["skipped"] == [{"path": str(tmp_path / "missing.mp4"), "label": 1}]
+    assert summary["skipped"] == [{"video": str(tmp_path / "missing.mp4"), "label": 1, "reason": "file not found"}]
     assert summary["threshold_source"] == "calibration"
     assert sorted(p.name for p in (out / "plots").iterdir()) == ["histogram.png", "roc.png"]
     assert f"auc:{summary['auc']}" in capsys.readouterr().out
@@ -125,7 +125,7 @@ def test_labels_only_give_threshold_free_metrics_and_a_label_column():
     assert result_columns(None, None) is None
     summary = labelled_summary(["a", "b", "c"], [0, 1, 1], np.array([0.5, 2.0, np.nan]))
     assert summary["auc"] == 1.0 and summary["acc"] is None and summary["threshold"] is None
-    assert summary["skipped"] == [{"path": "c", "label": 1}]
+    assert summary["skipped"] == [{"video": "c", "label": 1, "reason": "no score"}]
 
 
 def test_detect_refuses_a_calibration_of_another_detector(tmp_path, av_checkpoints, av_clips, capsys):

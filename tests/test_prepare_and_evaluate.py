@@ -213,7 +213,7 @@ def test_broken_folders_are_recorded_and_the_rest_evaluated(tmp_path, weights_di
     (tmp_path / "rgb" / "1_fake" / "corrupt" / "frame_00001.png").write_bytes(b"\x89PNG broken")
     assert run_cli(test_script.main, test_script.get_args_parser(), evaluate_args(tmp_path, weights_dir)) == 0
     summary = json.loads((tmp_path / "results" / "videos_summary.json").read_text())
-    reasons = {item["name"]: item["reason"] for item in summary["skipped"]}
+    reasons = {item["video"]: item["reason"] for item in summary["skipped"]}
     assert set(reasons) == {"empty", "noflow", "corrupt"}
     assert "no RGB frames" in reasons["empty"] and "folder missing" in reasons["noflow"]
     assert "unreadable" in reasons["corrupt"]

@@ -228,3 +228,83 @@ def test_aigvdet_sample_pairs_reads_a_few_pairs_of_each_video_perturbed_or_not(t
     assert (jpeg["aigvdet_status"], jpeg["aigvdet_frames"]) == ("ok", "3")
     assert few["aigvdet_score"] != every["aigvdet_score"] and jpeg["aigvdet_score"] != few["aigvdet_score"]
     assert run(base + aigv + ["--output_dir", str(tmp_path / "few"), "--sample_pairs", "0"]) == 1
+
+
+class Cut:
+    """``cut.mp4`` decodes half its frames (scored, truncated); ``crash.mp4`` breaks the model; ``gone.mp4`` is
+    missing (an input problem, a skip). Every call is recorded."""
+
+    name, score_kind = "cut", ScoreKind.ANOMALY
+
+    def __init__(self):
+        self.analysed = []
+
+    def analyse_video(self, path):
+        name = Path(path).name
+        self.analysed.append(name)
+        if name == "crash.mp4":
+            raise ValueError("bad\nshape")
+        if name == "gone.mp4":
+            raise InputError("file not found")
+        evidence = Evidence(self.name, float(len(name)), self.score_kind, VideoFacts(str(path), 8, 8, 25.0, 8))
+        if name == "cut.mp4":
+            evidence.warnings.append("truncated: decoded 4 of 8 frames")
+        return evidence
+
+
+def test_a_truncated_row_is_scored_through_retry_merge_summary_plot_and_calibrate(tmp_path, monkeypatch, capsys):
+    import calibrate
+    from core.forensics.robustness import condition_summaries
+    from core.forensics.score_tables import read_score_table
+    from core.metrics import plots
+    from core.runs.status import Status
+
+    names = [("a.mp4", 0), ("cut.mp4", 1), ("crash.mp4", 1), ("gone.mp4", 0), ("bb.mp4", 0), ("long.mp4", 1)]
+    entries = [VideoEntry(Path(name), label) for name, label in names]
+    detector = Cut()
+    for rank in (0, 1):  # two shards: the other part's rows decide what is done too
+        settings = BatchSettings(tmp_path, progress=False, prefetch=0, rank=rank, world_size=2)
+        run_batch(entries, {"cut": detector}, settings, {"v": 1})
+    statuses = {r["path"]: r["cut_status"] for r in merge_parts(tmp_path)}
+    # The status texts are those of before (tables unchanged); the type reads them back.
+    assert statuses["cut.mp4"] == "truncated: decoded 4 of 8 frames"
+    assert statuses["crash.mp4"] == "failed: ValueError: bad shape" and statuses["gone.mp4"] == "file not found"
+    assert [Status.parse(statuses[n]).kind for n, _ in names[:4]] == ["ok", "truncated", "failed", "skipped"]
+    assert all(str(Status.parse(text)) == text for text in statuses.values())
+
+    # Retry, in one process over both parts: the failure and the skip are scored again, the truncated file is not.
+    detector.analysed.clear()
+    run_batch(
+        entries, {"cut": detector}, BatchSettings(tmp_path, progress=False, prefetch=0, retry_failed=True), {"v": 1}
+    )
+    assert sorted(detector.analysed) == ["crash.mp4", "gone.mp4"]
+    rows = merge_parts(tmp_path)  # the merge keeps the truncated row (it has a score) once
+    assert [r["path"] for r in rows] == [n for n, _ in names] and rows[1]["cut_status"].startswith("truncated")
+
+    # Summary: the truncated file is among the scored videos; the two others are listed with why.
+    summary = condition_summaries(rows, list(rows[0]))["clean"]["cut"]
+    assert summary["p"] + summary["n"] == 4
+    assert summary["skipped"] == [
+        {"video": "crash.mp4", "label": 1, "reason": "failed: ValueError: bad shape"},
+        {"video": "gone.mp4", "label": 0, "reason": "file not found"},
+    ]
+
+    # Plot (score.py --merge_only --plot): the ROC covers the AUC's videos, the truncated one included.
+    plotted = []
+    monkeypatch.setattr(plots, "plot_scores", lambda labels, scores, *a, **k: plotted.append((labels, scores)))
+    assert run(["--merge_only", "--output_dir", str(tmp_path), "--plot"]) == 0
+    assert plotted == [([0, 1, 0, 1], [5.0, 7.0, 6.0, 8.0])]
+    out = capsys.readouterr().out
+    assert "2 row(s) with a failed detector" in out and "1 row(s) scored from a truncated file" in out
+
+    # Calibrate: a detect.py table with the same statuses; the truncated row is a calibration input.
+    table = tmp_path / "scores.csv"
+    with open(table, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["path", "score", "steps", "status", "face_crop", "face_status", "label"])
+        for row in rows:
+            writer.writerow([row["path"], row["cut_score"], 3, row["cut_status"], "none", "whole frame", row["label"]])
+    read = read_score_table(table)
+    assert read.names == ["a.mp4", "cut.mp4", "bb.mp4", "long.mp4"] and len(read.dropped) == 2
+    assert run_cli(calibrate.main, calibrate.get_args_parser(), [str(table), "--output", str(tmp_path / "c.json")]) == 0
+    assert "fitted on 2 real and 2 fake videos" in capsys.readouterr().out

@@ -15,6 +15,7 @@ without that line was cut short by a kill: its rows are dropped on resume and it
 
 from __future__ import annotations
 
+import csv
 import logging
 import math
 import os
@@ -29,6 +30,7 @@ from core.checkpoint_registry import file_sha256
 from core.media.faces.clip import FaceClip
 from core.runs import atomic
 from core.runs.result_table import ResultTable, file_fingerprint
+from core.runs.status import has_score
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,16 @@ def log_line(path: str, score: str, status: str, face_crop: str) -> str:
     """One ``output.log`` line (the authors' wording plus the path); ``score`` as written in the table (repr)."""
     track = "" if face_crop == WHOLE_FRAME_TRACK else f" [face track {face_crop}]"
     return f"{path}: The score of this video is {score}" + ("" if status == "ok" else f" ({status})") + track + "\n"
+
+
+def unscored_reasons(output_dir: Path) -> dict[str, str]:
+    """path -> the status of its first row without a score in ``scores.csv`` (why a video has none)."""
+    reasons: dict[str, str] = {}
+    with open(Path(output_dir) / SCORES_NAME, encoding="utf-8", newline="") as handle:
+        for row in csv.DictReader(handle):
+            if row["status"] is not None and not has_score(row["status"]):
+                reasons.setdefault(row["path"], row["status"])
+    return reasons
 
 
 class ResultWriter:

@@ -3,8 +3,9 @@
 Outputs in ``output_dir``:
 
 * ``output.log``: one line per video with its score (the authors' wording, plus the path);
-* ``scores.csv``: ``path, score, steps, status, face_crop, face_status`` -- status ``ok`` or why the video has
-  no score (NaN) -- followed by the caller's extra columns, if any (labels, calibrated values);
+* ``scores.csv``: ``path, score, steps, status, face_crop, face_status`` -- status (:mod:`core.runs.status`)
+  ``ok``, ``truncated: ...`` (the score of the decoded part) or why the video has no score (NaN) -- followed by
+  the caller's extra columns, if any (labels, calibrated values);
 * ``testing_scores.npy``: the scores in input order (the authors' file name; the same array is also
   written as ``testing_score.npy``, the name their README uses);
 * with ``save_distributions``: ``distributions/<index>_<stem>.npy``, the (steps, 31) sync logits
@@ -48,6 +49,7 @@ from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import require_file
 from core.errors import InputError
 from core.media.faces.clip import FaceClip
+from core.runs.status import SKIPPED, Status
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +101,20 @@ def _score(path: str, face: FaceClip, detector: AVForensicsDetector) -> tuple[fl
     """(score, steps, status, analysis) of one clip; status ``ok`` or why there is no score (NaN)."""
     try:
         analysis = detector.analyse(face.require(), face.evidence)
-    except InputError as exc:
-        log.warning("%s: skipped, %s", path, exc)
-        return math.nan, 0, str(exc), None
-    except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the run
-        status = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
-        log.error("%s: %s", path, status)
-        return math.nan, 0, status, None
+    except (InputError, RuntimeError, ValueError) as exc:  # a bad file or a decoder failure must not stop the run
+        status = Status.from_exception(exc)
+        if status.kind == SKIPPED:
+            log.warning("%s: skipped, %s", path, status.reason)
+        else:
+            log.error("%s: %s", path, status)
+        return math.nan, 0, str(status), None
     score = analysis.scores.combined(detector.lam)
     log.info("%s: score %.6f over %d steps", path, score, analysis.steps)
     # A cut file still gets the score of what it gave, but never a silent "ok" (README: reruns and bad input).
     truncated = detector.truncation(face.require())
     if truncated:
         log.warning("%s: %s; the score covers the decoded part only", path, truncated)
-    return score, analysis.steps, truncated or "ok", analysis
+    return score, analysis.steps, str(Status.parse(truncated) if truncated else Status()), analysis
 
 
 def run_detection(

@@ -42,6 +42,7 @@ from core.media.perturb import Perturbation, chain_spec, perturb_video
 from core.media.sources import VideoEntry
 from core.runs import atomic
 from core.runs.result_table import ResultTable
+from core.runs.status import Status, has_score
 
 log = logging.getLogger(__name__)
 
@@ -107,12 +108,6 @@ def _prepare(
     return source, prepared, None
 
 
-def _status(exc: BaseException) -> str:
-    if isinstance(exc, InputError):
-        return str(exc).replace("\n", " ")
-    return f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " ")
-
-
 def _analyse(name: str, detector: Detector, source: VideoSource, prepared) -> tuple[Evidence | None, str, float]:
     started = time.perf_counter()
     try:
@@ -124,9 +119,9 @@ def _analyse(name: str, detector: Detector, source: VideoSource, prepared) -> tu
         else:
             evidence = detector.analyse_video(source)
         # A file cut short still gets the score of what decoded, never with a silent "ok".
-        status = next((w for w in evidence.warnings if w.startswith("truncated")), "ok")
+        status = str(Status.from_warnings(evidence.warnings))
     except (InputError, RuntimeError, ValueError) as exc:  # one bad video never stops the batch
-        evidence, status = None, _status(exc)
+        evidence, status = None, str(Status.from_exception(exc))
         log.warning("%s: %s: %s", source, name, status)
     return evidence, status, time.perf_counter() - started
 
@@ -196,8 +191,8 @@ def run_batch(
         overwrite=settings.overwrite,
     )
     with table:
-        if settings.retry_failed:  # a video with one failed row (e.g. one face track) is scored again whole
-            failed = {_video_key(row) for row in table.rows if any(row[f"{n}_status"] != "ok" for n in detectors)}
+        if settings.retry_failed:  # a video with one row without a score (e.g. one face track) is scored again whole
+            failed = {_video_key(r) for r in table.rows if not all(has_score(r[f"{n}_status"]) for n in detectors)}
             dropped = table.retain(lambda row: _video_key(row) not in failed)
             if dropped:
                 log.info("retrying %d failed video(s) of this part (%d rows)", len(failed), dropped)

@@ -3,7 +3,7 @@
 * extra result columns: ``label`` only when every video has one, ``calibrated, verdict`` only with a
   calibration (so a run without either writes exactly what it wrote before);
 * with labels, the summary of ``core.metrics`` (the keys of test.py's summary), over the videos that have a
-  score; the others are listed under ``skipped``. The decision threshold is the calibrated one; without a
+  score; the others are listed under ``skipped`` with why. The decision threshold is the calibrated one; without a
   calibration an anomaly score has none, and the metrics that need one are undefined (with a note).
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +20,7 @@ import numpy as np
 from core.forensics.calibration import Calibration
 from core.metrics.classification import summarize
 from core.runs import atomic
+from core.runs.status import skipped_record
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,23 @@ def labelled_summary(
     scores: np.ndarray,
     calibration: Calibration | None = None,
     bootstrap: int = 0,
+    reasons: Mapping[str, str] | None = None,
 ) -> dict:
-    """``core.metrics`` summary of the scored videos, with the skipped ones listed and the threshold's origin."""
+    """``core.metrics`` summary of the scored videos (a finite score), with the skipped ones listed
+    (:func:`core.runs.status.skipped_record`; their reason from ``reasons``, path -> status) and the threshold's
+    origin."""
     scores = np.asarray(scores, dtype=np.float64)
     scored = np.isfinite(scores)
     kept_labels = [label for label, ok in zip(labels, scored) if ok]
     threshold = calibration.threshold if calibration is not None else None
     summary = summarize(kept_labels, scores[scored], threshold, bootstrap=bootstrap)
     summary["threshold_source"] = "calibration" if calibration is not None else None
-    summary["skipped"] = [{"path": path, "label": label} for path, label, ok in zip(paths, labels, scored) if not ok]
+    reasons = reasons or {}
+    summary["skipped"] = [
+        skipped_record(path, label, reasons.get(path, "no score"))
+        for path, label, ok in zip(paths, labels, scored)
+        if not ok
+    ]
     return summary
 
 
@@ -82,9 +91,10 @@ def write_labelled_summary(
     bootstrap: int = 0,
     plot_dir: str | Path | None = None,
     score_name: str = "score",
+    reasons: Mapping[str, str] | None = None,
 ) -> dict:
     """Write ``labelled_summary`` as JSON to ``target`` and, with ``plot_dir``, the ROC and histogram figures."""
-    summary = labelled_summary(paths, labels, scores, calibration, bootstrap)
+    summary = labelled_summary(paths, labels, scores, calibration, bootstrap, reasons)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     atomic.write_text(target, json.dumps(summary, indent=2))

@@ -9,7 +9,8 @@ Columns, one row per (video, condition), or per (video, condition, face track):
 * with face tracks, one row per track: ``face_track`` (the track's index in the video, ``none`` for the whole
   frame, empty when the video gave no track) and ``main_face`` (1 on the row of the track whose score is the
   video's; :func:`video_rows` keeps those, one per video, for metrics);
-* per detector ``<name>_score`` (NaN when there is none), ``<name>_status`` (``ok`` or why not),
+* per detector ``<name>_score`` (NaN when there is none), ``<name>_status`` (:mod:`core.runs.status`: ``ok``,
+  ``truncated: ...`` (scored), or why there is no score),
   ``<name>_seconds`` (its wall time on this video), ``<name>_frames`` (frames it looked at),
   ``<name>_threshold`` (its decision threshold; empty for an uncalibrated anomaly score).
 
@@ -22,12 +23,14 @@ from __future__ import annotations
 import csv
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 from core.errors import InputError
 from core.runs import atomic
 from core.runs.result_table import SettingsMismatch, settings_path
+from core.runs.status import has_score
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +93,19 @@ def _read_part(part: Path) -> tuple[dict, list[dict[str, str]]]:
     return record, [row for row in rows if len(row) == len(columns) and None not in row.values()]
 
 
-def _all_ok(row: Mapping[str, str], detectors: Sequence[str]) -> bool:
-    return all(row.get(f"{name}_status") == "ok" for name in detectors)
+def _all_scored(row: Mapping[str, str], detectors: Sequence[str]) -> bool:
+    return all(has_score(row.get(f"{name}_status", "")) for name in detectors)
+
+
+def scored(row: Mapping[str, str], detector: str) -> bool:
+    """Whether ``detector`` gave ``row`` a score that counts (status ok or truncated, a finite number)."""
+    return has_score(row[f"{detector}_status"]) and math.isfinite(float(row[f"{detector}_score"]))
 
 
 def done_keys(
     parts_dir: Path, own_part: Path, fingerprint: Mapping[str, Any], detectors: Sequence[str]
 ) -> dict[tuple[str, str], bool]:
-    """(path, perturbation) -> whether every detector succeeded on all its rows in one of the other parts.
+    """(path, perturbation) -> whether every detector gave a score to all its rows in one of the other parts.
 
     A part written with another fingerprint is refused (:class:`SettingsMismatch`)."""
     keys: dict[tuple[str, str], bool] = {}
@@ -109,15 +117,15 @@ def done_keys(
         if record.get("settings") != expected:
             raise SettingsMismatch(f"{part} holds results made with other settings")
         for key, group in _by_video(rows).items():
-            keys[key] = keys.get(key, False) or all(_all_ok(row, detectors) for row in group)
+            keys[key] = keys.get(key, False) or all(_all_scored(row, detectors) for row in group)
     return keys
 
 
 def merge_parts(output_dir: str | Path) -> list[dict[str, str]]:
     """Merge every part into ``results.csv`` and ``results.parquet`` (both written atomically); returns the rows.
 
-    Where a video appears twice (a failure retried by another rank), the rows where more detectors succeeded win,
-    then the later ones."""
+    Where a video appears twice (a failure retried by another rank), the rows where more detectors gave a score
+    win, then the later ones."""
     output_dir = Path(output_dir)
     parts = part_files(output_dir)
     if not parts:
@@ -130,7 +138,7 @@ def merge_parts(output_dir: str | Path) -> list[dict[str, str]]:
     detectors = detectors_of(columns)
 
     def successes(group: list[dict[str, str]]) -> float:
-        return sum(row[f"{name}_status"] == "ok" for row in group for name in detectors) / len(group)
+        return sum(has_score(row[f"{name}_status"]) for row in group for name in detectors) / len(group)
 
     best: dict[tuple[str, str], list[dict[str, str]]] = {}
     for _, rows in records:

@@ -1,7 +1,8 @@
 """Metrics of a labelled batch table per condition, and the robustness table and plot built from them.
 
 For every condition (``clean`` or a perturbation) and detector, the :func:`core.metrics.classification.summarize`
-summary over the videos that have a score and a label (per subset too, where the table has subsets). The
+summary over the videos that have a score and a label (per subset too, where the table has subsets; a truncated
+file has one, see :mod:`core.runs.status`), the others listed under ``skipped`` with why. The
 robustness table has one row per (perturbation kind, level, detector) with AUC, AP and TPR at 1% FPR, the clean
 condition first (kind ``clean``); the plot draws AUC against level, one panel per kind, one line per detector,
 the clean AUC as a dashed reference.
@@ -14,25 +15,28 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from core.forensics.batch_table import detectors_of, video_rows
+from core.forensics.batch_table import detectors_of, scored, video_rows
 from core.metrics.classification import summarize
 from core.runs import atomic
+from core.runs.status import has_score, skipped_record
 
 ROBUSTNESS_COLUMNS = ["perturbation", "level", "detector", "videos", "auc", "ap", "tpr_at_1pct_fpr"]
 
 
 def _scored(rows: Sequence[Mapping[str, str]], detector: str):
-    kept = [
-        row
-        for row in rows
-        if row["label"] != ""
-        and row[f"{detector}_status"].startswith(("ok", "truncated"))  # a truncated file still has a score
-        and math.isfinite(float(row[f"{detector}_score"]))
-    ]
+    kept = [row for row in rows if row["label"] != "" and scored(row, detector)]  # a truncated file is scored
     labels = [int(row["label"]) for row in kept]
     scores = [float(row[f"{detector}_score"]) for row in kept]
     threshold = next((float(row[f"{detector}_threshold"]) for row in kept if row[f"{detector}_threshold"]), None)
     return kept, labels, scores, threshold
+
+
+def _why(row: Mapping[str, str], detector: str) -> str:
+    """Why a row is left out of the metrics: its status when it has no score, else no label (or a NaN score)."""
+    status = row[f"{detector}_status"]
+    if not has_score(status):
+        return status
+    return "no label" if row["label"] == "" else "no score"
 
 
 def condition_summaries(
@@ -52,7 +56,12 @@ def condition_summaries(
             summary = summarize(
                 labels, scores, threshold, subsets if any(subsets) else None, bootstrap=bootstrap, seed=seed
             )
-            summary["skipped"] = len(subset_rows) - len(kept)
+            kept_rows = {id(row) for row in kept}
+            summary["skipped"] = [
+                skipped_record(row["path"], int(row["label"]) if row["label"] != "" else None, _why(row, detector))
+                for row in subset_rows
+                if id(row) not in kept_rows
+            ]
             out.setdefault(condition, {})[detector] = summary
     return out
 

@@ -5,7 +5,8 @@ Two layouts are known, told apart by their columns:
 * ``test.py``'s video CSV (AIGVDet): ``name, pro, flag, optical_pro, original_pro``; the score is ``pro`` and
   the label ``flag`` (0 real, 1 fake). test.py appends to an existing CSV, so a file may hold several runs;
 * ``detect.py``'s ``scores.csv`` (audio-visual): ``path, score, steps, status`` and, when the run had labels,
-  ``label``. Rows whose status is not ``ok`` (or whose score is NaN) have no score and are set aside.
+  ``label``. Rows whose status says they have no score (:mod:`core.runs.status`: anything but ``ok`` and
+  ``truncated: ...``), or whose score is NaN, are set aside.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from core.errors import InputError
+from core.runs.status import has_score
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +72,7 @@ def read_score_table(path: str | os.PathLike) -> ScoreTable:
         producer, name_column, score_column = "detect.py", "path", "score"
         labels = _labels(frame["label"], path) if "label" in columns else None
         status = frame["status"].astype(str)
-        usable = (status == "ok").to_numpy()
+        usable = np.array([has_score(text) for text in status], dtype=bool)  # a truncated file is scored
         reasons = status.tolist()
     else:
         raise InputError(

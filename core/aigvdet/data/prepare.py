@@ -44,6 +44,7 @@ from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
 from core.runs.progress import progress_bar
+from core.runs.status import Status
 from core.runs.writable import require_writable_folder
 
 log = logging.getLogger("core.aigvdet.data.prepare")
@@ -171,7 +172,7 @@ def main(args: argparse.Namespace) -> int:
                 status, frames = f"failed: {exc}", 0
                 log.error("%s: %s", item.path, exc)
             except (RuntimeError, ValueError) as exc:  # a decoder or model failure on one file must not stop the batch
-                status, frames = f"failed: {exc.__class__.__name__}: {exc}".replace("\n", " "), 0
+                status, frames = str(Status.from_exception(exc)), 0
                 log.error("%s: %s", item.path, status)
             rows.append(
                 {"video": str(item.path), "label": item.label, "name": item.name, "status": status, "frames": frames}
