@@ -40,6 +40,7 @@ from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.report import DetectorRun, build_report, write_report
 from core.media.faces.clip import FACE_CROPS
+from core.runs.status import TRUNCATED, has_score
 
 log = logging.getLogger("report")
 
@@ -189,7 +190,7 @@ def main(args: argparse.Namespace) -> int:
     report = build_report(args.video, runs)
     html_path, json_path = write_report(report, args.output_dir)
     for name, record in report.data["detectors"].items():
-        if record["status"] != "ok":
+        if not has_score(record["status"]):
             print(f"{name}: {record['status']}: {record['reason']}")
             continue
         line = f"{name}: score {record['score']} ({record['score_kind']})"
@@ -198,6 +199,8 @@ def main(args: argparse.Namespace) -> int:
         if record["calibration"]:
             calibrated = record["calibration"]
             line += f", calibrated {calibrated['calibrated']}: {calibrated['calibrated_verdict']}"
+        if record["status"] == TRUNCATED:
+            line += f" ({TRUNCATED}: {record['reason']}; the score covers the decoded part)"
         print(line)
     fusion = report.data["fusion"]
     print(f"fusion: {fusion['verdict']}" if fusion["fused"] else fusion["reason"])

@@ -32,6 +32,7 @@ from core.forensics.provenance import file_record, versions
 from core.forensics.timeline import segments_above
 from core.forensics.verdicts import detector_verdict, fuse
 from core.media.probe import probe_video
+from core.runs.status import Status, has_score
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +158,13 @@ def _run(run: DetectorRun, video: Path) -> tuple[dict[str, Any], Evidence | None
         toolkit_log.removeHandler(collector)
     if evidence is None:
         log.warning("%s could not analyse %s: %s", run.name, video, failure)
-        return record | {"status": "failed", "reason": str(failure), "warnings": collector.messages}, None
+        status = Status.from_exception(failure)
+        return record | {"status": status.kind, "reason": status.reason, "warnings": collector.messages}, None
     segments, rule = localised_segments(evidence)
+    status = Status.from_warnings(evidence.warnings)  # a truncated file is scored, and said to be truncated
     record |= {
-        "status": "ok",
+        "status": status.kind,
+        **({"reason": status.reason} if status.reason else {}),
         "seconds": round(time.perf_counter() - started, 3),
         **detector_verdict(evidence, run.calibration, run.calibration_file),
         "facts": {**vars(evidence.facts), "duration_s": evidence.facts.duration_s},
@@ -192,7 +196,7 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
         detectors[run.name], found = _run(run, source)
         if found is not None:
             evidence[run.name] = found
-    verdicts = {name: record for name, record in detectors.items() if record["status"] == "ok"}
+    verdicts = {name: record for name, record in detectors.items() if has_score(record["status"])}
     notes = []
     if not facts.audio:
         notes.append("the video has no audio track")
@@ -201,7 +205,7 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
     warnings = notes + [
         f"{name}: {message}"
         for name, record in detectors.items()
-        for message in ([] if record["status"] == "ok" else [f"{record['status']}: {record['reason']}"])
+        for message in ([] if has_score(record["status"]) else [f"{record['status']}: {record['reason']}"])
         + record.get("warnings", [])
     ]
     data = {

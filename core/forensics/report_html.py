@@ -19,6 +19,7 @@ from core.forensics.calibration import Calibration
 from core.forensics.evidence import Evidence, ScoreKind
 from core.forensics.report_figures import calibration_png, heatmap_png, thumbnail_png, timeline_png
 from core.forensics.report_style import CSS, FUSION_TEXT, READING_GUIDE
+from core.runs.status import has_score
 
 if TYPE_CHECKING:  # report.py imports this module when it writes
     from core.forensics.report import Report
@@ -72,7 +73,7 @@ def verdict_lines(record: dict[str, Any]) -> str:
 
 def summary_card(record: dict[str, Any]) -> str:
     title = f"<h3>{text(record['title'])}</h3>"
-    if record["status"] != "ok":
+    if not has_score(record["status"]):
         return f'<div class="card off">{title}<p>{text(record["status"])}: {text(record["reason"])}</p></div>'
     return f'<div class="card">{title}{verdict_lines(record)}</div>'
 
@@ -169,7 +170,7 @@ def scalar_details(details: dict[str, Any]) -> list[tuple[str, str]]:
 
 def detector_section(record: dict[str, Any], evidence: Evidence | None, calibration: Calibration | None) -> str:
     head = f"<section><h2>{text(record['title'])}</h2><p class='muted'>{text(record['about'])}</p>"
-    if record["status"] != "ok" or evidence is None:
+    if not has_score(record["status"]) or evidence is None:
         return f"{head}<p class='warn'>{text(record['status'])}: {text(record['reason'])}</p></section>"
     facts = record["facts"]
     seen = (
