@@ -48,17 +48,14 @@ import argparse
 import logging
 from pathlib import Path
 
-import torch
-
-from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.options import add_avforensics_arguments, avforensics_checkpoints, whole_video_of
+from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.result_files import unscored_reasons
 from core.avforensics.runner import ExtraColumns, RunSettings, run_detection
-from core.avforensics.whole_video import WholeVideoSettings
-from core.cli import resolve_device, run_cli
+from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
 from core.forensics.batch_summary import result_columns, write_labelled_summary
 from core.forensics.calibration import load_calibration
-from core.media.faces.clip import FACE_CROPS
 from core.media.sources import read_video_list
 from core.runs.result_table import SettingsMismatch, file_fingerprint
 from core.runs.writable import require_writable_folder
@@ -75,15 +72,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         required=True,
         help="a video, or a text file listing videos one per line (relative to the list file; # comments)",
     )
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (default: cuda when available)")
-    parser.add_argument(
-        "--max-len",
-        "--max_len",
-        dest="max_len",
-        type=int,
-        default=50,
-        help="time steps scored per video (the official models fit at most 50)",
-    )
+    parser.add_argument("--output_dir", default="./save", help="folder for output.log, scores.csv, testing_scores.npy")
     parser.add_argument("--n_workers", type=int, default=0, help="background threads decoding the next videos")
     parser.add_argument(
         "--bs",
@@ -92,38 +81,15 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="accepted for compatibility; videos are scored one at a time (the authors' code needs 1 too)",
     )
     parser.add_argument(
-        "--lam",
-        type=float,
-        default=0.0,
-        help="weight of the audio-visual-feature score added to the offset-distribution score",
-    )
-    parser.add_argument("--output_dir", default="./save", help="folder for output.log, scores.csv, testing_scores.npy")
-    parser.add_argument(
         "--save_distributions",
         action="store_true",
         help="also save each video's per-step 31-way sync logits under output_dir/distributions/",
-    )
-    parser.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
-    parser.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
-    parser.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
-    parser.add_argument(
-        "--pca_path", default="checkpoints/pca.pkl", help="the authors' pca.pkl, or an .npz of its arrays"
     )
     parser.add_argument(
         "--audio_from_wav",
         action="store_true",
         help="use <video>.wav next to a video when it exists, as the authors' loader does "
         "(default: always decode the video's own audio track)",
-    )
-    parser.add_argument(
-        "--face_crop",
-        choices=FACE_CROPS,
-        default="auto",
-        help="never: score the whole frame (the authors' input); always: track the face and score its "
-        "224x224 crop; auto: leave videos that already are face crops whole, crop the others",
-    )
-    parser.add_argument(
-        "--all_faces", action="store_true", help="score every face track (one row each), not just the main speaker's"
     )
     parser.add_argument(
         "--save_face_tracks",
@@ -135,9 +101,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="write each scored face crop as a video to output_dir/face_crops/",
     )
-    parser.add_argument("--window_batch", type=int, default=8, help="5-frame windows per video-encoder batch")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    parser.add_argument("--no_progress", action="store_true", help="hide the per-video progress bars")
+    parser.add_argument("--no_progress", action="store_true", help="hide the progress bars")
     parser.add_argument(
         "--overwrite",
         action="store_true",
@@ -163,34 +127,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="with labelled videos, add 95%% bootstrap intervals (N resamples) to summary.json",
     )
-    parser.add_argument(
-        "--whole_video",
-        action="store_true",
-        help="score the whole clip in sliding windows of --max-len steps: adds score_max and "
-        "score_mean, a 25 Hz anomaly timeline per video and localised segments",
-    )
-    parser.add_argument(
-        "--window_stride", type=int, default=25, help="with --whole_video: steps between window starts (25 steps = 1 s)"
-    )
-    parser.add_argument(
-        "--min_context",
-        type=int,
-        default=WholeVideoSettings.min_context,
-        help="with --whole_video: steps of context a window must give a step to count in its timeline value",
-    )
-    parser.add_argument(
-        "--segment_threshold",
-        type=float,
-        default=None,
-        help="with --whole_video: anomaly level above which the timeline is a segment "
-        "(default: median + 2.5 x 1.4826 x MAD of each video's own timeline, smoothed over 0.52 s)",
-    )
+    add_device_arguments(parser)
+    add_avforensics_arguments(parser)
     return parser
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
+    device = device_from_args(args)
     if args.bs != 1:
         log.info("--bs %d ignored: videos are scored one at a time, time steps are batched by --window_batch", args.bs)
     require_writable_folder(args.output_dir, "results (--output_dir) to")
@@ -204,7 +147,7 @@ def main(args: argparse.Namespace) -> int:
     if args.plot and not labelled:
         log.warning("--plot ignored: the figures need a label for every video")
     columns = result_columns(labels if labelled else None, calibration, inputs)
-    checkpoints = CheckpointPaths(args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path)
+    checkpoints = avforensics_checkpoints(args)
     settings = RunSettings(
         Path(args.output_dir),
         args.lam,
@@ -219,17 +162,14 @@ def main(args: argparse.Namespace) -> int:
     )
     if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
         log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
-    if args.whole_video:
-        if args.window_stride < 1 or args.min_context < 1:
-            raise InputError("--window_stride and --min_context must be at least 1 step")
-        settings.whole_video = WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold)
+    settings.whole_video = whole_video_of(args)
     try:
         scores = run_detection(
             inputs,
             checkpoints,
             settings,
             max_len=args.max_len,
-            device=resolve_device(device=args.device),
+            device=device,
             window_batch=args.window_batch,
             progress=not args.no_progress,
             extra_columns=ExtraColumns(*columns) if columns else None,

@@ -125,3 +125,58 @@ def flow_from_args(
         corr_budget_bytes=gib_to_bytes(args.corr_budget_gb),
         channels_last=getattr(args, "channels_last", False),
     )
+
+
+# --- shared argument groups: one definition per option, the same flag for the same thing in every script -----------
+
+
+def add_device_arguments(parser: argparse.ArgumentParser, default_device: str | None = "auto") -> None:
+    """``--device``, ``--use_cpu`` (the reference scripts' flag), ``--threads`` (see :func:`resolve_device`)."""
+    group = parser.add_argument_group("device")
+    group.add_argument(
+        "--device", default=default_device, help="torch device: auto (cuda when available), cpu, cuda, cuda:1 ..."
+    )
+    group.add_argument("--use_cpu", action="store_true", help="run everything on the CPU (same as --device cpu)")
+    group.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+
+
+def device_from_args(args: argparse.Namespace) -> torch.device:
+    """The device of :func:`add_device_arguments`' options, after setting torch's thread count."""
+    if getattr(args, "threads", 0) and args.threads > 0:
+        torch.set_num_threads(args.threads)
+    return resolve_device(args.use_cpu, args.device)
+
+
+def add_flow_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """The optical-flow options of every command that computes flow (what :func:`flow_from_args` reads)."""
+    from core.flow import DEFAULT_ITERS
+    from core.flow.classical import METHODS
+
+    parser.add_argument(
+        "--flow_method",
+        choices=("raft", *METHODS),
+        default="raft",
+        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's weight-free "
+        "DIS/Farneback (only for flow branches trained on those)",
+    )
+    parser.add_argument(
+        "--model", default=None, help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)"
+    )
+    parser.add_argument("--small", action="store_true", help="RAFT-small")
+    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
+    parser.add_argument(
+        "--mixed_precision",
+        action="store_true",
+        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on the CPU",
+    )
+    parser.add_argument(
+        "--alternate_corr",
+        action="store_true",
+        help="the reference's memory-saving correlation: same as --corr_mode on_the_fly",
+    )
+    add_corr_arguments(parser)
+
+
+def corr_mode_of(args: argparse.Namespace) -> str:
+    """``--corr_mode``, with the reference's ``--alternate_corr`` meaning on-the-fly when the mode is left to auto."""
+    return "on_the_fly" if getattr(args, "alternate_corr", False) and args.corr_mode == "auto" else args.corr_mode

@@ -16,3 +16,8 @@ class InputError(ToolkitError):
 
 class CheckpointError(ToolkitError):
     """A checkpoint that is missing or does not fit the model it is loaded into."""
+
+
+class SettingsError(ToolkitError, ValueError):
+    """A setting that cannot work (e.g. a negative count): a ``ValueError`` for code that builds the objects, one
+    ``error:`` line for a script."""

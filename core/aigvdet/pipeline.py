@@ -32,7 +32,7 @@ from core.aigvdet.illustrations import suspicious_frames
 from core.aigvdet.preprocess import CROP_SIZE, crop_region
 from core.aigvdet.sampling import FramePlan, pairs_of, plan_frames
 from core.aigvdet.scoring import FusedScore, fused_per_frame, verdict
-from core.errors import InputError
+from core.errors import InputError, SettingsError
 from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
 from core.flow.raft import min_frame_side
@@ -151,7 +151,7 @@ class AIGVDetPipeline:
         sample_pairs: int | None = None,
     ) -> None:
         if sample_pairs is not None and sample_pairs < 1:
-            raise ValueError(f"sample_pairs must be at least 1, got {sample_pairs}")
+            raise SettingsError(f"the number of sampled frame pairs must be at least 1, got {sample_pairs}")
         self.device = flow_extractor.device
         memory_format = torch.channels_last if channels_last else torch.preserve_format
         self.rgb_model = rgb_model.to(self.device, memory_format=memory_format).eval()

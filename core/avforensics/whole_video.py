@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from core.avforensics.scoring import WINDOW_FRAMES, SequenceScores, score_window
+from core.errors import SettingsError
 from core.forensics.evidence import TimeSeries
 from core.forensics.timeline import Segment, per_second, segments_above
 from core.media.av_clip import TARGET_FPS
@@ -64,9 +65,9 @@ class WholeVideoSettings:
 
     def __post_init__(self) -> None:
         if self.stride < 1:
-            raise ValueError(f"the window stride must be at least 1 step, got {self.stride}")
+            raise SettingsError(f"the window stride must be at least 1 step, got {self.stride}")
         if self.min_context < 1:
-            raise ValueError(f"the minimum context must be at least 1 step, got {self.min_context}")
+            raise SettingsError(f"the minimum context must be at least 1 step, got {self.min_context}")
 
 
 @dataclass

@@ -1,0 +1,95 @@
+"""AIGVDet's command-line options, defined once, and the detector built from them.
+
+Every script that runs AIGVDet (``demo.py``, ``score.py``, ``report.py``) adds these options with
+:func:`add_aigvdet_arguments` and builds the pipeline with :func:`pipeline_from_args`, so the same flag means
+the same thing everywhere and a speed or memory option reaches every script. The flags are the reference's
+(``-mor``, ``-mop``, ``--model``, ``-t``, ``--arch``, ``--aug_norm``, ``--small``, ``--mixed_precision``,
+``--alternate_corr``, ``--iters``) plus ours. Values are checked where they are used: the pipeline's constructor
+raises for an impossible setting (:class:`core.errors.SettingsError`: one ``error:`` line in a script).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from core.aigvdet.classifier import load_classifier
+from core.aigvdet.pipeline import AIGVDetPipeline
+from core.aigvdet.preprocess import CROP_SIZE
+from core.cli import add_flow_arguments, corr_mode_of, flow_from_args, str2bool
+from core.flow.build import raft_checkpoint
+from core.runs.precision import PRECISIONS
+
+# The flag that names each checkpoint role, for messages about a missing file.
+CHECKPOINT_FLAGS = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
+
+
+def add_aigvdet_arguments(parser: argparse.ArgumentParser, sample_pairs: bool = True) -> argparse._ArgumentGroup:
+    """The classifier, flow, speed and memory options of AIGVDet, in one group; returns the group."""
+    group = parser.add_argument_group("AIGVDet")
+    group.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth", help="RGB branch")
+    group.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth", help="flow branch")
+    group.add_argument("-t", "--threshold", type=float, default=0.5, help="fake at or above this probability")
+    group.add_argument("--arch", default="resnet50", help="classifier architecture of both branches")
+    group.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
+    group.add_argument(
+        "--crop_size", type=int, default=CROP_SIZE, help="centre crop of the classifier input (448: official weights)"
+    )
+    group.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
+    group.add_argument(
+        "--classifier_precision",
+        choices=sorted(PRECISIONS),
+        default="fp32",
+        help="autocast dtype of the ResNets (fp32 reproduces the reference; bf16 is faster on GPUs and on "
+        "CPUs with bf16 instructions)",
+    )
+    group.add_argument(
+        "--channels_last",
+        action="store_true",
+        help="channels-last convolutions in the ResNets and in RAFT (faster, on a CPU too; results differ "
+        "slightly from the default)",
+    )
+    if sample_pairs:
+        group.add_argument(
+            "--sample_pairs",
+            type=int,
+            default=None,
+            metavar="N",
+            help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's first frame, "
+            "flow branch on the pair), read by seeking: long videos in bounded time",
+        )
+    add_flow_arguments(group)
+    return group
+
+
+def aigvdet_checkpoints(args: argparse.Namespace) -> dict[str, str]:
+    """The checkpoint files the options name, by role (RAFT's only when it computes the flow)."""
+    files = {"RGB classifier": args.model_original_path, "optical-flow classifier": args.model_optical_flow_path}
+    if args.flow_method == "raft":
+        files["RAFT"] = str(raft_checkpoint(args.model, args.small))
+    return files
+
+
+def pipeline_from_args(
+    args: argparse.Namespace, device: torch.device, illustrate: bool = False, **overrides
+) -> AIGVDetPipeline:
+    """The AIGVDet pipeline of :func:`add_aigvdet_arguments`' options (``overrides``: constructor arguments that
+    win over the options, e.g. a sample count a script chose itself)."""
+    settings = dict(
+        normalize=args.aug_norm,
+        batch_size=args.batch_size,
+        classifier_dtype=PRECISIONS[args.classifier_precision],
+        channels_last=args.channels_last,
+        crop_size=args.crop_size,
+        threshold=args.threshold,
+        illustrate=illustrate,
+        sample_pairs=getattr(args, "sample_pairs", None),
+    )
+    settings.update(overrides)
+    return AIGVDetPipeline(
+        rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
+        flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
+        flow_extractor=flow_from_args(args, device, corr_mode_of(args)),
+        **settings,
+    )
