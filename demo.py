@@ -37,17 +37,14 @@ import logging
 import sys
 from pathlib import Path
 
-from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet import AIGVDetPipeline
+from core.aigvdet.options import add_aigvdet_arguments, pipeline_from_args
 from core.aigvdet.timeline import timeline_report, write_timeline_csv
-from core.cli import CORR_MEMORY_HINT, add_corr_arguments, flow_from_args, resolve_device, run_cli, str2bool
+from core.cli import CORR_MEMORY_HINT, add_device_arguments, device_from_args, run_cli
 from core.errors import ToolkitError
-from core.flow import DEFAULT_ITERS
-from core.flow.classical import METHODS as FLOW_METHODS
 from core.flow.corr_budget import out_of_memory_as_error
 from core.forensics.calibration import load_calibration
 from core.runs import atomic
-from core.runs.precision import PRECISIONS
 from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("demo")
@@ -57,64 +54,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--path", default="video/000000.mp4", help="video to test")
     parser.add_argument(
-        "--model",
-        default=None,
-        help="RAFT weights (default: checkpoints/raft-things.pth, or raft-small.pth with --small)",
-    )
-    parser.add_argument(
         "--folder_original_path", default=None, help="also write the RGB frames here, named as the reference does"
     )
     parser.add_argument(
         "--folder_optical_flow_path",
         default=None,
         help="also write the flow images here, named and encoded as the reference does",
-    )
-    parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
-    parser.add_argument("-t", "--threshold", type=float, default=0.5)
-    parser.add_argument("--use_cpu", action="store_true", help="run everything, RAFT included, on the CPU")
-    parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
-    parser.add_argument("--arch", default="resnet50")
-    parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
-    parser.add_argument("--small", action="store_true", help="use RAFT-small")
-    parser.add_argument(
-        "--mixed_precision",
-        action="store_true",
-        help="RAFT under autocast: float16 on CUDA (as the reference), bfloat16 on CPU",
-    )
-    parser.add_argument(
-        "--alternate_corr",
-        action="store_true",
-        help="the reference's memory-saving correlation: same as --corr_mode on_the_fly",
-    )
-    add_corr_arguments(parser)
-    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS, help="RAFT refinement iterations")
-    parser.add_argument(
-        "--flow_method",
-        choices=("raft", *FLOW_METHODS),
-        default="raft",
-        help="optical flow: RAFT (what the official flow branch was trained on) or OpenCV's "
-        "weight-free DIS/Farneback (only for flow branches trained on those)",
-    )
-    parser.add_argument(
-        "--crop_size",
-        type=int,
-        default=CROP_SIZE,
-        help="centre crop of the classifier input (448 for the official weights)",
-    )
-    parser.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
-    parser.add_argument(
-        "--classifier_precision",
-        choices=sorted(PRECISIONS),
-        default="fp32",
-        help="autocast dtype of the ResNets (fp32 reproduces the reference; bf16 is faster on GPUs and on "
-        "CPUs with bf16 instructions)",
-    )
-    parser.add_argument(
-        "--channels_last",
-        action="store_true",
-        help="channels-last convolutions in the ResNets and in RAFT (faster, on a CPU too; results differ "
-        "slightly from the default)",
     )
     parser.add_argument("--backend", choices=("auto", "opencv", "pyav"), default="auto", help="video decoder")
     parser.add_argument("--json", default=None, help="write a JSON report here")
@@ -136,21 +81,14 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--segment_min_gap", type=float, default=0.0, help="merge segments separated by at most this many seconds"
     )
     parser.add_argument("--segment_min_len", type=float, default=0.0, help="drop segments shorter than this (s)")
-    parser.add_argument(
-        "--sample_pairs",
-        type=int,
-        default=None,
-        help="analyse only N evenly spaced consecutive frame pairs (RGB branch on each pair's "
-        "first frame, flow branch on the pair), read by seeking",
-    )
     parser.add_argument("--start", type=float, default=None, help="analyse from this time (s)")
     parser.add_argument("--end", type=float, default=None, help="analyse up to this time (s, exclusive)")
+    add_device_arguments(parser)
+    add_aigvdet_arguments(parser)
     return parser
 
 
 def check_window_args(args: argparse.Namespace) -> None:
-    if args.sample_pairs is not None and args.sample_pairs < 1:
-        raise ToolkitError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
     if args.start is not None and args.start < 0:
         raise ToolkitError(f"--start cannot be negative, got {args.start}")
     if args.start is not None and args.end is not None and args.end <= args.start:
@@ -177,21 +115,9 @@ def check_outputs(args: argparse.Namespace) -> None:
 def main(args: argparse.Namespace) -> int:
     check_window_args(args)
     check_outputs(args)
-    device = resolve_device(args.use_cpu, args.device)
+    device = device_from_args(args)
     calibration = load_calibration(args.calibration, AIGVDetPipeline.name) if args.calibration else None
-    corr_mode = "on_the_fly" if args.alternate_corr and args.corr_mode == "auto" else args.corr_mode
-    flow = flow_from_args(args, device, corr_mode)
-    pipeline = AIGVDetPipeline(
-        rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
-        flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
-        flow_extractor=flow,
-        normalize=args.aug_norm,
-        batch_size=args.batch_size,
-        classifier_dtype=PRECISIONS[args.classifier_precision],
-        channels_last=args.channels_last,
-        crop_size=args.crop_size,
-        threshold=args.threshold,
-    )
+    pipeline = pipeline_from_args(args, device)
     with out_of_memory_as_error(f"scoring {args.path}", CORR_MEMORY_HINT if args.flow_method == "raft" else ""):
         result = pipeline.score_video(
             args.path,

@@ -223,7 +223,7 @@ def test_demo_timeline_outputs(tmp_path, weights_dir, vfr_video):
 
 def test_demo_rejects_bad_window_flags(tmp_path, weights_dir, vfr_video, capsys):
     for extra, message in (
-        (["--sample_pairs", "0"], "--sample_pairs must be at least 1"),
+        (["--sample_pairs", "0"], "sampled frame pairs must be at least 1, got 0"),
         (["--start", "2", "--end", "1"], "--end (1.0) must be after --start"),
         (["--sample_pairs", "2", "--folder_original_path", str(tmp_path)], "need every frame"),
         (["--start", "1.45"], "1 frame(s) between 1.45 s"),

@@ -87,9 +87,10 @@ def pipeline_from_args(
         sample_pairs=getattr(args, "sample_pairs", None),
     )
     settings.update(overrides)
+    flow = flow_from_args(args, device, corr_mode_of(args))  # first, as demo.py always did: RAFT's problems first
     return AIGVDetPipeline(
         rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
         flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow-branch checkpoint (-mop)"),
-        flow_extractor=flow_from_args(args, device, corr_mode_of(args)),
+        flow_extractor=flow,
         **settings,
     )
