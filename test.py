@@ -33,7 +33,7 @@ from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos,
 from core.aigvdet.evaluation_tables import EvaluationTables
 from core.aigvdet.preprocess import CROP_SIZE
 from core.checkpoint_registry import file_sha256
-from core.cli import resolve_device, run_cli, str2bool
+from core.cli import add_device_arguments, device_from_args, run_cli, str2bool
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
 from core.runs import atomic
@@ -74,8 +74,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="start the CSVs anew (default: append, skipping the videos they already hold for the same checkpoints)",
     )
     parser.add_argument("--summary_json", default=None, help="summary JSON (default: beside the video CSV)")
-    parser.add_argument("--use_cpu", action="store_true")
-    parser.add_argument("--device", default=None)
     parser.add_argument("--arch", default="resnet50")
     parser.add_argument("--aug_norm", type=str2bool, default=True)
     parser.add_argument(
@@ -102,6 +100,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="add 95%% bootstrap intervals (N stratified resamples, seeded) to the summary JSON",
     )
+    add_device_arguments(parser)
     return parser
 
 
@@ -182,7 +181,7 @@ def main(args: argparse.Namespace) -> int:
     require_writable_file(summary_path, "the summary JSON")
     if args.plot:
         require_writable_folder(args.plot, "figures (--plot) to")
-    device = resolve_device(args.use_cpu, args.device)
+    device = device_from_args(args)
     videos, skipped = collect_videos(find_videos(args.folder_original_path, args.folder_optical_flow_path))
     if videos:
         rgb_model = load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)").to(device)

@@ -35,10 +35,9 @@ import torch
 from tqdm import tqdm
 
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
-from core.cli import add_corr_arguments, flow_from_args, resolve_device, run_cli
+from core.cli import add_device_arguments, add_flow_arguments, corr_mode_of, device_from_args, flow_from_args, run_cli
 from core.errors import ToolkitError
 from core.flow import FlowExtractor, flow_to_classifier_rgb
-from core.flow.classical import METHODS
 from core.flow.extractor import frames_to_tensor
 from core.flow.raft import min_frame_side
 from core.media.sources import VideoEntry, read_video_list
@@ -126,22 +125,12 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--videos", required=True, help="folder with 0_real/ and 1_fake/ videos, or a list file")
     parser.add_argument("--rgb_out", required=True, help="RGB frame root to write")
     parser.add_argument("--flow_out", required=True, help="optical-flow image root to write")
-    parser.add_argument("--flow_method", choices=("raft", *METHODS), default="raft")
-    parser.add_argument(
-        "--model",
-        default=None,
-        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
-    )
-    parser.add_argument("--small", action="store_true", help="RAFT-small")
-    parser.add_argument("--iters", type=int, default=20)
-    parser.add_argument("--mixed_precision", action="store_true")
-    add_corr_arguments(parser)
+    add_flow_arguments(parser)
     parser.add_argument("--stride", type=int, default=1, help="keep every N-th frame")
     parser.add_argument("--max_frames", type=int, default=None, help="keep at most this many frames per video")
     parser.add_argument("--image_format", choices=("png", "jpg"), default="png")
     parser.add_argument("--batch_size", type=int, default=8)
-    parser.add_argument("--device", default=None)
-    parser.add_argument("--use_cpu", action="store_true")
+    add_device_arguments(parser)
     return parser
 
 
@@ -151,10 +140,10 @@ def main(args: argparse.Namespace) -> int:
     require_writable_folder(args.rgb_out, "RGB frames (--rgb_out) to")
     require_writable_folder(args.flow_out, "flow images (--flow_out) to")
     rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-    device = resolve_device(args.use_cpu, args.device)
+    device = device_from_args(args)
     if world > 1 and device.type == "cuda" and device.index is None:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
-    flow = flow_from_args(args, device)
+    flow = flow_from_args(args, device, corr_mode_of(args))
     items = labelled_videos(args.videos)[rank::world]
     rgb_root, flow_root = Path(args.rgb_out), Path(args.flow_out)
     options = PrepareOptions(args.stride, args.max_frames, f".{args.image_format}", args.batch_size)
