@@ -6,6 +6,8 @@ audio as in :mod:`core.media.audio`; then both truncated to the same number of f
 The authors assume 25 fps input and never resample; clips at another rate are resampled here to 25 fps by
 timestamp (each output frame shows the latest input frame at its time, like ffmpeg's fps filter) and a
 log line says so. ``max_frames`` stops decoding early: the detector never looks past ``max_len + 4`` frames.
+Frames are turned as displayed (a phone's portrait clip stays portrait, :mod:`core.media.orientation`) before
+they are resized.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from core.errors import InputError
 from core.media.audio import SAMPLE_RATE, decode_audio_stream, frames_to_samples
 from core.media.in_memory import VideoSource, check_source, open_container, source_name
 from core.media.integrity import until_damaged
+from core.media.orientation import displayed_size, stream_rotation, upright
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +55,10 @@ class AVClip:
         return self.frames.shape[0]
 
 
-def _to_rgb(frame: av.VideoFrame, size: int) -> np.ndarray:
+def _to_rgb(frame: av.VideoFrame, size: int, rotation: int = 0) -> np.ndarray:
     image = frame.to_image()
+    if rotation:
+        image = Image.fromarray(upright(np.asarray(image), rotation))
     if image.size != (size, size):
         image = image.resize((size, size), Image.BICUBIC)
     return np.asarray(image)
@@ -103,14 +108,17 @@ def load_video_frames(
         decoded = frames_at_rate(stream, decoded, fps)
     images: list[np.ndarray] = []
     last_frame, last_image = None, None
+    rotation = None  # the first frame's display matrix holds for the whole clip
     for frame in decoded:
         if max_frames is not None and len(images) >= max_frames:
             break
+        if rotation is None:
+            rotation = stream_rotation(stream, frame)
         if frame is not last_frame:  # a frame repeated by the re-timing is converted once
-            last_frame, last_image = frame, _to_rgb(frame, size)
+            last_frame, last_image = frame, _to_rgb(frame, size, rotation)
         images.append(last_image)
     frames = np.stack(images) if images else np.zeros((0, size, size, 3), dtype=np.uint8)
-    return frames, source_fps, resample, (stream.width, stream.height)
+    return frames, source_fps, resample, displayed_size(stream.width, stream.height, rotation or 0)
 
 
 def load_av_clip(

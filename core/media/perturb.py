@@ -24,6 +24,8 @@ which is the lossy encode itself. The audio is decoded and stored as 16-bit PCM 
 another container would lose the MP4 edit list that trims the encoder's priming samples).
 Noise is seeded by ``(seed, the video's name, the perturbation)``, so a run is reproducible and a video's
 noise does not depend on which other videos are in the batch.
+A phone's rotated video (:mod:`core.media.orientation`) displays the same perturbed: copied packets keep the
+stream's display matrix; re-encoded frames are turned upright first and stored without one.
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ import numpy as np
 from core.errors import InputError
 from core.media.av_clip import frames_at_rate
 from core.media.in_memory import InMemoryVideo, VideoSource, check_source, open_container, source_name
+from core.media.orientation import displayed_size, upright, video_rotation
 
 LEVELS: dict[str, tuple[float, ...]] = {
     "h264": (23, 28, 33, 38),
@@ -148,8 +151,11 @@ def _copy_packets(container, streams: dict, output: av.container.OutputContainer
         output.mux(packet)
 
 
-def _video_frames(source: VideoSource, chain: list[Perturbation], seed: int) -> Iterator[tuple[np.ndarray, int]]:
-    """Perturbed RGB frames with their pts (in the output stream's time base, see ``_video_time_base``)."""
+def _video_frames(
+    source: VideoSource, chain: list[Perturbation], seed: int, rotation: int = 0
+) -> Iterator[tuple[np.ndarray, int]]:
+    """Perturbed RGB frames, turned upright by ``rotation``, with their pts (in the output stream's time base,
+    see ``_video_time_base``)."""
     name = source_name(source)
     with open_container(source) as container:
         stream = container.streams.video[0]
@@ -161,7 +167,7 @@ def _video_frames(source: VideoSource, chain: list[Perturbation], seed: int) -> 
                 decoded, retimed = frames_at_rate(stream, decoded, perturbation.level), True
         rngs = {p.spec: _rng(seed, name, p) for p in chain}
         for index, frame in enumerate(decoded):
-            image = frame.to_ndarray(format="rgb24")
+            image = upright(frame.to_ndarray(format="rgb24"), rotation)
             for perturbation in chain:
                 if perturbation.kind in ("jpeg", "resize", "blur", "noise"):
                     image = perturb_frame(image, perturbation, rngs[perturbation.spec])
@@ -174,7 +180,10 @@ def _video_time_base(stream: av.video.stream.VideoStream, chain: list[Perturbati
 
 
 def _video_stream(
-    stream: av.video.stream.VideoStream, chain: list[Perturbation], output: av.container.OutputContainer
+    stream: av.video.stream.VideoStream,
+    chain: list[Perturbation],
+    output: av.container.OutputContainer,
+    rotation: int = 0,
 ) -> av.video.stream.VideoStream:
     crf = next((p.level for p in chain if p.kind == "h264"), None)
     if crf is not None:
@@ -183,7 +192,7 @@ def _video_stream(
     else:  # lossless, so only the chain's own perturbations change the pixels
         out = output.add_stream("libx264rgb", options={"qp": "0", "preset": "ultrafast"})
         out.pix_fmt = "rgb24"
-    out.width, out.height = stream.width, stream.height
+    out.width, out.height = displayed_size(stream.width, stream.height, rotation)  # frames come upright
     out.time_base = out.codec_context.time_base = _video_time_base(stream, chain)
     rates = [p.level for p in chain if p.kind == "fps"]
     rate = Fraction(rates[-1]).limit_denominator(1001) if rates else stream.average_rate or stream.guessed_rate
@@ -193,10 +202,15 @@ def _video_stream(
 
 
 def _encode_video(
-    source: VideoSource, chain: list[Perturbation], seed: int, out: av.video.stream.VideoStream, output
+    source: VideoSource,
+    chain: list[Perturbation],
+    seed: int,
+    out: av.video.stream.VideoStream,
+    output,
+    rotation: int = 0,
 ) -> None:
     time_base = out.codec_context.time_base  # the muxer may change the stream's (e.g. Matroska: 1 ms)
-    for image, pts in _video_frames(source, chain, seed):
+    for image, pts in _video_frames(source, chain, seed, rotation):
         frame = av.VideoFrame.from_ndarray(image, format="rgb24")
         frame.pts, frame.time_base = pts, time_base
         _mux(output, out.encode(frame), time_base)
@@ -275,8 +289,9 @@ def perturb_video(source: VideoSource, chain: list[Perturbation], seed: int = 0)
                 output.flags |= av.container.Flags.bitexact.value  # no random segment id: same input, same bytes
                 # Every stream is declared before the first packet: the muxer writes its header then.
                 video_in = container.streams.video[0]
+                rotation = video_rotation(source) if video_chain else 0  # copied packets keep their matrix
                 video_out = (
-                    _video_stream(video_in, video_chain, output)
+                    _video_stream(video_in, video_chain, output, rotation)
                     if video_chain
                     else output.add_stream_from_template(video_in)
                 )
@@ -285,7 +300,7 @@ def perturb_video(source: VideoSource, chain: list[Perturbation], seed: int = 0)
                 audio_out = _audio_stream(container.streams.audio[0], audio_chain, output) if has_audio else None
                 _copy_packets(container, {} if video_chain else {video_in: video_out}, output)
                 if video_chain:
-                    _encode_video(source, video_chain, seed, video_out, output)
+                    _encode_video(source, video_chain, seed, video_out, output, rotation)
                 if samples is not None and audio_out is not None:
                     _encode_audio(samples, audio_out, output)
     except av.FFmpegError as exc:

@@ -1,7 +1,9 @@
-"""What a video file is, read from its container and packets with PyAV (nothing decoded): for reports.
+"""What a video file is, read from its container and packets with PyAV (nothing decoded but the first frame, for
+its display matrix): for reports.
 
-Duration, frame size, frame rate and whether it varies, codecs, and the audio track if there is one. The frame
-rate is the container's average; the frame timing comes from the video packets' presentation timestamps
+Duration, displayed frame size and rotation (a phone's portrait clip, :mod:`core.media.orientation`), frame
+rate and whether it varies, codecs, and the audio track if there is one. The frame rate is the container's
+average; the frame timing comes from the video packets' presentation timestamps
 (:func:`core.media.seek.index_frames`), so a variable-frame-rate file is recognised as one.
 """
 
@@ -28,7 +30,7 @@ class MediaFacts:
     file_bytes: int
     container: str
     duration_s: float | None  # the container's duration, else the last frame's time plus one interval
-    width: int
+    width: int  # as displayed: the coded size turned by ``rotation``
     height: int
     video_codec: str
     pixel_format: str | None
@@ -40,6 +42,7 @@ class MediaFacts:
     audio_codec: str | None = None
     audio_sample_rate: int | None = None
     audio_channels: int | None = None
+    rotation: int = 0  # clockwise degrees the coded frames are turned to be displayed (a phone's portrait: 90)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,4 +93,5 @@ def probe_video(path: str | os.PathLike) -> MediaFacts:
             audio_codec=audio.codec_context.name if audio is not None else None,
             audio_sample_rate=audio.codec_context.sample_rate if audio is not None else None,
             audio_channels=audio.layout.nb_channels if audio is not None else None,
+            rotation=index.rotation,
         )

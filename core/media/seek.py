@@ -8,7 +8,8 @@ it keeps decoding forward. Each frame it returns is checked by its timestamp aga
 container whose seeking is imprecise cannot hand over the wrong frame silently.
 
 Frame ``i`` is the ``i``-th frame in presentation order. Times are in seconds from the stream's start time,
-as ``VideoReader`` gives them (and OpenCV's ``CAP_PROP_POS_MSEC``).
+as ``VideoReader`` gives them (and OpenCV's ``CAP_PROP_POS_MSEC``). Frames come as displayed, turned by the
+stream's rotation (:mod:`core.media.orientation`), like ``VideoReader``'s.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.media.in_memory import InMemoryVideo, VideoSource, open_container, source_name
+from core.media.orientation import displayed_size, opencv_orientation, upright, video_rotation
 
 log = logging.getLogger(__name__)
 
@@ -38,8 +40,9 @@ class FrameIndex:
     time_base: Fraction
     start_pts: int
     fps: float
-    width: int
+    width: int  # displayed size: the coded size turned by ``rotation``
     height: int
+    rotation: int = 0  # clockwise degrees the coded frames are turned to be displayed
 
     def __len__(self) -> int:
         return len(self.pts)
@@ -91,6 +94,7 @@ def index_frames(path: VideoSource) -> FrameIndex:
         order = np.argsort(np.asarray(pts, dtype=np.int64), kind="stable")
         pts_arr = np.asarray(pts, dtype=np.int64)[order]
         start = stream.start_time if stream.start_time is not None else (int(pts_arr[0]) if pts_arr.size else 0)
+        rotation = video_rotation(path)  # from a decoded frame's display matrix where the stream has no tag
         index = FrameIndex(
             path if isinstance(path, InMemoryVideo) else os.fspath(path),
             pts_arr,
@@ -98,8 +102,8 @@ def index_frames(path: VideoSource) -> FrameIndex:
             stream.time_base,
             start,
             float(stream.average_rate or stream.guessed_rate or 0.0),
-            stream.width,
-            stream.height,
+            *displayed_size(stream.width, stream.height, rotation),
+            rotation,
         )
     if not len(index):
         raise InputError(f"{path} has no video frames")
@@ -140,6 +144,7 @@ def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, fl
     if isinstance(index.source, InMemoryVideo):  # its name is the unperturbed original: never open that instead
         raise InputError(f"{index.path}: OpenCV cannot read an in-memory video; use the PyAV backend")
     cap = cv2.VideoCapture(index.path)
+    turn = opencv_orientation(cap, index.source)[1] if index.rotation else 0
     try:
         position = -1
         for frame in wanted:
@@ -153,7 +158,7 @@ def _read_opencv(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, fl
                 raise InputError(f"decoding {index.path} failed at frame {frame}")
             got_s = cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
             _check_time(index, frame, got_s)
-            yield frame, float(index.time_s[frame]), cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
+            yield frame, float(index.time_s[frame]), upright(cv2.cvtColor(image, cv2.COLOR_BGR2RGB), turn)
     finally:
         cap.release()
 
@@ -181,7 +186,7 @@ def _read_pyav(index: FrameIndex, wanted: list[int]) -> Iterator[tuple[int, floa
                         f"decoding {index.path}: frame {frame} ({index.time_s[frame]:.4f} s) is not "
                         "in the decoded stream"
                     )
-            yield frame, float(index.time_s[frame]), image
+            yield frame, float(index.time_s[frame]), upright(image, index.rotation)
 
 
 def _seek(container, stream, index: FrameIndex, frame: int) -> Iterator:

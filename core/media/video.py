@@ -17,6 +17,7 @@ import numpy as np
 from core.errors import InputError
 from core.media.in_memory import InMemoryVideo, VideoSource, open_container, source_path
 from core.media.integrity import until_damaged
+from core.media.orientation import displayed_size, opencv_orientation, upright, video_rotation
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,11 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class VideoInfo:
-    """What the container says about a video. ``frame_count`` is the container's estimate (0 if unknown)."""
+    """What the container says about a video. ``frame_count`` is the container's estimate (0 if unknown).
+
+    ``width`` x ``height`` is the displayed size, which the frames have: a phone's portrait clip, stored as
+    landscape frames and a ``rotation`` (clockwise degrees, :mod:`core.media.orientation`), reads as portrait.
+    """
 
     path: str
     fps: float
@@ -34,6 +39,7 @@ class VideoInfo:
     width: int
     height: int
     backend: str
+    rotation: int = 0
 
 
 class VideoReader:
@@ -65,6 +71,7 @@ class VideoReader:
             raise InputError(f"not a file: {self.path}")
         self._cap = None
         self._container = None
+        self._turn = 0  # clockwise degrees the decoder's frames still need to be displayed
         self.timestamps: list[float] = []
         self.estimated_times = 0
         errors = []
@@ -97,7 +104,9 @@ class VideoReader:
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
         count = max(int(cap.get(cv2.CAP_PROP_FRAME_COUNT) or 0), 0)
-        return VideoInfo(str(self.path), fps, count, width, height, "opencv")
+        rotation, self._turn = opencv_orientation(cap, self.source)
+        width, height = displayed_size(width, height, self._turn)  # OpenCV's size is displayed when it turns
+        return VideoInfo(str(self.path), fps, count, width, height, "opencv", rotation)
 
     def _open_pyav(self) -> VideoInfo:
 
@@ -112,7 +121,9 @@ class VideoReader:
         stream.thread_type = "AUTO"
         self._container = container
         fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        return VideoInfo(str(self.path), fps, int(stream.frames or 0), stream.width, stream.height, "pyav")
+        self._turn = video_rotation(self.source)  # read on a container of its own: this one stays at the start
+        width, height = displayed_size(stream.width, stream.height, self._turn)
+        return VideoInfo(str(self.path), fps, int(stream.frames or 0), width, height, "pyav", self._turn)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         self.timestamps, self.estimated_times = [], 0
@@ -136,7 +147,8 @@ class VideoReader:
             ok, frame = self._cap.read()
             if not ok:
                 return
-            yield self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0, cv2.cvtColor(frame, cv2.COLOR_BGR2RGB)
+            time_s = self._cap.get(cv2.CAP_PROP_POS_MSEC) / 1000.0
+            yield time_s, upright(cv2.cvtColor(frame, cv2.COLOR_BGR2RGB), self._turn)
 
     def _iter_pyav(self) -> Iterator[tuple[float | None, np.ndarray]]:
         stream = self._container.streams.video[0]
@@ -144,7 +156,7 @@ class VideoReader:
         try:
             for frame in until_damaged(self._container.decode(video=0), str(self.path)):
                 time_s = None if frame.pts is None else float((frame.pts - start) * stream.time_base)
-                yield time_s, frame.to_ndarray(format="rgb24")
+                yield time_s, upright(frame.to_ndarray(format="rgb24"), self._turn)
         except Exception as exc:
             raise InputError(f"decoding {self.path} failed: {exc}") from None
 

@@ -46,6 +46,7 @@ from core.media.faces.status import (
 from core.media.faces.tracks import FaceTrack, TrackConfig, track_faces
 from core.media.in_memory import VideoSource, check_source, open_container, source_name
 from core.media.integrity import until_damaged
+from core.media.orientation import displayed_size, upright, video_rotation
 
 log = logging.getLogger(__name__)
 
@@ -115,11 +116,13 @@ def _check_path(path: VideoSource, audio_path: str | os.PathLike | None) -> None
 def source_frames(
     path: VideoSource, fps: float = TARGET_FPS, max_frames: int | None = None, info: dict | None = None
 ) -> Iterator[np.ndarray]:
-    """The first ``max_frames`` RGB uint8 frames at their own size, re-timed to ``fps`` as ``load_av_clip`` does.
+    """The first ``max_frames`` RGB uint8 frames at their own size, re-timed to ``fps`` as ``load_av_clip`` does,
+    turned as displayed (:mod:`core.media.orientation`).
 
-    ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height``, and once the frames
-    are exhausted, ``decoded`` (how many were yielded).
+    ``info``, when given, receives ``source_fps``, ``resampled``, ``width`` and ``height`` (displayed), and once
+    the frames are exhausted, ``decoded`` (how many were yielded).
     """
+    rotation = video_rotation(path)
     with open_container(path) as container:
         if not container.streams.video:
             raise InputError("no video track")
@@ -128,7 +131,8 @@ def source_frames(
         source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
         resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
         if info is not None:
-            info.update(source_fps=source_fps, resampled=resample, width=stream.width, height=stream.height)
+            width, height = displayed_size(stream.width, stream.height, rotation)
+            info.update(source_fps=source_fps, resampled=resample, width=width, height=height)
         decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
         if resample:
             decoded = frames_at_rate(stream, decoded, fps)
@@ -138,7 +142,7 @@ def source_frames(
             if max_frames is not None and index >= max_frames:
                 break
             if frame is not last_frame:  # a frame repeated by the re-timing is converted once
-                last_frame, last_image = frame, frame.to_ndarray(format="rgb24")
+                last_frame, last_image = frame, upright(frame.to_ndarray(format="rgb24"), rotation)
             count += 1
             yield last_image
         if info is not None:
