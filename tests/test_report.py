@@ -60,7 +60,7 @@ def full_report(report_inputs, tmp_path_factory):
     return out, json.loads((out / "clip.json").read_text()), (out / "clip.html").read_text()
 
 
-def test_report_json_holds_verdicts_fusion_series_and_provenance(full_report, report_inputs, weights_dir):
+def test_report_json_holds_verdicts_fusion_series_and_made_with(full_report, report_inputs, weights_dir):
     out, data, _ = full_report
     assert sorted(p.name for p in out.iterdir()) == ["clip.html", "clip.json"]  # no temporary file left
     assert data["format"] == "video-forensics-report" and data["video"]["audio"] is True

@@ -1,4 +1,4 @@
-"""A forensic report of one video: every available detector's evidence, verdicts and their provenance.
+"""A forensic report of one video: every available detector's evidence, verdicts and what they were made with.
 
 Uses only the detector interface: each detector is handed over ready (built from its weights by a script) as a
 :class:`DetectorRun`, or with the reason it cannot run. ``build_report`` analyses the video with each and
@@ -28,7 +28,7 @@ import numpy as np
 from core.errors import InputError
 from core.forensics.calibration import Calibration
 from core.forensics.evidence import Detector, Evidence, TimeSeries
-from core.forensics.provenance import file_record, versions
+from core.forensics.made_with import file_record, versions
 from core.forensics.timeline import segments_above
 from core.forensics.verdicts import detector_verdict, fuse
 from core.media.probe import probe_video

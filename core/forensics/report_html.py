@@ -217,7 +217,7 @@ def video_facts(video: dict[str, Any]) -> str:
     )
 
 
-def provenance(data: dict[str, Any]) -> str:
+def made_with(data: dict[str, Any]) -> str:
     versions = data["versions"]
     toolkit = versions["toolkit"]
     commit = "unknown (not a git checkout)"
@@ -258,7 +258,7 @@ def render_html(report: Report) -> str:
 {sections}
 <section><h2>The video</h2>{video_facts(data["video"])}</section>
 <section><h2>Warnings and statuses</h2><ul class="warn">{warnings}</ul></section>
-<section><h2>Provenance</h2>{provenance(data)}</section>
+<section><h2>Made with</h2>{made_with(data)}</section>
 <section><h2>How to read this report</h2>{READING_GUIDE}</section>
 </main></body></html>
 """
