@@ -5,7 +5,10 @@ with timestamps in seconds, and what the video is. Two kinds of score exist toda
 
 * ``probability``: a fake probability in [0, 1] with a decision threshold (AIGVDet; 0.5 by default);
 * ``anomaly``: unbounded, higher is more suspicious, no threshold until one is calibrated on real videos of
-  the user's own source (the audio-visual detector).
+  the user's own source (the audio-visual detector);
+* ``declaration``: what the file declares about itself, not an estimate: 1 where intact content credentials
+  declare generated content, 0 where they declare none, NaN without an intact declaration (the provenance
+  detector; its verdict is a category in ``details["category"]``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ import numpy as np
 class ScoreKind(str, Enum):
     PROBABILITY = "probability"
     ANOMALY = "anomaly"
+    DECLARATION = "declaration"
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from core.forensics.evidence import Evidence, ScoreKind
 SCORE_MEANINGS = {
     ScoreKind.PROBABILITY.value: "probability of fake in [0, 1]",
     ScoreKind.ANOMALY.value: "anomaly score: unbounded, higher is more suspicious",
+    ScoreKind.DECLARATION.value: "declaration: 1 declared generated, 0 declared not generated, none without one",
 }
 
 
