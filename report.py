@@ -5,7 +5,9 @@ OUTPUT_DIR/<stem>.json (the same record as data). Each detector whose weight fil
 is listed as not run, with where to get its files): AIGVDet's per-frame probabilities, localised segments and its
 most and least suspicious frames with their optical flow; the audio-visual detector over the whole video (its
 anomaly curve, segments, the 31-offset synchronisation map and the face track). With a calibration file per
-detector (``calibrate.py``), calibrated probabilities and verdicts, and their fusion where both ran.
+detector (``calibrate.py``), calibrated probabilities and verdicts, and their fusion where both ran. First, the
+video's provenance (no weights needed): its content credentials (C2PA) and container facts; a verified
+declaration of generation settles the verdict (``--trust_anchors``: the certificates you trust; none built in).
 
     python report.py video.mp4 --output_dir reports
     python report.py video.mp4 --calibration calibration/aigvdet_mine.json calibration/av_mine.json \
@@ -39,13 +41,17 @@ from core.flow.build import build_flow, raft_checkpoint
 from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.report import DetectorRun, build_report, write_report
+from core.forensics.verdicts import is_declaration
 from core.media.faces.clip import FACE_CROPS
+from core.provenance import ProvenanceDetector, load_trust_anchors, summary_lines
 from core.runs.status import TRUNCATED, has_score
 
 log = logging.getLogger("report")
 
 AIGVDET = ("AIGVDet (RGB frames + optical flow)", "Two ResNet classifiers look for the traces video generators leave "
            "in single frames and in the motion between frames (Bai et al., PRCV 2024).")  # fmt: skip
+PROVENANCE = ("Provenance (content credentials and container)", "Reads what the file declares about itself: "
+              "signed C2PA content credentials and the container's facts.")  # fmt: skip
 AVFORENSICS = ("Audio-visual synchronisation anomaly", "Checks whether the mouth and the voice stay in sync the way "
                "they do in real talking-face videos (Feng, Chen & Owens, CVPR 2023).")  # fmt: skip
 
@@ -58,7 +64,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         "--calibration", nargs="+", default=[], metavar="FILE", help="calibration JSON files (calibrate.py), any order"
     )
     parser.add_argument(
-        "--detectors", nargs="+", choices=("aigvdet", "avforensics"), default=["aigvdet", "avforensics"]
+        "--detectors",
+        nargs="+",
+        choices=("aigvdet", "avforensics", "provenance"),
+        default=["provenance", "aigvdet", "avforensics"],
+    )
+    parser.add_argument(
+        "--trust_anchors", default=None, metavar="PEM", help="certificates whose signatures you trust (provenance)"
     )
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
     parser.add_argument("--use_cpu", action="store_true")
@@ -155,6 +167,11 @@ def avforensics_run(args: argparse.Namespace, device: torch.device) -> DetectorR
     return run
 
 
+def provenance_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
+    anchors = load_trust_anchors(args.trust_anchors) if args.trust_anchors else None
+    return DetectorRun(ProvenanceDetector.name, *PROVENANCE, detector=ProvenanceDetector(anchors))
+
+
 def load_calibrations(paths: list[str], detectors: list[str]) -> dict[str, tuple[Calibration, str]]:
     found: dict[str, tuple[Calibration, str]] = {}
     for path in paths:
@@ -171,6 +188,11 @@ def load_calibrations(paths: list[str], detectors: list[str]) -> dict[str, tuple
     return found
 
 
+def declarations_only(report) -> bool:
+    """Whether only a declaration (provenance) analysed the video: no detector estimated anything."""
+    return all(is_declaration(report.data["detectors"][name]) for name in report.evidence)
+
+
 def main(args: argparse.Namespace) -> int:
     if args.threads > 0:
         torch.set_num_threads(args.threads)
@@ -180,7 +202,7 @@ def main(args: argparse.Namespace) -> int:
         raise InputError(f"video not found: {args.video}")
     calibrations = load_calibrations(args.calibration, args.detectors)
     device = resolve_device(args.use_cpu, args.device)
-    builders = {"aigvdet": aigvdet_run, "avforensics": avforensics_run}
+    builders = {"aigvdet": aigvdet_run, "avforensics": avforensics_run, "provenance": provenance_run}
     runs = [builders[name](args, device) for name in args.detectors]
     for run in runs:
         if run.name in calibrations:
@@ -192,6 +214,9 @@ def main(args: argparse.Namespace) -> int:
     for name, record in report.data["detectors"].items():
         if not has_score(record["status"]):
             print(f"{name}: {record['status']}: {record['reason']}")
+            continue
+        if is_declaration(record):
+            print("\n".join(summary_lines(record["details"])))
             continue
         line = f"{name}: score {record['score']} ({record['score_kind']})"
         if record["verdict"]:
@@ -205,7 +230,7 @@ def main(args: argparse.Namespace) -> int:
     fusion = report.data["fusion"]
     print(f"fusion: {fusion['verdict']}" if fusion["fused"] else fusion["reason"])
     print(f"report: {html_path}\ndata:   {json_path}")
-    if not report.evidence:
+    if not report.evidence or (declarations_only(report) and set(args.detectors) != {"provenance"}):
         raise ToolkitError(f"no detector could analyse {args.video}; the report says why: {html_path}")
     return 0
 

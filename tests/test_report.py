@@ -74,6 +74,9 @@ def test_report_json_holds_verdicts_fusion_series_and_made_with(full_report, rep
     assert np.asarray(av["series"]["sync_logits"]["values"]).shape[1] == 31
     assert aigvdet["segment_rule"].startswith("runs of 'fused'") and "segments" in av
     assert [i["group"] for i in aigvdet["illustrations"]][::2] == ["most suspicious frame", "least suspicious frame"]
+    provenance = data["provenance"]  # an unsigned clip: no credentials, and the detectors' fusion stands
+    assert provenance["category"] == "no credentials" and "evidence of nothing" in provenance["meaning"]
+    assert data["detectors"]["provenance"]["score_kind"] == "declaration"
     fusion = data["fusion"]
     assert fusion["fused"] and fusion["false_positive_bound"] == pytest.approx(0.02)
     flagged = [

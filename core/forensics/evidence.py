@@ -1,7 +1,7 @@
 """The detector interface: analyse one video, return its evidence.
 
 A detector's evidence is its video-level score with what that number means, the per-time evidence behind it
-with timestamps in seconds, and what the video is. Two kinds of score exist today:
+with timestamps in seconds, and what the video is. Three kinds of score exist today:
 
 * ``probability``: a fake probability in [0, 1] with a decision threshold (AIGVDet; 0.5 by default);
 * ``anomaly``: unbounded, higher is more suspicious, no threshold until one is calibrated on real videos of

@@ -6,6 +6,10 @@ gathers a JSON-ready record (verdicts raw and calibrated, their fusion, per-time
 video's facts, every warning met, versions and checkpoint hashes); ``write_report`` writes it as
 ``<stem>.json`` and a self-contained ``<stem>.html`` (:mod:`core.forensics.report_html`), each atomically.
 
+Declarations: a detector of score kind ``declaration`` (the provenance detector: content credentials, container
+facts) is shown first (``provenance`` in the record: its details) and is not fused with the estimates; a
+verified declaration of generation settles the fused verdict (:func:`core.forensics.verdicts.settle`).
+
 Segments: a detector's own (``details["segments"]``, e.g. the audio-visual whole-video mode), else the runs of
 its primary curve (``fused``, else ``anomaly``, else its first curve) at or above its decision threshold
 (:func:`core.forensics.timeline.segments_above`).
@@ -30,7 +34,7 @@ from core.forensics.calibration import Calibration
 from core.forensics.evidence import Detector, Evidence, TimeSeries
 from core.forensics.made_with import file_record, versions
 from core.forensics.timeline import segments_above
-from core.forensics.verdicts import detector_verdict, fuse
+from core.forensics.verdicts import detector_verdict, fuse, is_declaration, settle
 from core.media.probe import probe_video
 from core.runs.status import Status, has_score
 
@@ -197,6 +201,10 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
         if found is not None:
             evidence[run.name] = found
     verdicts = {name: record for name, record in detectors.items() if has_score(record["status"])}
+    # A declaration (the provenance detector) is no estimate: it is not fused, but a verified one settles the verdict.
+    declarations = {name: record for name, record in verdicts.items() if is_declaration(record)}
+    estimates = {name: record for name, record in verdicts.items() if name not in declarations}
+    provenance = [{"detector": name, **record["details"]} for name, record in declarations.items()]
     notes = []
     if not facts.audio:
         notes.append("the video has no audio track")
@@ -213,8 +221,9 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
         "version": VERSION,
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "video": facts.as_dict() | {"name": source.name},
+        **({"provenance": provenance[0]} if provenance else {}),
         "detectors": detectors,
-        "fusion": fuse(verdicts),
+        "fusion": settle(fuse(estimates), declarations),
         "warnings": warnings,
         "versions": versions(),
     }

@@ -19,6 +19,7 @@ from core.forensics.calibration import Calibration
 from core.forensics.evidence import Evidence, ScoreKind
 from core.forensics.report_figures import calibration_png, heatmap_png, thumbnail_png, timeline_png
 from core.forensics.report_style import CSS, FUSION_TEXT, READING_GUIDE
+from core.forensics.verdicts import is_declaration
 from core.runs.status import has_score
 
 if TYPE_CHECKING:  # report.py imports this module when it writes
@@ -79,6 +80,10 @@ def summary_card(record: dict[str, Any]) -> str:
 
 
 def fusion_card(fusion: dict[str, Any]) -> str:
+    if "declared_by" in fusion:  # a verified declaration settled it
+        from core.forensics.report_provenance import declared_fusion_card
+
+        return declared_fusion_card(fusion)
     if not fusion["fused"]:
         return f'<div class="card off"><h3>Fusion</h3><p>{text(fusion["reason"])}</p></div>'
     flagged = ", ".join(fusion["flagged_by"]) or "no detector"
@@ -243,10 +248,17 @@ def render_html(report: Report) -> str:
     data, calibrations = report.data, report.calibrations
     detectors = data["detectors"]
     name = data["video"]["name"]
-    cards = "".join(summary_card(record) for record in detectors.values()) + fusion_card(data["fusion"])
+    # A declaration (provenance) has its own section at the top, not a detector's card and section.
+    estimates = {key: record for key, record in detectors.items() if not is_declaration(record)}
+    cards = "".join(summary_card(record) for record in estimates.values()) + fusion_card(data["fusion"])
     sections = "".join(
-        detector_section(record, report.evidence.get(key), calibrations.get(key)) for key, record in detectors.items()
+        detector_section(record, report.evidence.get(key), calibrations.get(key)) for key, record in estimates.items()
     )
+    provenance = ""
+    if "provenance" in data:
+        from core.forensics.report_provenance import provenance_section
+
+        provenance = provenance_section(data["provenance"])
     warnings = "".join(f"<li>{text(w)}</li>" for w in data["warnings"]) or "<li>none</li>"
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
@@ -254,7 +266,7 @@ def render_html(report: Report) -> str:
 <body><main>
 <header><h1>Forensic report: {text(name)}</h1>
 <p class="muted">{text(data["video"]["path"])} &middot; made {text(data["created"])}</p></header>
-<section><h2>Verdicts</h2><div class="cards">{cards}</div><p class="muted">{text(FUSION_TEXT)}</p></section>
+{provenance}<section><h2>Verdicts</h2><div class="cards">{cards}</div><p class="muted">{text(FUSION_TEXT)}</p></section>
 {sections}
 <section><h2>The video</h2>{video_facts(data["video"])}</section>
 <section><h2>Warnings and statuses</h2><ul class="warn">{warnings}</ul></section>

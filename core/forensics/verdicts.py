@@ -14,6 +14,11 @@ The fusion rule, defined only where every detector that ran is calibrated on the
 
 Without calibrations there is no fusion: an uncalibrated probability (AIGVDet's 0.5 was never calibrated for
 any source) and an unbounded anomaly score are not on one scale.
+
+Declarations (score kind ``declaration``, the provenance detector) are not estimates and take no part in that
+rule. A declaration whose evidence carries ``declared_verdict`` (content credentials that declare generation,
+signed by a signer verified against the user's trust anchors) settles the verdict whatever the detectors say:
+:func:`settle` replaces the fusion by it, keeping the detectors' fusion beside it and saying why.
 """
 
 from __future__ import annotations
@@ -102,3 +107,25 @@ def fuse(verdicts: dict[str, dict[str, Any]]) -> dict[str, Any]:
             "not a probability of fake (calibrate with fakes for one)"
         )
     return fused
+
+
+def is_declaration(record: dict[str, Any]) -> bool:
+    """Whether a ``detector_verdict`` record is a declaration (see the module docstring), not an estimate."""
+    return record.get("score_kind") == ScoreKind.DECLARATION.value
+
+
+def settle(fusion: dict[str, Any], declarations: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """``fusion`` replaced by the first declaration with a ``declared_verdict`` in its details (see the module
+    docstring), or ``fusion`` itself when none has one."""
+    for name in sorted(declarations):
+        details = declarations[name].get("details") or {}
+        if details.get("declared_verdict"):
+            return {
+                "fused": True,
+                "verdict": details["declared_verdict"],
+                "declared_by": name,
+                "because": details.get("declared_because", ""),
+                "rule": "a verified declaration of generation settles the verdict, whatever the detectors say",
+                "detectors_fusion": fusion,
+            }
+    return fusion

@@ -92,6 +92,13 @@ class ProvenanceDetector:
             "container": container,
             "hints": hints(container),
         }
+        if category == GENERATED_VALID:  # a verified declaration settles the verdict (core.forensics.verdicts)
+            what = declared[0]["digital_source_type"] + (f" by {generator}" if generator else "")
+            details["declared_verdict"] = "fake"
+            details["declared_because"] = (
+                f"its content credentials, signed by {details['signer']} and verified against the trust anchors "
+                f"given, declare it generated ({what})"
+            )
         score = (
             1.0 if category in (GENERATED_VALID, GENERATED_UNVERIFIED) else 0.0 if category == CAPTURED else math.nan
         )
