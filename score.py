@@ -1,5 +1,9 @@
 """Score a dataset of raw videos with AIGVDet and/or the audio-visual detector into one results table.
 
+With ``provenance`` among the detectors, each video's content credentials and container are read too (no
+weights): columns provenance_category, _generator, _signer and _validation (--trust_anchors: certificates you
+trust).
+
     # a folder with 0_real/ and 1_fake/ (subsets in folders below them), or a list file "PATH [LABEL [SUBSET]]"
     python score.py --videos data/mydataset --detectors aigvdet,av --output_dir outputs/mydataset
     # rerun: skips what is done; --retry_failed also retries failures; --overwrite starts over
@@ -17,6 +21,8 @@
         score.py --videos /shared/big.txt --detectors aigvdet,av --output_dir /shared/outputs/big
     # every face track of the audio-visual detector: one row each (the main face's row gives the metrics)
     python score.py --videos data/panels --detectors av --all_faces --output_dir outputs/panels
+    # what the files declare (content credentials) beside the detectors' scores
+    python score.py --videos data/mydataset --detectors aigvdet,av,provenance --output_dir outputs/mydataset_prov
     # merge the parts again (e.g. after a node failed and was rerun)
     python score.py --merge_only --output_dir outputs/big
 
@@ -58,6 +64,7 @@ from core.forensics.robustness import condition_summaries, plot_robustness, robu
 from core.media.faces.clip import FACE_CROPS
 from core.media.perturb import LEVELS, Perturbation, parse_perturbations
 from core.media.sources import read_video_list
+from core.provenance import ProvenanceDetector, load_trust_anchors
 from core.runs import atomic
 from core.runs.distributed import barrier, process_group
 from core.runs.precision import PRECISIONS
@@ -66,14 +73,14 @@ from core.runs.status import TRUNCATED, Status
 
 log = logging.getLogger("score")
 
-DETECTORS = ("aigvdet", "av")
+DETECTORS = ("aigvdet", "av", "provenance")
 DEFAULT_SUITE = ("h264", "jpeg", "resize", "blur", "noise")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", help="a video, a folder with 0_real/ and 1_fake/, or a list file")
-    parser.add_argument("--detectors", default="aigvdet,av", help="comma-separated: aigvdet, av")
+    parser.add_argument("--detectors", default="aigvdet,av", help="comma-separated: aigvdet, av, provenance")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--overwrite", action="store_true", help="start over (delete earlier results)")
     parser.add_argument("--retry_failed", action="store_true", help="score again the videos that failed before")
@@ -142,6 +149,8 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     av.add_argument("--whole_video", action="store_true", help="sliding windows over the whole video")
     av.add_argument("--window_batch", type=int, default=8)
+    provenance = parser.add_argument_group("provenance")
+    provenance.add_argument("--trust_anchors", default=None, metavar="PEM", help="certificates you trust (PEM)")
     return parser
 
 
@@ -207,6 +216,10 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video")},
             **({"all_faces": True} if args.all_faces else {}),
         }
+    if "provenance" in names:
+        anchors = load_trust_anchors(args.trust_anchors) if args.trust_anchors else None
+        detectors["provenance"] = ProvenanceDetector(anchors)
+        fingerprint["provenance"] = {"trust_anchors": file_fingerprint(args.trust_anchors) if anchors else None}
     return detectors, fingerprint
 
 
@@ -243,6 +256,8 @@ def main(args: argparse.Namespace) -> int:
         if not args.videos:
             raise InputError("--videos is required (or --merge_only)")
         names = [name.strip() for name in args.detectors.split(",") if name.strip()]
+        # provenance last: a row's width, height and fps come from the first detector that decoded the video
+        names = sorted(names, key=lambda name: name == "provenance")
         unknown = [name for name in names if name not in DETECTORS]
         if unknown or not names:
             raise InputError(f"--detectors takes {', '.join(DETECTORS)}; got {args.detectors!r}")

@@ -133,6 +133,7 @@ def _row(
     condition: str,
     results: dict,
     track: tuple[str, bool] | None = None,
+    fields: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, Any]:
     row: dict[str, Any] = {
         "index": index,
@@ -163,6 +164,8 @@ def _row(
         row[f"{name}_frames"] = evidence.facts.frames if evidence is not None else ""
         threshold = evidence.threshold if evidence is not None else None
         row[f"{name}_threshold"] = "" if threshold is None else repr(float(threshold))
+        for field in (fields or {}).get(name, ()):  # the detector's own columns (its table_fields)
+            row[f"{name}_{field}"] = "" if evidence is None else str(evidence.details.get(field, ""))
     return row
 
 
@@ -178,7 +181,7 @@ def run_batch(
     one is refused (:class:`core.runs.result_table.SettingsMismatch`) unless ``overwrite``.
     """
     conditions = [chain_spec(list(chain)) for chain in settings.conditions]
-    columns = result_columns(list(detectors), settings.face_tracks)
+    columns = result_columns(list(detectors), settings.face_tracks, table_fields(detectors))
     fingerprint = {**fingerprint, "detectors": list(detectors), "perturbation_seed": settings.seed}
     if settings.overwrite and settings.rank == 0:
         remove_parts(settings.output_dir, keep_below=settings.world_size)
@@ -211,6 +214,11 @@ def run_batch(
     return table.path
 
 
+def table_fields(detectors: Mapping[str, Detector]) -> dict[str, tuple[str, ...]]:
+    """{name: the detector's own table columns} of the detectors that have any (``table_fields``)."""
+    return {name: tuple(d.table_fields) for name, d in detectors.items() if getattr(d, "table_fields", ())}
+
+
 def _video_key(row: Mapping[str, str]) -> tuple[str, str]:
     return item_key(row["path"], row["perturbation"])
 
@@ -228,10 +236,12 @@ def _analyse_all(detectors: Mapping[str, Detector], source: VideoSource, prepare
     return results
 
 
-def _rows_of(index, condition_index, entry, condition, results: dict, tracks: dict[str, bool] | None) -> list[dict]:
+def _rows_of(
+    index, condition_index, entry, condition, results: dict, tracks: dict[str, bool] | None, fields=None
+) -> list[dict]:
     """One row, or with face tracks one per track (a video without any: one row, its track empty)."""
     if tracks is None:
-        return [_row(index, condition_index, entry, condition, {n: r[None] for n, r in results.items()})]
+        return [_row(index, condition_index, entry, condition, {n: r[None] for n, r in results.items()}, None, fields)]
     tracks = tracks or {"": True}
     if not any(tracks.values()):  # no usable track: the first row stands for the video (its status says why)
         tracks = {track: position == 0 for position, track in enumerate(tracks)}
@@ -241,7 +251,7 @@ def _rows_of(index, condition_index, entry, condition, results: dict, tracks: di
         for name, by_track in results.items():
             fallback = (None, f"no face track {track}", 0.0)  # another detector's track (none today)
             per_track[name] = by_track.get(track, by_track.get(None, fallback))
-        rows.append(_row(index, condition_index, entry, condition, per_track, (track, main)))
+        rows.append(_row(index, condition_index, entry, condition, per_track, (track, main), fields))
     return rows
 
 
@@ -276,7 +286,8 @@ def _score_items(todo, conditions, settings: BatchSettings, detectors: Mapping[s
                     for kind, value in (prepared or {}).values():
                         if kind == "tracks":
                             tracks.update((t.track, t.main) for t in value if t.track not in tracks)
-                table.append_rows(_rows_of(index, condition_index, entry, condition, results, tracks))
+                rows = _rows_of(index, condition_index, entry, condition, results, tracks, table_fields(detectors))
+                table.append_rows(rows)
                 bar.update(1)
     finally:
         if pool is not None:

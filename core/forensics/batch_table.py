@@ -12,7 +12,9 @@ Columns, one row per (video, condition), or per (video, condition, face track):
 * per detector ``<name>_score`` (NaN when there is none), ``<name>_status`` (:mod:`core.runs.status`: ``ok``,
   ``truncated: ...`` (scored), or why there is no score),
   ``<name>_seconds`` (its wall time on this video), ``<name>_frames`` (frames it looked at),
-  ``<name>_threshold`` (its decision threshold; empty for an uncalibrated anomaly score).
+  ``<name>_threshold`` (its decision threshold; empty for an uncalibrated anomaly score);
+* a detector's own columns after those (its ``table_fields``, values from its evidence's details): the provenance
+  detector's ``provenance_category``, ``provenance_generator``, ``provenance_signer``, ``provenance_validation``.
 
 The merged table is ordered by (condition, index), whatever the number of processes that made the parts, so a
 sharded run gives the same rows as a single process; the timings are the only values that differ.
@@ -44,9 +46,13 @@ _INTEGER = {"index", "condition", "label", "width", "height", "main_face"}
 _FLOAT = {"fps"}
 
 
-def result_columns(detectors: Sequence[str], face_tracks: bool = False) -> list[str]:
+def result_columns(
+    detectors: Sequence[str], face_tracks: bool = False, fields: Mapping[str, Sequence[str]] | None = None
+) -> list[str]:
+    """The table's columns; ``fields``: a detector's own columns after its usual five (its ``table_fields``)."""
     video = VIDEO_COLUMNS[:6] + TRACK_COLUMNS + VIDEO_COLUMNS[6:] if face_tracks else VIDEO_COLUMNS
-    return video + [f"{name}_{field}" for name in detectors for field in DETECTOR_FIELDS]
+    fields = fields or {}
+    return video + [f"{name}_{field}" for name in detectors for field in [*DETECTOR_FIELDS, *fields.get(name, ())]]
 
 
 def video_rows(rows: Sequence[Mapping[str, str]]) -> list[Mapping[str, str]]:
