@@ -169,7 +169,12 @@ def avforensics_run(args: argparse.Namespace, device: torch.device) -> DetectorR
 
 def provenance_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     anchors = load_trust_anchors(args.trust_anchors) if args.trust_anchors else None
-    return DetectorRun(ProvenanceDetector.name, *PROVENANCE, detector=ProvenanceDetector(anchors))
+    run = DetectorRun(ProvenanceDetector.name, *PROVENANCE)
+    try:
+        run.detector = ProvenanceDetector(anchors)
+    except ToolkitError as exc:  # c2pa-python missing: the rest of the report still runs
+        run.not_run = str(exc)
+    return run
 
 
 def load_calibrations(paths: list[str], detectors: list[str]) -> dict[str, tuple[Calibration, str]]:

@@ -9,13 +9,14 @@ frame (it reads the container's headers and the manifest), so it is cheap enough
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import math
 import os
 from pathlib import Path
 from typing import Any, ClassVar
 
-from core.errors import InputError
+from core.errors import InputError, ToolkitError
 from core.forensics.evidence import Evidence, ScoreKind, VideoFacts
 from core.media.in_memory import InMemoryVideo, VideoSource, check_source, source_name
 from core.provenance.boxes import walk_boxes
@@ -66,6 +67,8 @@ class ProvenanceDetector:
     table_fields: ClassVar[tuple[str, ...]] = TABLE_FIELDS
 
     def __init__(self, trust_anchors: str | None = None) -> None:
+        if importlib.util.find_spec("c2pa") is None:
+            raise ToolkitError("c2pa-python is not installed (it is in requirements.txt): content credentials unread")
         self.trust_anchors = trust_anchors
 
     def analyse_video(self, path: VideoSource) -> Evidence:
