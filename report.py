@@ -29,16 +29,14 @@ from pathlib import Path
 
 import torch
 
-from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet import AIGVDetPipeline
+from core.aigvdet.options import add_aigvdet_arguments, add_budget_arguments, pipeline_from_args, time_budget_of
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import WEIGHT_SOURCES
 from core.cli import resolve_device, run_cli
 from core.errors import InputError, ToolkitError
-from core.flow import DEFAULT_ITERS
-from core.flow.build import build_flow, raft_checkpoint
-from core.flow.classical import METHODS as FLOW_METHODS
+from core.flow.build import raft_checkpoint
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.report import DetectorRun, build_report, write_report
 from core.forensics.verdicts import is_declaration
@@ -75,22 +73,7 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
     parser.add_argument("--use_cpu", action="store_true")
     parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
-    aigvdet = parser.add_argument_group("AIGVDet (as demo.py)")
-    aigvdet.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
-    aigvdet.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    aigvdet.add_argument(
-        "--model",
-        default=None,
-        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
-    )
-    aigvdet.add_argument("--small", action="store_true", help="RAFT-small (default checkpoints/raft-small.pth)")
-    aigvdet.add_argument("--flow_method", choices=("raft", *FLOW_METHODS), default="raft")
-    aigvdet.add_argument("--iters", type=int, default=DEFAULT_ITERS)
-    aigvdet.add_argument("--arch", default="resnet50")
-    aigvdet.add_argument("--crop_size", type=int, default=CROP_SIZE)
-    aigvdet.add_argument("-t", "--threshold", type=float, default=0.5)
-    aigvdet.add_argument("--batch_size", type=int, default=8)
-    aigvdet.add_argument("--sample_pairs", type=int, default=None, help="analyse N evenly spaced frame pairs only")
+    add_budget_arguments(add_aigvdet_arguments(parser))  # the same AIGVDet options as demo.py and score.py
     avf = parser.add_argument_group("audio-visual detector (as detect.py --whole_video)")
     avf.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
     avf.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
@@ -124,19 +107,7 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     run.not_run = missing(files, flags)
     if run.not_run:
         return run
-    flow = build_flow(
-        args.flow_method, files.get("RAFT", ""), device, small=args.small, iters=args.iters, batch_size=args.batch_size
-    )
-    run.detector = AIGVDetPipeline(
-        load_classifier(files["RGB classifier"], args.arch, "RGB-branch checkpoint (-mor)"),
-        load_classifier(files["optical-flow classifier"], args.arch, "optical-flow-branch checkpoint (-mop)"),
-        flow,
-        batch_size=args.batch_size,
-        crop_size=args.crop_size,
-        threshold=args.threshold,
-        illustrate=True,
-        sample_pairs=args.sample_pairs,
-    )
+    run.detector = pipeline_from_args(args, device, illustrate=True, time_budget_s=time_budget_of(args, device))
     return run
 
 

@@ -14,6 +14,7 @@ import argparse
 
 import torch
 
+from core.aigvdet.budget import DEFAULT_CPU_BUDGET_S
 from core.aigvdet.classifier import load_classifier
 from core.aigvdet.pipeline import AIGVDetPipeline
 from core.aigvdet.preprocess import CROP_SIZE
@@ -61,6 +62,29 @@ def add_aigvdet_arguments(parser: argparse.ArgumentParser, sample_pairs: bool = 
         )
     add_flow_arguments(group)
     return group
+
+
+def add_budget_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """``--time_budget`` and ``--full``: on a CPU, long videos get as many evenly spaced pairs as fit the budget."""
+    parser.add_argument(
+        "--time_budget",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help=f"on a CPU, analyse every frame pair only when that fits about this many seconds, else as many evenly "
+        f"spaced pairs as fit (default {DEFAULT_CPU_BUDGET_S:g}; 0: every pair; GPUs always analyse every pair; "
+        "--sample_pairs wins)",
+    )
+    parser.add_argument("--full", action="store_true", help="every frame pair whatever it costs (--time_budget 0)")
+
+
+def time_budget_of(args: argparse.Namespace, device: torch.device) -> float | None:
+    """The time budget of :func:`add_budget_arguments`' options on ``device``: None for every pair (a GPU,
+    ``--full``, ``--time_budget 0``, or an explicit ``--sample_pairs``)."""
+    if args.full or getattr(args, "sample_pairs", None) is not None or device.type != "cpu":
+        return None
+    budget = DEFAULT_CPU_BUDGET_S if args.time_budget is None else args.time_budget
+    return budget if budget > 0 else None
 
 
 def aigvdet_checkpoints(args: argparse.Namespace) -> dict[str, str]:

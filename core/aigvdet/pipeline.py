@@ -26,6 +26,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
+from core.aigvdet.budget import BudgetPlan, estimate_message, plan_budget
 from core.aigvdet.classifier import classify_images
 from core.aigvdet.data.layout import FrameFlowWriter
 from core.aigvdet.illustrations import suspicious_frames
@@ -130,10 +131,15 @@ class AIGVDetPipeline:
             evidence (``core.aigvdet.illustrations``: two frame pairs read and computed again).
         sample_pairs: ``analyse_video`` (the interface: reports, batch scoring) analyses that many evenly spaced
             consecutive pairs of each video instead of every frame (None: every frame; see ``score_video``).
+        time_budget_s: on a CPU with RAFT, ``analyse_video`` analyses as many evenly spaced pairs as fit this many
+            seconds when every pair would not (``core.aigvdet.budget``; None: every pair). ``sample_pairs`` wins.
+        pairs_column: batch tables get a ``pairs`` column ("analysed/total", ``table_fields``).
     """
 
     name: ClassVar[str] = "aigvdet"
     score_kind: ClassVar[ScoreKind] = ScoreKind.PROBABILITY
+    # Extra frame pairs ``illustrate`` computes (the most and least suspicious), counted in the time budget.
+    ILLUSTRATION_PAIRS: ClassVar[int] = 2
 
     def __init__(
         self,
@@ -149,6 +155,8 @@ class AIGVDetPipeline:
         threshold: float = 0.5,
         illustrate: bool = False,
         sample_pairs: int | None = None,
+        time_budget_s: float | None = None,
+        pairs_column: bool = False,
     ) -> None:
         if sample_pairs is not None and sample_pairs < 1:
             raise SettingsError(f"the number of sampled frame pairs must be at least 1, got {sample_pairs}")
@@ -166,6 +174,8 @@ class AIGVDetPipeline:
         self.threshold = threshold
         self.illustrate = illustrate
         self.sample_pairs = sample_pairs
+        self.time_budget_s = time_budget_s
+        self.table_fields: tuple[str, ...] = ("pairs",) if pairs_column else ()
 
     def classify(self, model: nn.Module, images: torch.Tensor) -> list[float]:
         """Sigmoid probabilities of uint8 (N, 3, H, W) images."""
@@ -322,11 +332,50 @@ class AIGVDetPipeline:
         timed by the decoder's timestamps (a flow pair by its first frame). Options as ``score_video``;
         ``sample_pairs`` defaults to the pipeline's."""
         sample_pairs = self.sample_pairs if sample_pairs is None else sample_pairs
+        budget = None
+        if sample_pairs is None and start_s is None and end_s is None:
+            budget = self.budget_plan(path)
+            sample_pairs = budget.sample_pairs if budget is not None else None
         result = self.score_video(path, start_s=start_s, end_s=end_s, sample_pairs=sample_pairs)
+        if budget is not None and budget.sampled:
+            result.analysis["budget"] = budget.record()
+            result.analysis["sampling"] = budget.describe()
         evidence = evidence_of(result, self.threshold)
+        if self.table_fields:
+            total = result.analysis.get("video_frames", result.frame_count) - 1
+            evidence.details["pairs"] = f"{len(result.flow_probs)}/{total}"
         if self.illustrate:
             evidence.illustrations = suspicious_frames(self, result, path)
         return evidence
+
+    def budget_plan(self, path: VideoSource) -> BudgetPlan | None:
+        """The plan of ``time_budget_s`` for ``path`` (None: no budget applies, or the video cannot be indexed,
+        which the analysis then reports as usual). Logs the estimate when the work is long or is cut down."""
+        if not self.time_budget_s or self.device.type != "cpu" or not isinstance(self.flows, FlowExtractor):
+            return None
+        try:
+            index = index_frames(path)
+        except InputError:
+            return None
+        extra = self.ILLUSTRATION_PAIRS if self.illustrate else 0
+        plan = plan_budget(len(index), index.width, index.height, "cpu", self.time_budget_s, extra)
+        duration_s = len(index) / index.fps if index.fps > 0 else float(index.time_s[-1])
+        message = estimate_message(plan, duration_s, index.width, index.height)
+        log.log(logging.INFO if plan.sampled or (plan.all_s or 0) >= 60 else logging.DEBUG, "%s: %s", path, message)
+        return plan
+
+
+def any_sampled(paths: Iterable[VideoSource], time_budget_s: float, extra_pairs: int = 0) -> bool:
+    """Whether a CPU ``time_budget_s`` would sample any of ``paths`` (a batch decides its table's columns before
+    it starts; videos that cannot be indexed count as not sampled, their analysis says why)."""
+    for path in paths:
+        try:
+            index = index_frames(path)
+        except InputError:
+            continue
+        if plan_budget(len(index), index.width, index.height, "cpu", time_budget_s, extra_pairs).sampled:
+            return True
+    return False
 
 
 def evidence_of(result: VideoResult, threshold: float) -> Evidence:

@@ -135,7 +135,9 @@ def _statuses(evidence: Evidence) -> list[str]:
         )
     analysis = evidence.details.get("analysis")
     if analysis:
-        if analysis.get("sample_pairs"):
+        if analysis.get("sampling"):  # sampled to fit a time budget: the detector says how
+            notes.append(f"only {analysis['sampling']} were analysed")
+        elif analysis.get("sample_pairs"):
             notes.append(
                 f"only {analysis['sample_pairs']} sampled frame pairs of {analysis.get('video_frames')} frames were "
                 "analysed"
