@@ -42,6 +42,8 @@ from pathlib import Path
 import torch
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
+from core.aigvdet.options import add_budget_arguments, time_budget_of
+from core.aigvdet.pipeline import any_sampled
 from core.aigvdet.preprocess import CROP_SIZE
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.whole_video import WholeVideoSettings
@@ -133,6 +135,7 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="N evenly spaced frame pairs per video, read by seeking, instead of every frame (long videos)",
     )
     aigv.add_argument("--crop_size", type=int, default=CROP_SIZE, help="classifier centre crop (448: official)")
+    add_budget_arguments(aigv)
     add_corr_arguments(aigv)
     av = parser.add_argument_group("audio-visual")
     av.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
@@ -168,8 +171,25 @@ def conditions_of(args: argparse.Namespace) -> list[list[Perturbation]]:
     return [[]]
 
 
-def build_detectors(args: argparse.Namespace, names: list[str], device: torch.device) -> tuple[dict, dict]:
-    """The detectors and the fingerprint of everything that changes their results."""
+def aigvdet_time_budget(
+    args: argparse.Namespace, names: list[str], entries: list, device: torch.device
+) -> float | None:
+    """AIGVDet's CPU time budget when it samples some video of the run; None when every video is analysed fully,
+    as without a budget (short videos, a GPU, --full, --sample_pairs): the table and its fingerprint stay as before."""
+    budget = time_budget_of(args, device)
+    if budget is None or "aigvdet" not in names or args.flow_method != "raft":
+        return None
+    if not any_sampled((entry.path for entry in entries), budget):
+        return None
+    log.info("AIGVDet: videos over a %g s CPU budget get evenly spaced frame pairs (column aigvdet_pairs)", budget)
+    return budget
+
+
+def build_detectors(
+    args: argparse.Namespace, names: list[str], device: torch.device, time_budget_s: float | None = None
+) -> tuple[dict, dict]:
+    """The detectors and the fingerprint of everything that changes their results (``time_budget_s``: see
+    :func:`aigvdet_time_budget`)."""
     detectors, fingerprint = {}, {}
     if "aigvdet" in names:
         flow = flow_from_args(args, device)
@@ -184,6 +204,8 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             crop_size=args.crop_size,
             threshold=args.threshold,
             sample_pairs=args.sample_pairs,
+            time_budget_s=time_budget_s,
+            pairs_column=time_budget_s is not None,
         )
         fingerprint["aigvdet"] = {
             "rgb": file_fingerprint(args.model_original_path),
@@ -196,6 +218,7 @@ def build_detectors(args: argparse.Namespace, names: list[str], device: torch.de
             "classifier_precision": args.classifier_precision,
             # Options added after score.py first shipped count only when used: older tables still resume.
             **{k: getattr(args, k) for k in ("channels_last", "sample_pairs") if getattr(args, k)},
+            **({"time_budget": time_budget_s} if time_budget_s is not None else {}),
         }
     if "av" in names:
         checkpoints = CheckpointPaths(
@@ -274,7 +297,9 @@ def main(args: argparse.Namespace) -> int:
             device = info.device if info.distributed else resolve_device(device=args.device)
             clear_done(output_dir, info.rank)
             barrier()  # every rank has cleared its marker before any can wait for them
-            detectors, fingerprint = build_detectors(args, names, device)
+            detectors, fingerprint = build_detectors(
+                args, names, device, aigvdet_time_budget(args, names, entries, device)
+            )
             settings = BatchSettings(
                 output_dir,
                 conditions,

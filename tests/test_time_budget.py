@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import csv
 import json
 
 import pytest
 
 import report
+import score
 from core.aigvdet.budget import BudgetPlan, cpu_seconds_per_pair, estimate_message, plan_budget
 from core.cli import run_cli
 from tests import factories
@@ -86,3 +88,29 @@ def test_short_clip_under_the_default_budget_is_analysed_fully(budget_inputs, tm
     explicit = run_report(argv + ["--time_budget", "3", "--sample_pairs", "5"], tmp_path / "explicit")
     analysis = explicit["detectors"]["aigvdet"]["details"]["analysis"]
     assert analysis["sample_pairs"] == 5 and "budget" not in analysis  # --sample_pairs wins over the budget
+
+
+def test_score_adds_the_pairs_column_only_when_the_budget_samples(tmp_path, weights_dir):
+    clip = factories.write_video(tmp_path / "clip.avi", factories.moving_texture_frames(12, 130, 150, seed=6))
+    argv = ["--videos", str(clip), "--detectors", "aigvdet", "--device", "cpu", "--no_progress", "--prefetch", "0"]
+    argv += ["-mor", str(weights_dir / "original.pth"), "-mop", str(weights_dir / "optical.pth"), "--small"]
+    argv += ["--model", str(weights_dir / "raft-small.pth"), "--arch", "resnet18", "--iters", "1", "--crop_size", "64"]
+
+    def table(name, *extra):
+        out = tmp_path / name
+        assert run_cli(score.main, score.get_args_parser(), argv + ["--output_dir", str(out), *extra]) == 0
+        with open(out / "results.csv", newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    (default,), (full,) = table("default"), table("full", "--full")
+    assert "aigvdet_pairs" not in default and default["aigvdet_frames"] == "12"  # fits the budget: as before
+    assert {k: v for k, v in default.items() if k != "aigvdet_seconds"} == {
+        k: v for k, v in full.items() if k != "aigvdet_seconds"
+    }
+    (sampled,) = table("sampled", "--time_budget", "2")  # 0.53 s a pair by the model: 3 of 11
+    assert (sampled["aigvdet_pairs"], sampled["aigvdet_frames"], sampled["aigvdet_status"]) == ("3/11", "3", "ok")
+    # The table resumes under the default budget and under --full (the same settings): nothing to do.
+    assert table("default") == [default] and table("default", "--full") == [default]
+    # The budget is part of the sampled table's settings: resuming it with every pair is refused.
+    resumed = argv + ["--output_dir", str(tmp_path / "sampled"), "--full"]
+    assert run_cli(score.main, score.get_args_parser(), resumed) == 1
