@@ -43,10 +43,11 @@ def test_per_pair_estimate_and_messages():
     assert plan.describe() == "15 of 1499 frame pairs, evenly spaced, chosen to fit a 240 s budget on CPU"
     assert estimate_message(plan, 60.0, 1280, 720) == (
         "60.0 s of 1280x720 video, 1499 pairs: all would take ~5.6 h on this CPU; analysing 15 evenly spaced pairs "
-        "(~3 min) to fit a 240 s budget"
+        "(~4 min) to fit a 240 s budget"
     )
     record = plan.record()
     assert (record["sample_pairs"], record["total_pairs"], record["budget_s"]) == (15, 1499, 240)
+    assert (record["estimated_s"], record["estimated_all_s"]) == (229.5, 20263.5)  # the 2 extra pairs counted
     assert plan_budget(1500, 1280, 720, "cuda", 240) == BudgetPlan(1499, None, None, None, "cuda")
 
 

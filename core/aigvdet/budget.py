@@ -40,6 +40,7 @@ class BudgetPlan:
     per_pair_s: float | None  # the estimate used (None on a GPU: no estimate, every pair)
     budget_s: float | None
     device: str
+    extra_pairs: int = 0  # pairs computed besides the planned ones (a report's illustrations), in the estimates
 
     @property
     def sampled(self) -> bool:
@@ -51,13 +52,13 @@ class BudgetPlan:
 
     @property
     def all_s(self) -> float | None:
-        """Estimated seconds for every pair."""
-        return None if self.per_pair_s is None else self.per_pair_s * self.total_pairs
+        """Estimated seconds for every pair (and the extra ones)."""
+        return None if self.per_pair_s is None else self.per_pair_s * (self.total_pairs + self.extra_pairs)
 
     @property
     def planned_s(self) -> float | None:
-        """Estimated seconds for the planned pairs."""
-        return None if self.per_pair_s is None else self.per_pair_s * self.pairs
+        """Estimated seconds for the planned pairs (and the extra ones)."""
+        return None if self.per_pair_s is None else self.per_pair_s * (self.pairs + self.extra_pairs)
 
     def describe(self) -> str:
         """One line for a reader, e.g. "16 of 1499 frame pairs, evenly spaced, chosen to fit a 240 s budget on CPU"."""
@@ -97,9 +98,9 @@ def plan_budget(
         return BudgetPlan(total, None, None, None, device)
     per_pair = cpu_seconds_per_pair(width, height)
     if not budget_s or budget_s <= 0:
-        return BudgetPlan(total, None, per_pair, None, device)
+        return BudgetPlan(total, None, per_pair, None, device, extra_pairs)
     fitting = max(math.floor(budget_s / per_pair) - extra_pairs, 1)
-    return BudgetPlan(total, None if fitting >= total else fitting, per_pair, budget_s, device)
+    return BudgetPlan(total, None if fitting >= total else fitting, per_pair, budget_s, device, extra_pairs)
 
 
 def duration_text(seconds: float) -> str:
@@ -113,7 +114,7 @@ def duration_text(seconds: float) -> str:
 
 def estimate_message(plan: BudgetPlan, duration_s: float, width: int, height: int) -> str:
     """The line logged before long work starts, e.g. "60.0 s of 1280x720 video, 1499 pairs: all would take ~5.6 h
-    on this CPU; analysing 17 evenly spaced pairs (~4 min)"."""
+    on this CPU; analysing 15 evenly spaced pairs (~4 min) to fit a 240 s budget"."""
     head = f"{duration_s:.1f} s of {width}x{height} video, {plan.total_pairs} pairs"
     if plan.all_s is None:
         return f"{head}: analysing every pair on {plan.device}"
@@ -121,5 +122,6 @@ def estimate_message(plan: BudgetPlan, duration_s: float, width: int, height: in
         return f"{head}: all would take ~{duration_text(plan.all_s)} on this CPU; analysing every pair"
     return (
         f"{head}: all would take ~{duration_text(plan.all_s)} on this CPU; analysing {plan.sample_pairs} evenly "
-        f"spaced pairs (~{duration_text(plan.planned_s)}) to fit a {plan.budget_s:g} s budget"
+        f"spaced pair{'s' if plan.sample_pairs > 1 else ''} (~{duration_text(plan.planned_s)}) to fit a "
+        f"{plan.budget_s:g} s budget"
     )
