@@ -6,6 +6,7 @@ import csv
 import json
 
 import pytest
+import torch
 
 import report
 import score
@@ -115,3 +116,16 @@ def test_score_adds_the_pairs_column_only_when_the_budget_samples(tmp_path, weig
     # The budget is part of the sampled table's settings: resuming it with every pair is refused.
     resumed = argv + ["--output_dir", str(tmp_path / "sampled"), "--full"]
     assert run_cli(score.main, score.get_args_parser(), resumed) == 1
+
+
+def test_time_budget_options_on_cpu_and_gpu():
+    from core.aigvdet.options import time_budget_of
+
+    parse = report.get_args_parser().parse_args
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert time_budget_of(parse(["v.mp4"]), cpu) == 240.0
+    assert time_budget_of(parse(["v.mp4", "--time_budget", "60"]), cpu) == 60.0
+    for argv in (["--full"], ["--time_budget", "0"], ["--sample_pairs", "4"]):
+        assert time_budget_of(parse(["v.mp4", *argv]), cpu) is None
+    assert time_budget_of(parse(["v.mp4"]), cuda) is None  # a GPU analyses every pair, as always
+    assert time_budget_of(parse(["v.mp4", "--time_budget", "60"]), cuda) is None
