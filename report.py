@@ -30,17 +30,23 @@ from pathlib import Path
 import torch
 
 from core.aigvdet import AIGVDetPipeline
-from core.aigvdet.options import add_aigvdet_arguments, add_budget_arguments, pipeline_from_args, time_budget_of
-from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
-from core.avforensics.whole_video import WholeVideoSettings
+from core.aigvdet.options import CHECKPOINT_FLAGS as AIGVDET_FLAGS
+from core.aigvdet.options import (
+    add_aigvdet_arguments,
+    add_budget_arguments,
+    aigvdet_checkpoints,
+    pipeline_from_args,
+    time_budget_of,
+)
+from core.avforensics.options import CHECKPOINT_FLAGS as AV_FLAGS
+from core.avforensics.options import add_avforensics_arguments, avforensics_checkpoints, detector_from_args
+from core.avforensics.pipeline import AVForensicsDetector
 from core.checkpoints import WEIGHT_SOURCES
-from core.cli import resolve_device, run_cli
+from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError, ToolkitError
-from core.flow.build import raft_checkpoint
 from core.forensics.calibration import Calibration, load_calibration
 from core.forensics.report import DetectorRun, build_report, write_report
 from core.forensics.verdicts import is_declaration
-from core.media.faces.clip import FACE_CROPS
 from core.provenance import ProvenanceDetector, load_trust_anchors, summary_lines
 from core.runs.status import TRUNCATED, has_score
 
@@ -70,21 +76,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--trust_anchors", default=None, metavar="PEM", help="certificates whose signatures you trust (provenance)"
     )
-    parser.add_argument("--device", default=None, help="torch device, e.g. cuda:1 (default: cuda if available)")
-    parser.add_argument("--use_cpu", action="store_true")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
+    add_device_arguments(parser)
     add_budget_arguments(add_aigvdet_arguments(parser))  # the same AIGVDet options as demo.py and score.py
-    avf = parser.add_argument_group("audio-visual detector (as detect.py --whole_video)")
-    avf.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
-    avf.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
-    avf.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
-    avf.add_argument("--pca_path", default="checkpoints/pca.pkl")
-    avf.add_argument("--max_len", type=int, default=50)
-    avf.add_argument("--lam", type=float, default=0.0)
-    avf.add_argument("--face_crop", choices=FACE_CROPS, default="auto")
-    avf.add_argument("--window_stride", type=int, default=25)
-    avf.add_argument("--min_context", type=int, default=WholeVideoSettings.min_context)
-    avf.add_argument("--segment_threshold", type=float, default=None)
+    add_avforensics_arguments(parser, whole_video_flag=False)  # as detect.py; a report always scores whole videos
     return parser
 
 
@@ -98,42 +92,31 @@ def missing(files: dict[str, str], flags: dict[str, str]) -> str | None:
     return None
 
 
+def budget_share(args: argparse.Namespace, device: torch.device) -> float | None:
+    """Each estimating detector's share of the CPU time budget (AIGVDet and the audio-visual one split it)."""
+    budget = time_budget_of(args, device)
+    estimators = [name for name in args.detectors if name in ("aigvdet", "avforensics")]
+    return None if budget is None else budget / max(1, len(estimators))
+
+
 def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
-    files = {"RGB classifier": args.model_original_path, "optical-flow classifier": args.model_optical_flow_path}
-    flags = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
-    if args.flow_method == "raft":
-        files["RAFT"] = raft_checkpoint(args.model, args.small)
+    files = aigvdet_checkpoints(args)
     run = DetectorRun(AIGVDetPipeline.name, *AIGVDET, checkpoints=files)
-    run.not_run = missing(files, flags)
+    run.not_run = missing(files, AIGVDET_FLAGS)
     if run.not_run:
         return run
-    run.detector = pipeline_from_args(args, device, illustrate=True, time_budget_s=time_budget_of(args, device))
+    run.detector = pipeline_from_args(args, device, illustrate=True, time_budget_s=budget_share(args, device))
     return run
 
 
 def avforensics_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
-    files = {
-        "sync model": args.sync_model_path,
-        "offset-distribution model": args.dist_model_path,
-        "audio-visual-feature model": args.avfeature_model_path,
-        "PCA": args.pca_path,
-    }
-    flags = dict(zip(files, ("--sync_model_path", "--dist_model_path", "--avfeature_model_path", "--pca_path")))
+    files = dict(zip(AV_FLAGS, vars(avforensics_checkpoints(args)).values()))
     run = DetectorRun(AVForensicsDetector.name, *AVFORENSICS, checkpoints=files)
-    run.not_run = missing(files, flags)
+    run.not_run = missing(files, AV_FLAGS)
     if run.not_run:
         return run
-    if args.window_stride < 1 or args.min_context < 1:
-        raise InputError("--window_stride and --min_context must be at least 1 step")
-    run.detector = AVForensicsDetector.from_checkpoints(
-        CheckpointPaths(*files.values()),
-        max_len=args.max_len,
-        device=device,
-        progress=True,
-        lam=args.lam,
-        whole_video=WholeVideoSettings(args.window_stride, args.min_context, args.segment_threshold),
-        face_crop=args.face_crop,
-        illustrate=True,
+    run.detector = detector_from_args(
+        args, device, progress=True, illustrate=True, whole_video=True, time_budget_s=budget_share(args, device)
     )
     return run
 
@@ -170,14 +153,10 @@ def declarations_only(report) -> bool:
 
 
 def main(args: argparse.Namespace) -> int:
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    if args.sample_pairs is not None and args.sample_pairs < 1:
-        raise ToolkitError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
     if not Path(args.video).is_file():
         raise InputError(f"video not found: {args.video}")
     calibrations = load_calibrations(args.calibration, args.detectors)
-    device = resolve_device(args.use_cpu, args.device)
+    device = device_from_args(args)
     builders = {"aigvdet": aigvdet_run, "avforensics": avforensics_run, "provenance": provenance_run}
     runs = [builders[name](args, device) for name in args.detectors]
     for run in runs:

@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import detect
+from core.avforensics.budget import CPU_S_PER_STEP, windows_within
 from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.scoring import pad_to_length, score_window, sequence_scores, step_terms
 from core.avforensics.synthetic import render_clip, write_av, write_partial_fakes
@@ -19,9 +20,11 @@ from core.avforensics.whole_video import (
     WholeVideoSettings,
     anomaly_curve,
     relative_threshold,
+    sample_windows,
     score_whole_video,
     smooth,
     step_times,
+    window_ranges,
     window_starts,
 )
 from core.cli import run_cli
@@ -176,7 +179,7 @@ def test_curve_and_segments_find_a_known_anomalous_span():
     assert given.segments == [] and given.threshold_rule == "given"
 
 
-def _tiny_detector(whole: WholeVideoSettings | None) -> AVForensicsDetector:
+def _tiny_detector(whole: WholeVideoSettings | None, time_budget_s: float | None = None) -> AVForensicsDetector:
     return AVForensicsDetector(
         small_sync_model(),
         random_regressive_model(4),
@@ -186,6 +189,7 @@ def _tiny_detector(whole: WholeVideoSettings | None) -> AVForensicsDetector:
         progress=False,
         lam=0.5,
         whole_video=whole,
+        time_budget_s=time_budget_s,
     )
 
 
@@ -278,3 +282,35 @@ def test_partial_fakes_change_the_audio_of_their_span_only(tmp_path):
         original = rendered.audio[margin * 640 : (margin + frames) * 640]
         differs = np.flatnonzero(decoded.audio != original.astype(np.float32))
         assert differs.size and differs.min() >= round(start * 25) * 640 and differs.max() < round(end * 25) * 640
+
+
+def test_window_sampling_helpers():
+    starts = window_starts(200, 50, 10)  # 0, 10, ..., 150
+    assert sample_windows(starts, 3).tolist() == [0, 80, 150] and sample_windows(starts, 99) is starts
+    assert window_ranges(np.array([0, 80, 150]), 50, 200) == [(0, 50), (80, 130), (150, 200)]
+    assert window_ranges(np.array([0, 30, 60]), 50, 200) == [(0, 50), (50, 110)]  # overlaps merge after the first
+    assert windows_within(None, 50, "cpu") is None and windows_within(100, 50, "cuda") is None
+    assert windows_within(100, 50, "cpu") == int(100 // (CPU_S_PER_STEP * 50)) and windows_within(1, 50, "cpu") == 1
+    with pytest.raises(ValueError, match="at least 1"):
+        WholeVideoSettings(max_windows=0)
+
+
+def test_a_time_budget_scores_evenly_spaced_windows_and_says_what_was_not_analysed(tmp_path):
+    """On a CPU with a budget for 2 windows of 10 steps: the first window (the authors' score) bit for bit, the last
+    window's steps as in the full run, the steps between them not analysed and said so."""
+    clip = render_clip(2, frames=120, size=32)
+    path = write_av(tmp_path / "clip.mkv", clip.frames, clip.audio)
+    settings = WholeVideoSettings(stride=10)
+    full = _tiny_detector(settings).analyse_video(path)
+    budget = 2 * CPU_S_PER_STEP * 50  # two windows of the default max_len of 50 steps
+    sampled = _tiny_detector(settings, time_budget_s=budget).analyse_video(path)
+    assert sampled.score == full.score and full.details["windows"] == 8 and sampled.details["windows"] == 2
+    expected = "2 of 8 windows (2 s each), evenly spaced, chosen to fit a 25.6 s budget on CPU"
+    assert sampled.details["sampling"] == expected
+    logits, reference = sampled.series["sync_logits"].values, full.series["sync_logits"].values
+    np.testing.assert_array_equal(logits[:50], reference[:50])
+    assert np.isnan(logits[50:66]).all() and np.isfinite(logits[66:]).all()  # the last window: steps 66-115
+    np.testing.assert_allclose(logits[66:], reference[66:], atol=1e-5)
+    (gap,) = sampled.details["not_analysed"]
+    assert gap["status"] == "not analysed (time budget)" and gap["start_s"] == pytest.approx(52 / 25)
+    assert gap["end_s"] == pytest.approx(69 / 25)  # to the last window's first step (never predicted) included

@@ -206,17 +206,19 @@ class SyncFeatureExtractor:
         return torch.cat(rows)
 
     @torch.no_grad()
-    def extract(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
+    def extract(self, clip: AVClip, ranges: list[tuple[int, int]] | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Per-step sync logits (steps, 31) as float64 and offset-0 audio-visual features (steps, D) as float32.
 
         The authors store logits in a float64 array; we keep that so both paths see identical inputs.
+        ``ranges``: only these [first, stop) step ranges (whole-video windows sampled to fit a time budget; the
+        first must be the first window's); the other steps' rows are NaN.
         """
         steps = self.steps_of(clip.num_frames)
         samples_per_frame = clip.audio.shape[0] // clip.num_frames
         # A whole video's first max_len steps are extracted exactly as without whole_video (same batches, so the
         # same float rounding: the authors' score stays bit-identical); its other steps follow as a second part,
         # which recomputes only 4 frames and 30 audio windows.
-        parts = [(0, min(steps, self.max_len))] + ([(self.max_len, steps)] if steps > self.max_len else [])
+        parts = ranges or [(0, min(steps, self.max_len))] + ([(self.max_len, steps)] if steps > self.max_len else [])
         logits, features = [], []
         for first, stop in parts:
             video = self.video_tokens(clip.frames[first:], stop - first)
@@ -224,8 +226,15 @@ class SyncFeatureExtractor:
             logits.append(self.sync_logits(video, audio))
             aligned_audio = audio[torch.arange(stop - first, device=self.device) + ALIGNED_OFFSET]
             features.append(self.sync_model.transformer.av_feature(video, aligned_audio))
-        logits_all, features_all = torch.cat(logits), torch.cat(features)
-        return logits_all.float().cpu().numpy().astype(np.float64), features_all.float().cpu().numpy()
+        logits_all = torch.cat(logits).float().cpu().numpy().astype(np.float64)
+        features_all = torch.cat(features).float().cpu().numpy()
+        if ranges is None:
+            return logits_all, features_all
+        rows = np.concatenate([np.arange(first, stop) for first, stop in parts])
+        full_logits = np.full((steps, logits_all.shape[1]), np.nan)
+        full_features = np.full((steps, features_all.shape[1]), np.nan, dtype=np.float32)
+        full_logits[rows], full_features[rows] = logits_all, features_all
+        return full_logits, full_features
 
     def extract_in_eval_mode(self, clip: AVClip) -> tuple[np.ndarray, np.ndarray]:
         """``extract`` with BatchNorm's running statistics (eval mode), then back to the model's previous mode:

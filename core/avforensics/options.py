@@ -105,8 +105,9 @@ def detector_from_args(
     progress: bool = False,
     illustrate: bool = False,
     whole_video: bool | None = None,
+    time_budget_s: float | None = None,
 ) -> AVForensicsDetector:
-    """The detector of :func:`add_avforensics_arguments`' options."""
+    """The detector of :func:`add_avforensics_arguments`' options (``time_budget_s``: see the detector)."""
     return AVForensicsDetector.from_checkpoints(
         avforensics_checkpoints(args),
         lam=args.lam,
@@ -117,4 +118,5 @@ def detector_from_args(
         face_crop=args.face_crop,
         whole_video=whole_video_of(args, whole_video),
         illustrate=illustrate,
+        time_budget_s=time_budget_s,
     )

@@ -9,27 +9,35 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import torch
 
+from core.avforensics.budget import describe_sampling, windows_within
 from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.illustrations import clip_illustrations
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
-from core.avforensics.scoring import NUM_OFFSETS, SequenceScores, sequence_scores
+from core.avforensics.scoring import MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES, SequenceScores, sequence_scores
 from core.avforensics.speaker import choose_speaker
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.sync_transformer import SyncModel
-from core.avforensics.whole_video import WholeVideoResult, WholeVideoSettings, score_whole_video
+from core.avforensics.whole_video import (
+    WholeVideoResult,
+    WholeVideoSettings,
+    sample_windows,
+    score_whole_video,
+    window_ranges,
+    window_starts,
+)
 from core.checkpoint_registry import DIST_MODEL, FEATURE_MODEL, PCA, describe_checkpoint
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.forensics.evidence import Evidence, PreparedTrack, ScoreKind, TimeSeries, VideoFacts
-from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip
+from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip, clip_prefix
 from core.media.faces.clip import FaceClip
 from core.media.in_memory import VideoSource
 from core.media.integrity import frame_shortfall
@@ -70,6 +78,9 @@ class AVForensicsDetector:
         face_crop: ``never`` (the authors' whole-frame input), ``always`` or ``auto``: see :mod:`core.media.faces.clip`.
         illustrate: ``analyse_video`` adds a few frames of the scored clip (with the face track drawn on its
             source frames when the face was cropped) to the evidence: :mod:`core.avforensics.illustrations`.
+        time_budget_s: on a CPU, whole videos get as many evenly spaced windows as fit about this many seconds
+            (:mod:`core.avforensics.budget`), and the speaker among several faces is chosen on the first window;
+            None: every window.
     """
 
     name: ClassVar[str] = "avforensics"
@@ -90,6 +101,7 @@ class AVForensicsDetector:
         whole_video: WholeVideoSettings | None = None,
         face_crop: str = "never",
         illustrate: bool = False,
+        time_budget_s: float | None = None,
     ) -> None:
         positions = min(distribution_model.positions, feature_model.positions)
         if not 2 <= max_len <= positions + 1:
@@ -115,6 +127,8 @@ class AVForensicsDetector:
         self.max_len = max_len
         self.lam = lam
         self.illustrate = illustrate
+        self.time_budget_s = time_budget_s
+        self.max_windows = windows_within(time_budget_s, max_len, self.device.type) if whole_video else None
         # {"dist_regressive_model": {"path", "sha256", "known"}, ...} when built by from_checkpoints (provenance).
         self.checkpoint_records: dict[str, dict] = {}
 
@@ -160,8 +174,12 @@ class AVForensicsDetector:
         return self.features.load_clips(path, audio_path, all_faces, self.choose_speaker)
 
     def choose_speaker(self, faces: list[FaceClip]) -> FaceClip:
-        """The face whose mouth goes with the voice, by this detector's sync model."""
-        return choose_speaker(faces, self.features.extract)
+        """The face whose mouth goes with the voice, by this detector's sync model (on the first window only when
+        whole videos are sampled to fit a time budget: then its evidence is not the analysis')."""
+        if self.max_windows is None:
+            return choose_speaker(faces, self.features.extract)
+        first = self.max_len + WINDOW_FRAMES - 1 + MAX_OFFSET
+        return choose_speaker(faces, lambda clip: self.features.extract(clip_prefix(clip, first)), reuse=False)
 
     def truncation(self, clip: AVClip) -> str | None:
         """``truncated: decoded N of M frames`` when the file gave markedly fewer of the frames the detector needs
@@ -174,9 +192,17 @@ class AVForensicsDetector:
     def analyse(self, clip: AVClip, extracted: tuple[np.ndarray, np.ndarray] | None = None) -> VideoAnalysis:
         """Logits, PCA features and both sequence scores of one decoded clip (``extracted``: its sync evidence,
         when already computed, e.g. while choosing the speaker)."""
+        settings = self.whole_video
+        if settings is not None and self.max_windows is not None:
+            steps = self.features.steps_of(clip.num_frames)
+            every = window_starts(steps, self.max_len, settings.stride)
+            if len(every) > self.max_windows:
+                settings = replace(settings, max_windows=self.max_windows)
+                ranges = window_ranges(sample_windows(every, self.max_windows), self.max_len, steps)
+                extracted = self.features.extract(clip, ranges)
         logits, features = self.features.extract(clip) if extracted is None else extracted
         pca_features = self.pca.transform(features)
-        if self.whole_video is not None:
+        if settings is not None:
             scores, whole = score_whole_video(
                 logits,
                 pca_features,
@@ -184,7 +210,7 @@ class AVForensicsDetector:
                 self.feature_model,
                 self.max_len,
                 self.lam,
-                self.whole_video,
+                settings,
                 self.device,
             )
             return VideoAnalysis(logits, pca_features, scores, whole)
@@ -218,6 +244,13 @@ class AVForensicsDetector:
         clip = face.require()
         analysis = self.analyse(clip, face.evidence)
         evidence = evidence_of(clip, analysis, self.lam)
+        whole = analysis.whole
+        if whole is not None and whole.sampled:
+            window_s = self.max_len / TARGET_FPS
+            evidence.details["sampling"] = describe_sampling(
+                len(whole.window_starts), whole.total_windows, window_s, self.time_budget_s
+            )
+            evidence.details["not_analysed"] = not_analysed(whole, clip.first_frame / TARGET_FPS)
         truncated = self.truncation(clip)
         if truncated:
             evidence.warnings.append(truncated)
@@ -230,6 +263,28 @@ class AVForensicsDetector:
         if self.illustrate:
             evidence.illustrations = clip_illustrations(face, clip)
         return evidence
+
+
+def not_analysed(whole: WholeVideoResult, offset_s: float) -> list[dict]:
+    """The stretches no sampled window covers, as ``start_s, end_s, status`` in the video's time (a step's
+    stretch spans its curve sample, as segments do)."""
+    missing = whole.windows == 0
+    missing[0] = False  # step 0 is never predicted, sampled or not
+    stretches, start = [], None
+    for step, gap in enumerate([*missing, False]):
+        if gap and start is None:
+            start = step
+        elif not gap and start is not None:
+            stretches.append(
+                {
+                    "start_s": offset_s + float(whole.time_s[start]),
+                    "end_s": offset_s + float(whole.time_s[step - 1]) + 1 / TARGET_FPS,
+                    "status": "not analysed (time budget)",
+                    "track": None,
+                }
+            )
+            start = None
+    return stretches
 
 
 def evidence_of(clip: AVClip, analysis: VideoAnalysis, lam: float) -> Evidence:

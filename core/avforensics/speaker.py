@@ -32,17 +32,19 @@ def aligned_probability(logits: np.ndarray) -> float:
     return float(np.mean(shifted[:, ALIGNED_OFFSET] / shifted.sum(axis=1)))
 
 
-def choose_speaker(faces: Sequence[FaceClip], extract: Extract) -> FaceClip:
+def choose_speaker(faces: Sequence[FaceClip], extract: Extract, reuse: bool = True) -> FaceClip:
     """The face (of those with a clip) whose sync evidence puts the most probability on offset 0.
 
-    Sets each face's ``speaker_sync`` and keeps its sync evidence in ``evidence`` (``extract``'s output, reused
-    when the face is scored); the chosen face's ``speaker_margin`` is its lead over the next one.
+    Sets each face's ``speaker_sync`` and, with ``reuse``, keeps its sync evidence in ``evidence`` (``extract``'s
+    output, reused when the face is scored: not when ``extract`` looks at part of the clip only); the chosen
+    face's ``speaker_margin`` is its lead over the next one.
     """
     if not faces:
         raise ValueError("no face to choose a speaker from")
     for face in faces:
-        face.evidence = extract(face.require())
-        face.speaker_sync = aligned_probability(face.evidence[0])
+        evidence = extract(face.require())
+        face.speaker_sync = aligned_probability(evidence[0])
+        face.evidence = evidence if reuse else None
     # Ties (e.g. two copies of one face) go to the longer clip, then to the earlier track.
     ranked = sorted(faces, key=lambda face: (-face.speaker_sync, -face.require().num_frames))
     speaker = ranked[0]

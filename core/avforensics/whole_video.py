@@ -62,8 +62,12 @@ class WholeVideoSettings:
     smooth_steps: int = 13  # centred moving average of the curve before thresholding (13 steps = 0.52 s)
     min_gap_s: float = 0.5
     min_len_s: float = 0.2
+    # At most this many windows, evenly spaced, the first always among them (a CPU time budget); None: every one.
+    max_windows: int | None = None
 
     def __post_init__(self) -> None:
+        if self.max_windows is not None and self.max_windows < 1:
+            raise SettingsError(f"the number of windows must be at least 1, got {self.max_windows}")
         if self.stride < 1:
             raise SettingsError(f"the window stride must be at least 1 step, got {self.stride}")
         if self.min_context < 1:
@@ -80,6 +84,11 @@ class WholeVideoResult:
     threshold: float
     threshold_rule: str  # "given", or how it was derived from the curve
     segments: list[Segment] = field(default_factory=list)
+    total_windows: int = 0  # windows of the whole clip; more than len(window_starts) when they were sampled
+
+    @property
+    def sampled(self) -> bool:
+        return self.total_windows > len(self.window_starts)
 
     @property
     def score_max(self) -> float:
@@ -104,6 +113,30 @@ def window_starts(steps: int, length: int, stride: int) -> np.ndarray:
     if starts[-1] + length < steps:
         starts = np.r_[starts, steps - length]
     return starts
+
+
+def sample_windows(starts: np.ndarray, count: int) -> np.ndarray:
+    """``count`` evenly spaced starts of ``starts`` (all when there are no more), the first always among them:
+    its window is the authors' score."""
+    if count >= len(starts):
+        return starts
+    return starts[np.unique(np.round(np.linspace(0, len(starts) - 1, count)).astype(np.int64))]
+
+
+def window_ranges(starts: np.ndarray, length: int, steps: int) -> list[tuple[int, int]]:
+    """The step ranges windows starting at ``starts`` cover: the first window's own range first (extracted alone,
+    as without sampling, so its score stays bit-identical), then the others' merged, from its end on."""
+    first = (0, min(length, steps))
+    rest: list[tuple[int, int]] = []
+    for start in starts:
+        begin, end = max(int(start), first[1]), min(int(start) + length, steps)
+        if begin >= end:
+            continue
+        if rest and begin <= rest[-1][1]:
+            rest[-1] = (rest[-1][0], max(rest[-1][1], end))
+        else:
+            rest.append((begin, end))
+    return [first, *rest]
 
 
 def step_times(steps: int) -> np.ndarray:
@@ -175,7 +208,8 @@ def score_whole_video(
 ) -> tuple[SequenceScores, WholeVideoResult]:
     """The first window's scores (the authors' video score) and the whole-video result of every step's evidence."""
     steps = logits.shape[0]
-    starts = window_starts(steps, max_len, settings.stride)
+    every = window_starts(steps, max_len, settings.stride)
+    starts = every if settings.max_windows is None else sample_windows(every, settings.max_windows)
     first: SequenceScores | None = None
     scores, terms = [], []
     for start in starts:
@@ -195,6 +229,6 @@ def score_whole_video(
     time_s = step_times(steps)
     segments = segments_above(time_s, smoothed, threshold, settings.min_gap_s, settings.min_len_s)
     result = WholeVideoResult(
-        starts, np.asarray(scores, dtype=np.float64), time_s, anomaly, windows, threshold, rule, segments
+        starts, np.asarray(scores, dtype=np.float64), time_s, anomaly, windows, threshold, rule, segments, len(every)
     )
     return first, result

@@ -133,6 +133,8 @@ def _statuses(evidence: Evidence) -> list[str]:
         notes.append(
             "not scored: " + ", ".join(f"{s['start_s']:.2f}-{s['end_s']:.2f} s ({coverage_label(s)})" for s in unscored)
         )
+    if evidence.details.get("sampling"):  # whole-video windows sampled to fit a time budget
+        notes.append(f"only {evidence.details['sampling']} were analysed")
     analysis = evidence.details.get("analysis")
     if analysis:
         if analysis.get("sampling"):  # sampled to fit a time budget: the detector says how

@@ -145,7 +145,8 @@ def figures_html(record: dict[str, Any], evidence: Evidence, calibration: Calibr
             record["segments"],
             "fake probability" if probability else "anomaly",
             f"{primary[0]}: {primary[1].description}" if primary else "",
-            [s for s in record["details"].get("coverage", []) if s["status"] != "scored"],
+            [s for s in record["details"].get("coverage", []) if s["status"] != "scored"]
+            + record["details"].get("not_analysed", []),
         )
         parts.append(f"<figure class='wide'>{image(png, record['name'] + ' timeline')}</figure>")
     parts.append(segments_table(record["segments"], record["segment_rule"]))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterator
 
 import av
@@ -53,6 +53,14 @@ class AVClip:
     @property
     def num_frames(self) -> int:
         return self.frames.shape[0]
+
+
+def clip_prefix(clip: AVClip, frames: int) -> AVClip:
+    """The first ``frames`` frames of ``clip`` and their audio (the clip itself when it is not longer)."""
+    if clip.num_frames <= frames:
+        return clip
+    per_frame = clip.audio.shape[0] // clip.num_frames
+    return replace(clip, frames=clip.frames[:frames], audio=clip.audio[: frames * per_frame])
 
 
 def _to_rgb(frame: av.VideoFrame, size: int, rotation: int = 0) -> np.ndarray:
