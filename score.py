@@ -41,17 +41,13 @@ from pathlib import Path
 
 import torch
 
-from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.aigvdet.options import add_budget_arguments, time_budget_of
+from core.aigvdet.options import add_aigvdet_arguments, add_budget_arguments, pipeline_from_args, time_budget_of
 from core.aigvdet.pipeline import any_sampled
-from core.aigvdet.preprocess import CROP_SIZE
-from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.options import add_avforensics_arguments, avforensics_checkpoints, detector_from_args
 from core.avforensics.whole_video import WholeVideoSettings
-from core.cli import add_corr_arguments, flow_from_args, resolve_device, run_cli, str2bool
+from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
-from core.flow import DEFAULT_ITERS
 from core.flow.build import raft_checkpoint
-from core.flow.classical import METHODS as FLOW_METHODS
 from core.forensics.batch import BatchSettings, run_batch
 from core.forensics.batch_table import (
     RESULTS_CSV,
@@ -63,26 +59,30 @@ from core.forensics.batch_table import (
     wait_for_parts,
 )
 from core.forensics.robustness import condition_summaries, plot_robustness, robustness_rows, write_robustness_csv
-from core.media.faces.clip import FACE_CROPS
 from core.media.perturb import LEVELS, Perturbation, parse_perturbations
 from core.media.sources import read_video_list
 from core.provenance import ProvenanceDetector, load_trust_anchors
 from core.runs import atomic
 from core.runs.distributed import barrier, process_group
-from core.runs.precision import PRECISIONS
 from core.runs.result_table import file_fingerprint
 from core.runs.status import TRUNCATED, Status
 
 log = logging.getLogger("score")
 
 DETECTORS = ("aigvdet", "av", "provenance")
+ALIASES = {"avforensics": "av"}
+DEFAULTS = {"window_stride": 25, "min_context": WholeVideoSettings.min_context}
 DEFAULT_SUITE = ("h264", "jpeg", "resize", "blur", "noise")
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--videos", help="a video, a folder with 0_real/ and 1_fake/, or a list file")
-    parser.add_argument("--detectors", default="aigvdet,av", help="comma-separated: aigvdet, av, provenance")
+    parser.add_argument(
+        "--detectors",
+        default="aigvdet,av",
+        help="comma-separated: aigvdet, avforensics (or av), provenance; the audio-visual columns are named av_*",
+    )
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--overwrite", action="store_true", help="start over (delete earlier results)")
     parser.add_argument("--retry_failed", action="store_true", help="score again the videos that failed before")
@@ -101,57 +101,10 @@ def get_args_parser() -> argparse.ArgumentParser:
     parser.add_argument("--prefetch", type=int, default=2, help="videos prepared ahead in background threads")
     parser.add_argument("--plot", action="store_true", help="ROC and histogram figures of labelled runs")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for confidence intervals")
-    parser.add_argument("--device", default="auto", help="cpu, cuda, cuda:0 ... (under torchrun: each rank's GPU)")
-    parser.add_argument("--threads", type=int, default=0, help="CPU threads for torch (0: torch's default)")
     parser.add_argument("--no_progress", action="store_true")
-    aigv = parser.add_argument_group("AIGVDet")
-    aigv.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
-    aigv.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    aigv.add_argument(
-        "--model",
-        default=None,
-        help="RAFT weights (default: checkpoints/raft-things.pth; raft-small.pth with --small)",
-    )
-    aigv.add_argument(
-        "--flow_method",
-        choices=("raft", *FLOW_METHODS),
-        default="raft",
-        help="RAFT (the official flow branch's) or OpenCV's weight-free DIS/Farneback (flow branches trained on them)",
-    )
-    aigv.add_argument("--small", action="store_true", help="RAFT-small")
-    aigv.add_argument("--arch", default="resnet50")
-    aigv.add_argument("--aug_norm", type=str2bool, default=True)
-    aigv.add_argument("--iters", type=int, default=DEFAULT_ITERS)
-    aigv.add_argument("--batch_size", type=int, default=8)
-    aigv.add_argument("--mixed_precision", action="store_true")
-    aigv.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
-    aigv.add_argument("--channels_last", action="store_true")
-    aigv.add_argument("-t", "--threshold", type=float, default=0.5)
-    aigv.add_argument(
-        "--sample_pairs",
-        type=int,
-        default=None,
-        metavar="N",
-        help="N evenly spaced frame pairs per video, read by seeking, instead of every frame (long videos)",
-    )
-    aigv.add_argument("--crop_size", type=int, default=CROP_SIZE, help="classifier centre crop (448: official)")
-    add_budget_arguments(aigv)
-    add_corr_arguments(aigv)
-    av = parser.add_argument_group("audio-visual")
-    av.add_argument("--sync_model_path", default="checkpoints/sync_model.pth")
-    av.add_argument("--dist_model_path", default="checkpoints/dist_regressive_model.pth")
-    av.add_argument("--avfeature_model_path", default="checkpoints/avfeature_regressive_model.pth")
-    av.add_argument("--pca_path", default="checkpoints/pca.pkl")
-    av.add_argument("--lam", type=float, default=0.0)
-    av.add_argument("--max-len", "--max_len", dest="max_len", type=int, default=50)
-    av.add_argument("--face_crop", choices=FACE_CROPS, default="auto")
-    av.add_argument(
-        "--all_faces",
-        action="store_true",
-        help="one row per face track (face_track, main_face columns), not just the main speaker's",
-    )
-    av.add_argument("--whole_video", action="store_true", help="sliding windows over the whole video")
-    av.add_argument("--window_batch", type=int, default=8)
+    add_device_arguments(parser)  # under torchrun, a CUDA device is each rank's own GPU
+    add_budget_arguments(add_aigvdet_arguments(parser))  # the same AIGVDet options as demo.py and report.py
+    add_avforensics_arguments(parser)  # the same audio-visual options as detect.py and report.py
     provenance = parser.add_argument_group("provenance")
     provenance.add_argument("--trust_anchors", default=None, metavar="PEM", help="certificates you trust (PEM)")
     return parser
@@ -192,20 +145,8 @@ def build_detectors(
     :func:`aigvdet_time_budget`)."""
     detectors, fingerprint = {}, {}
     if "aigvdet" in names:
-        flow = flow_from_args(args, device)
-        detectors["aigvdet"] = AIGVDetPipeline(
-            rgb_model=load_classifier(args.model_original_path, args.arch, "RGB-branch checkpoint (-mor)"),
-            flow_model=load_classifier(args.model_optical_flow_path, args.arch, "optical-flow checkpoint (-mop)"),
-            flow_extractor=flow,
-            normalize=args.aug_norm,
-            batch_size=args.batch_size,
-            classifier_dtype=PRECISIONS[args.classifier_precision],
-            channels_last=args.channels_last,
-            crop_size=args.crop_size,
-            threshold=args.threshold,
-            sample_pairs=args.sample_pairs,
-            time_budget_s=time_budget_s,
-            pairs_column=time_budget_s is not None,
+        detectors["aigvdet"] = pipeline_from_args(
+            args, device, time_budget_s=time_budget_s, pairs_column=time_budget_s is not None
         )
         fingerprint["aigvdet"] = {
             "rgb": file_fingerprint(args.model_original_path),
@@ -221,23 +162,23 @@ def build_detectors(
             **({"time_budget": time_budget_s} if time_budget_s is not None else {}),
         }
     if "av" in names:
-        checkpoints = CheckpointPaths(
-            args.sync_model_path, args.dist_model_path, args.avfeature_model_path, args.pca_path
-        )
-        detectors["av"] = AVForensicsDetector.from_checkpoints(
-            checkpoints,
-            lam=args.lam,
-            max_len=args.max_len,
-            device=device,
-            window_batch=args.window_batch,
-            progress=False,
-            face_crop=args.face_crop,
-            whole_video=WholeVideoSettings() if args.whole_video else None,
-        )
+        checkpoints = avforensics_checkpoints(args)
+        detectors["av"] = detector_from_args(args, device)
         fingerprint["av"] = {
             **{name: file_fingerprint(path) for name, path in vars(checkpoints).items()},
             **{k: getattr(args, k) for k in ("lam", "max_len", "face_crop", "whole_video")},
             **({"all_faces": True} if args.all_faces else {}),
+            # Whole-video options added after score.py first shipped count only when changed: older tables resume.
+            **{
+                k: getattr(args, k)
+                for k in ("window_stride", "min_context")
+                if args.whole_video and getattr(args, k) != DEFAULTS[k]
+            },
+            **(
+                {"segment_threshold": args.segment_threshold}
+                if args.whole_video and args.segment_threshold is not None
+                else {}
+            ),
         }
     if "provenance" in names:
         anchors = load_trust_anchors(args.trust_anchors) if args.trust_anchors else None
@@ -278,23 +219,20 @@ def main(args: argparse.Namespace) -> int:
     if not args.merge_only:
         if not args.videos:
             raise InputError("--videos is required (or --merge_only)")
-        names = [name.strip() for name in args.detectors.split(",") if name.strip()]
+        # One key per detector (its name); the audio-visual one keeps "av" as its table prefix and alias.
+        names = [ALIASES.get(name.strip(), name.strip()) for name in args.detectors.split(",") if name.strip()]
         # provenance last: a row's width, height and fps come from the first detector that decoded the video
         names = sorted(names, key=lambda name: name == "provenance")
         unknown = [name for name in names if name not in DETECTORS]
         if unknown or not names:
             raise InputError(f"--detectors takes {', '.join(DETECTORS)}; got {args.detectors!r}")
-        if args.sample_pairs is not None and args.sample_pairs < 1:
-            raise InputError(f"--sample_pairs must be at least 1, got {args.sample_pairs}")
         conditions = conditions_of(args)
         if args.all_faces and ("av" not in names or args.face_crop == "never"):
             log.warning("--all_faces does nothing without the av detector and face cropping: one row per video")
         entries = read_video_list(args.videos, subsets=True)
-        if args.threads > 0:
-            torch.set_num_threads(args.threads)
-        group_device = args.device if args.device in ("auto", "cpu") else "cuda"
+        group_device = "cpu" if args.use_cpu else args.device if args.device in ("auto", "cpu") else "cuda"
         with process_group(group_device) as info:
-            device = info.device if info.distributed else resolve_device(device=args.device)
+            device = info.device if info.distributed else device_from_args(args)
             clear_done(output_dir, info.rank)
             barrier()  # every rank has cleared its marker before any can wait for them
             detectors, fingerprint = build_detectors(
