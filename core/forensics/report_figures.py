@@ -49,7 +49,8 @@ def timeline_png(
         axes.axvspan(
             stretch["start_s"],
             stretch["end_s"],
-            color="0.85",
+            facecolor="0.92",
+            edgecolor="0.7",
             hatch="//",
             lw=0,
             label="not scored" if index == 0 else None,
