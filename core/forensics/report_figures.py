@@ -20,6 +20,7 @@ from PIL import Image
 
 from core.forensics.calibration import Calibration
 from core.forensics.evidence import TimeSeries
+from core.forensics.timeline_plot import draw_timeline
 
 DPI = 100
 THUMBNAIL_SIDE = (160, 320)  # shortest and longest displayed side, pixels
@@ -63,29 +64,7 @@ def timeline_png(
             fontsize=7,
             color="0.35",
         )
-    for name, series in curves.items():
-        strong = name == primary
-        axes.step(
-            series.time_s,
-            series.values,
-            where="post",
-            label=name,
-            lw=2.0 if strong else 1.0,
-            alpha=1.0 if strong else 0.65,
-            color="black" if strong else None,
-        )
-    if threshold is not None:
-        axes.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold_label} {threshold:.3g}")
-    top = axes.get_ylim()[1]
-    for index, segment in enumerate(segments):
-        axes.plot(
-            [segment["start_s"], segment["end_s"]],
-            [top, top],
-            color="tab:red",
-            lw=6,
-            solid_capstyle="butt",
-            label="localised segment" if index == 0 else None,
-        )
+    draw_timeline(axes, curves, primary, threshold, threshold_label, [(s["start_s"], s["end_s"]) for s in segments])
     axes.set(xlabel="time (s)", ylabel=ylabel, title=title)
     axes.grid(alpha=0.25)
     axes.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)

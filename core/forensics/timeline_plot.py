@@ -15,6 +15,41 @@ from core.forensics.evidence import TimeSeries
 from core.forensics.timeline import Segment
 
 
+def draw_timeline(
+    axes,
+    curves: Mapping[str, TimeSeries],
+    primary: str | None,
+    threshold: float | None,
+    threshold_label: str,
+    segments: Sequence[tuple[float, float]],
+) -> None:
+    """On matplotlib ``axes``: each curve as steps (a sample holds until the next), ``primary`` thicker and black,
+    the threshold dashed, localised ``segments`` (start, end) as red bars along the top."""
+    for name, series in curves.items():
+        strong = name == primary
+        axes.step(
+            series.time_s,
+            series.values,
+            where="post",
+            label=name,
+            lw=2.0 if strong else 1.0,
+            alpha=1.0 if strong else 0.65,
+            color="black" if strong else None,
+        )
+    if threshold is not None:
+        axes.axhline(threshold, color="grey", ls="--", lw=1, label=f"{threshold_label} {threshold:.3g}")
+    top = axes.get_ylim()[1]
+    for index, (start, end) in enumerate(segments):
+        axes.plot(
+            [start, end],
+            [top, top],
+            color="tab:red",
+            lw=6,
+            solid_capstyle="butt",
+            label="localised segment" if index == 0 else None,
+        )
+
+
 def plot_timeline(
     path: str | os.PathLike,
     curves: Mapping[str, TimeSeries],
@@ -37,29 +72,7 @@ def plot_timeline(
     fig, ax = plt.subplots(figsize=(8, 3))
     for index, (start, end) in enumerate(truth):
         ax.axvspan(start, end, color="gold", alpha=0.3, lw=0, label="manipulated (truth)" if index == 0 else None)
-    for name, series in curves.items():
-        strong = name == emphasise
-        ax.step(
-            series.time_s,
-            series.values,
-            where="post",
-            label=name,
-            lw=2.0 if strong else 1.0,
-            alpha=1.0 if strong else 0.6,
-            color="black" if strong else None,
-        )
-    if threshold is not None:
-        ax.axhline(threshold, color="grey", ls="--", lw=1, label=f"threshold {threshold:g}")
-    top = ax.get_ylim()[1]
-    for index, segment in enumerate(segments):
-        ax.plot(
-            [segment.start_s, segment.end_s],
-            [top, top],
-            color="tab:red",
-            lw=6,
-            solid_capstyle="butt",
-            label="localised segment" if index == 0 else None,
-        )
+    draw_timeline(ax, curves, emphasise, threshold, "threshold", [(s.start_s, s.end_s) for s in segments])
     ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
     fig.tight_layout()
