@@ -149,11 +149,11 @@ def main(args: argparse.Namespace) -> int:
     columns = result_columns(labels if labelled else None, calibration, inputs)
     checkpoints = avforensics_checkpoints(args)
     settings = RunSettings(
-        Path(args.output_dir),
-        args.lam,
-        args.n_workers,
-        args.save_distributions,
-        args.audio_from_wav,
+        output_dir=Path(args.output_dir),
+        lam=args.lam,
+        n_workers=args.n_workers,
+        save_distributions=args.save_distributions,
+        audio_from_wav=args.audio_from_wav,
         all_faces=args.all_faces,
         save_face_tracks=args.save_face_tracks,
         save_face_crops=args.save_face_crops,

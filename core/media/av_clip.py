@@ -97,6 +97,21 @@ def frames_at_rate(
             yield current
 
 
+def retimed_frames(
+    container: av.container.InputContainer, fps: float = TARGET_FPS
+) -> tuple[av.video.stream.VideoStream, float, bool, Iterator[av.VideoFrame]]:
+    """The first video stream's frames re-timed to ``fps`` (:func:`frames_at_rate`; as they are when the rate
+    already is ``fps``), stopping at the first damaged packet: (stream, source fps, whether re-timed, frames)."""
+    if not container.streams.video:
+        raise InputError("no video track")
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
+    resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
+    decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
+    return stream, source_fps, resample, frames_at_rate(stream, decoded, fps) if resample else decoded
+
+
 def load_video_frames(
     container: av.container.InputContainer,
     size: int = FRAME_SIZE,
@@ -105,15 +120,7 @@ def load_video_frames(
 ) -> tuple[np.ndarray, float, bool, tuple[int, int]]:
     """Decode the first video stream -> ((T, size, size, 3) uint8, source fps, whether it was resampled,
     (source width, source height))."""
-    if not container.streams.video:
-        raise InputError("no video track")
-    stream = container.streams.video[0]
-    stream.thread_type = "AUTO"
-    source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-    resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
-    decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
-    if resample:
-        decoded = frames_at_rate(stream, decoded, fps)
+    stream, source_fps, resample, decoded = retimed_frames(container, fps)
     images: list[np.ndarray] = []
     last_frame, last_image = None, None
     rotation = None  # the first frame's display matrix holds for the whole clip

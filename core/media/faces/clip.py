@@ -29,7 +29,7 @@ import numpy as np
 
 from core.errors import InputError
 from core.media.audio import SAMPLE_RATE, NoAudioTrack, decode_audio_stream, frames_to_samples
-from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip, ClipTooShort, frames_at_rate, load_av_clip
+from core.media.av_clip import FRAME_SIZE, TARGET_FPS, AVClip, ClipTooShort, load_av_clip, retimed_frames
 from core.media.faces.coverage import Stretch, face_coverage
 from core.media.faces.crop import crop_frame
 from core.media.faces.detector import FaceDetector
@@ -45,7 +45,6 @@ from core.media.faces.status import (
 )
 from core.media.faces.tracks import FaceTrack, TrackConfig, track_faces
 from core.media.in_memory import VideoSource, check_source, open_container, source_name
-from core.media.integrity import until_damaged
 from core.media.orientation import displayed_size, upright, video_rotation
 
 log = logging.getLogger(__name__)
@@ -124,18 +123,10 @@ def source_frames(
     """
     rotation = video_rotation(path)
     with open_container(path) as container:
-        if not container.streams.video:
-            raise InputError("no video track")
-        stream = container.streams.video[0]
-        stream.thread_type = "AUTO"
-        source_fps = float(stream.average_rate or stream.guessed_rate or 0.0)
-        resample = source_fps > 0 and abs(source_fps - fps) > 1e-3
+        stream, source_fps, resample, decoded = retimed_frames(container, fps)
         if info is not None:
             width, height = displayed_size(stream.width, stream.height, rotation)
             info.update(source_fps=source_fps, resampled=resample, width=width, height=height)
-        decoded: Iterator[av.VideoFrame] = until_damaged(container.decode(stream), container.name)
-        if resample:
-            decoded = frames_at_rate(stream, decoded, fps)
         last_frame, last_image = None, None
         count = 0
         for index, frame in enumerate(decoded):
