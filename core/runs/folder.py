@@ -25,7 +25,7 @@ from typing import Any
 import torch
 import yaml
 
-from core.checkpoints import read_checkpoint
+from core.checkpoints import read_checkpoint, save_checkpoint
 from core.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -122,6 +122,14 @@ def restore_rng(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["cpu"])
     if "cuda" in state and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
         torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_latest(run_dir: str | os.PathLike, state: dict[str, Any], epoch: int, best: dict, config: dict) -> Path:
+    """The run's resumable checkpoint (``ckpt/model_epoch_latest.pth``): ``state`` (models, optimisers) with the
+    epoch, the best metrics so far, the config and the random generators' state, so a resume goes on exactly."""
+    path = checkpoint_path(run_dir, LATEST)
+    save_checkpoint({**state, "epoch": epoch, "best": dict(best), "config": config, "rng": rng_state()}, path)
+    return path
 
 
 def unwrap(model: torch.nn.Module) -> torch.nn.Module:

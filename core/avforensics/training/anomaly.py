@@ -339,15 +339,9 @@ def _save(
             best[name] = loss
             state = {k: v.detach().cpu().clone() for k, v in models[name].state_dict().items()}
             save_checkpoint(state, output_dir / MODEL_FILES[name])  # bare state dict: the official layout
-    save_checkpoint(
-        {
-            "models": {n: m.state_dict() for n, m in models.items()},
-            "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-            "epoch": epoch,
-            "best": dict(best),
-            "config": config,
-            "rng": runs.rng_state(),
-        },
-        runs.checkpoint_path(output_dir, runs.LATEST),
-    )
+    state = {
+        "models": {n: m.state_dict() for n, m in models.items()},
+        "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
+    }
+    runs.save_latest(output_dir, state, epoch, best, config)
     metrics.add(row)

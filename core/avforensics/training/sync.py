@@ -33,7 +33,6 @@ from core.avforensics.mel import LogMel
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
 from core.avforensics.training.data import SyncWindowDataset, list_videos, plan_faces
-from core.checkpoints import save_checkpoint
 from core.errors import InputError
 from core.runs import folder as runs
 from core.runs.distributed import all_gather_objects, barrier, mean_over_ranks, process_group
@@ -275,15 +274,7 @@ def _save(
         best.update(val_offset_acc=accuracy, epoch=epoch)
         export_sync_model(sync_model, output_dir / "sync_model.pth", arch, config)
     export_sync_model(sync_model, output_dir / "sync_model_last.pth", arch, config)
-    save_checkpoint(
-        {
-            "model": runs.unwrap(model).state_dict(),
-            "optimizer": optimizer.state_dict(),
-            "epoch": epoch,
-            "best": dict(best),
-            "config": config,
-            "rng": runs.rng_state(),
-        },
-        runs.checkpoint_path(output_dir, runs.LATEST),
+    runs.save_latest(
+        output_dir, {"model": runs.unwrap(model).state_dict(), "optimizer": optimizer.state_dict()}, epoch, best, config
     )
     metrics.add(row)
