@@ -5,6 +5,8 @@ as int16 converted to float32 (values in -32768..32767, not -1..1). We produce t
 through PyAV's resampler (the same libswresample conversion, downmix and rounding), with no ffmpeg
 program and nothing written to disk. ``-async 1`` aligns the start of the audio to time 0 of the file;
 we do the same: silence is prepended when the audio starts late, samples are dropped when it starts early.
+Time 0 is the video stream's start when the file has one (an edit whose video starts after its audio: frame 0
+then meets the sound played with it), else the file's; in the usual file both are the same.
 """
 
 from __future__ import annotations
@@ -29,6 +31,11 @@ class NoAudioTrack(InputError):
 
 
 def _container_start_seconds(container: av.container.InputContainer) -> float:
+    """Where the clip's time 0 lies: the first video stream's start (video frames are counted from it), else the
+    container's."""
+    video = container.streams.video[0] if container.streams.video else None
+    if video is not None and video.start_time is not None and video.time_base:
+        return float(video.start_time * video.time_base)
     return 0.0 if container.start_time is None else container.start_time / av.time_base
 
 
