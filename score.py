@@ -98,7 +98,9 @@ def get_args_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the perturbations' noise")
     parser.add_argument("--save_evidence", action="store_true", help="write each detector's per-time series")
-    parser.add_argument("--prefetch", type=int, default=2, help="videos prepared ahead in background threads")
+    parser.add_argument(
+        "--prefetch", "--n_workers", type=int, default=2, help="videos decoded ahead in background threads"
+    )
     parser.add_argument("--plot", action="store_true", help="ROC and histogram figures of labelled runs")
     parser.add_argument("--bootstrap", type=int, default=0, help="bootstrap resamples for confidence intervals")
     parser.add_argument("--no_progress", action="store_true")

@@ -31,9 +31,9 @@ from core.aigvdet import load_classifier
 from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
 from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos, iter_evaluations
 from core.aigvdet.evaluation_tables import EvaluationTables
-from core.aigvdet.preprocess import CROP_SIZE
+from core.aigvdet.options import add_classifier_arguments
 from core.checkpoint_registry import file_sha256
-from core.cli import add_device_arguments, device_from_args, run_cli, str2bool
+from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
 from core.runs import atomic
@@ -61,9 +61,6 @@ def get_args_parser() -> argparse.ArgumentParser:
         default="data/test/original/T2V/videocraft",
         help="RGB frame root (0_real/, 1_fake/)",
     )
-    parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth")
-    parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth")
-    parser.add_argument("-t", "--threshold", type=float, default=0.5)
     parser.add_argument("-e", "--excel_path", default="data/results/moonvalley_wang.csv", help="video-level CSV")
     parser.add_argument(
         "-ef", "--excel_frame_path", default="data/results/frame/moonvalley_wang.csv", help="frame-level CSV"
@@ -74,24 +71,13 @@ def get_args_parser() -> argparse.ArgumentParser:
         help="start the CSVs anew (default: append, skipping the videos they already hold for the same checkpoints)",
     )
     parser.add_argument("--summary_json", default=None, help="summary JSON (default: beside the video CSV)")
-    parser.add_argument("--arch", default="resnet50")
-    parser.add_argument("--aug_norm", type=str2bool, default=True)
-    parser.add_argument(
-        "--crop_size",
-        type=int,
-        default=CROP_SIZE,
-        help="centre crop of the classifier input (448 for the official weights; "
-        "use your training cropSize for models trained on smaller images)",
-    )
-    parser.add_argument("--batch_size", type=int, default=32)
+    add_classifier_arguments(parser, batch_size=32)
     parser.add_argument(
         "--num_workers",
         type=int,
         default=min(4, os.cpu_count() or 1),
         help="image-loading processes (default: 4, or fewer on a machine with fewer cores)",
     )
-    parser.add_argument("--classifier_precision", choices=sorted(PRECISIONS), default="fp32")
-    parser.add_argument("--channels_last", action="store_true")
     parser.add_argument("--plot", default=None, metavar="DIR", help="write ROC and score histograms here")
     parser.add_argument(
         "--bootstrap",

@@ -26,31 +26,37 @@ from core.runs.precision import PRECISIONS
 CHECKPOINT_FLAGS = {"RGB classifier": "-mor", "optical-flow classifier": "-mop", "RAFT": "--model"}
 
 
-def add_aigvdet_arguments(parser: argparse.ArgumentParser, sample_pairs: bool = True) -> argparse._ArgumentGroup:
-    """The classifier, flow, speed and memory options of AIGVDet, in one group; returns the group."""
-    group = parser.add_argument_group("AIGVDet")
-    group.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth", help="RGB branch")
-    group.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth", help="flow branch")
-    group.add_argument("-t", "--threshold", type=float, default=0.5, help="fake at or above this probability")
-    group.add_argument("--arch", default="resnet50", help="classifier architecture of both branches")
-    group.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
-    group.add_argument(
+def add_classifier_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup, batch_size: int = 8) -> None:
+    """The two ResNet branches' options (checkpoints, threshold, architecture, input, precision, layout): what
+    demo.py, score.py, report.py and test.py share."""
+    parser.add_argument("-mor", "--model_original_path", default="checkpoints/original.pth", help="RGB branch")
+    parser.add_argument("-mop", "--model_optical_flow_path", default="checkpoints/optical.pth", help="flow branch")
+    parser.add_argument("-t", "--threshold", type=float, default=0.5, help="fake at or above this probability")
+    parser.add_argument("--arch", default="resnet50", help="classifier architecture of both branches")
+    parser.add_argument("--aug_norm", type=str2bool, default=True, help="ImageNet normalisation of inputs")
+    parser.add_argument(
         "--crop_size", type=int, default=CROP_SIZE, help="centre crop of the classifier input (448: official weights)"
     )
-    group.add_argument("--batch_size", type=int, default=8, help="frames per chunk")
-    group.add_argument(
+    parser.add_argument("--batch_size", type=int, default=batch_size, help="images per classifier batch")
+    parser.add_argument(
         "--classifier_precision",
         choices=sorted(PRECISIONS),
         default="fp32",
         help="autocast dtype of the ResNets (fp32 reproduces the reference; bf16 is faster on GPUs and on "
         "CPUs with bf16 instructions)",
     )
-    group.add_argument(
+    parser.add_argument(
         "--channels_last",
         action="store_true",
         help="channels-last convolutions in the ResNets and in RAFT (faster, on a CPU too; results differ "
         "slightly from the default)",
     )
+
+
+def add_aigvdet_arguments(parser: argparse.ArgumentParser, sample_pairs: bool = True) -> argparse._ArgumentGroup:
+    """The classifier, flow, speed and memory options of AIGVDet, in one group; returns the group."""
+    group = parser.add_argument_group("AIGVDet")
+    add_classifier_arguments(group)
     if sample_pairs:
         group.add_argument(
             "--sample_pairs",
