@@ -252,8 +252,8 @@ def rotated_phone(folder: Path) -> Path:
 
 
 def long_60s(folder: Path) -> Path:
-    """A 60 s clip (the fixture looped), 96x96 so that the whole matrix stays fast."""
-    return write_clip(folder / "long60.mp4", _frames(_count(60.0), size=96), _audio(60.0, 16000, 1))
+    """A 60 s clip (the fixture looped), 64x64 so that the whole matrix stays fast."""
+    return write_clip(folder / "long60.mp4", _frames(_count(60.0), size=64), _audio(60.0, 16000, 1))
 
 
 # -- the registry -------------------------------------------------------------------------------------------------
@@ -279,7 +279,7 @@ UPLOAD_KINDS: dict[str, UploadKind] = {
     "cut_edit": UploadKind(cut_edit, "score or reason", "3 shots: wide / close-up / wide, 640x360"),
     "two_faces": UploadKind(two_faces, "score or reason", "two faces side by side, one in sync with the audio"),
     "rotated_phone": UploadKind(rotated_phone, "score or reason", "portrait phone clip, display matrix 90 degrees"),
-    "long_60s": UploadKind(long_60s, "score", "60 s, 96x96, the fixture looped"),
+    "long_60s": UploadKind(long_60s, "score", "60 s, 64x64, the fixture looped"),
 }
 
 
