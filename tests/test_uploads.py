@@ -17,7 +17,7 @@ import score
 from core.cli import run_cli
 from tests.avforensics_factories import save_small_av_checkpoints
 from tests.factories import demo_argv
-from tests.uploads import UPLOAD_KINDS, make_all
+from tests.uploads import UPLOAD_KINDS, _count, make_all
 
 KINDS = list(UPLOAD_KINDS)
 
@@ -168,3 +168,19 @@ def test_a_video_that_starts_late_meets_the_sound_played_with_it(uploads):
     shift = round(VIDEO_LATE_S * 25) * 640
     errors = [abs(late.audio[:16000] - reference.audio[s : s + 16000]).mean() for s in (0, shift)]
     assert errors[1] < 0.1 * errors[0], errors
+
+
+def test_the_edit_is_scored_over_all_three_shots(uploads, detect_whole):
+    """The person's tracks of the wide shot, the close-up and the wide shot again are joined across the cuts: one
+    clip covers the whole edit (every 5-frame step of its 60 frames)."""
+    upload(uploads, "cut_edit")
+    (main,) = [row for row in detect_whole["cut_edit"] if row["status"] == "ok" and row["face_crop"] != "none"]
+    assert int(main["steps"]) == _count() - 4
+
+
+def test_the_rotated_phone_clip_is_tracked_upright_and_two_faces_give_two_rows(uploads, detect_default, detect_whole):
+    upload(uploads, "rotated_phone")
+    (row,) = detect_default["rotated_phone"]
+    assert row["status"] == "ok" and row["face_crop"] == "0" and row["face_status"] == "ok"  # found, cropped
+    upload(uploads, "two_faces")
+    assert [r["face_crop"] for r in detect_whole["two_faces"]] == ["0", "1"]

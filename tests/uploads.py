@@ -207,7 +207,7 @@ def video_late(folder: Path) -> Path:
 
 
 def cut_edit(folder: Path) -> Path:
-    """Three shots, wide / close-up / wide (0.8 s each), of one continuous take: the 224x224 face pasted small
+    """Three shots, wide / close-up / wide (0.8 s each), of one continuous take: the 224x224 face pasted at 200 px
     into a 640x360 background, then upscaled to fill the frame's height. The audio runs on across the cuts."""
     width, height = 640, 360
     background = textured_background(width, height, seed=11)
@@ -218,7 +218,7 @@ def cut_edit(folder: Path) -> Path:
             frame = textured_background(width, height, seed=12)
             side, x, y = height, (width - height) // 2, 0
         else:
-            frame, side, x, y = background.copy(), 112, 260 + 2 * (index % 20), 120
+            frame, side, x, y = background.copy(), 200, 200 + 2 * (index % 20), 80
         frame[y : y + side, x : x + side] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
         frames.append(frame)
     return write_clip(folder / "cut_edit.mp4", frames, _audio(SECONDS, 16000, 1))
@@ -244,7 +244,14 @@ def rotated_phone(folder: Path) -> Path:
         from tests.orientation_factories import write_rotated_copy
     except ImportError as exc:
         raise KindSkipped(f"tests/orientation_factories.py is not available ({exc})") from None
-    source = write_clip(folder / "rotated_source.mp4", _frames(_count()), _audio(SECONDS, 48000, 2), 48000)
+    # Portrait: the face in the upper part of a 360x640 scene (not a face crop: it must be found and cropped).
+    scene = textured_background(360, 640, seed=14)
+    portrait = []
+    for face in _frames(_count()):
+        frame = scene.copy()
+        frame[120:320, 80:280] = cv2.resize(face, (200, 200), interpolation=cv2.INTER_CUBIC)
+        portrait.append(frame)
+    source = write_clip(folder / "rotated_source.mp4", portrait, _audio(SECONDS, 48000, 2), 48000)
     try:
         return write_rotated_copy(source, folder / "rotated_phone.mp4", degrees=90)
     finally:
@@ -276,9 +283,11 @@ UPLOAD_KINDS: dict[str, UploadKind] = {
     "audio_shorter": UploadKind(audio_shorter, "score", "audio 1.2 s of a 2.4 s video"),
     "audio_longer": UploadKind(audio_longer, "score", "audio 1.6 s longer than the video"),
     "video_late": UploadKind(video_late, "score", "video stream starts 0.52 s after the audio"),
-    "cut_edit": UploadKind(cut_edit, "score or reason", "3 shots: wide / close-up / wide, 640x360"),
+    "cut_edit": UploadKind(cut_edit, "score", "3 shots: wide / close-up / wide, 640x360"),
     "two_faces": UploadKind(two_faces, "score or reason", "two faces side by side, one in sync with the audio"),
-    "rotated_phone": UploadKind(rotated_phone, "score or reason", "portrait phone clip, display matrix 90 degrees"),
+    "rotated_phone": UploadKind(
+        rotated_phone, "score", "portrait phone clip (360x640 shown), display matrix 90 degrees"
+    ),
     "long_60s": UploadKind(long_60s, "score", "60 s, 64x64, the fixture looped"),
 }
 

@@ -66,6 +66,11 @@ class TrackTooShort(FaceTrackError):
     status = "face track too short"
 
 
+def _px(size: float, minimum: float) -> str:
+    """A face size for a message: whole pixels, or one decimal where rounding would reach the minimum."""
+    return f"{size:.0f}" if round(size) < minimum else f"{size:.1f}"
+
+
 def main_track(tracks: Sequence[FaceTrack]) -> FaceTrack | None:
     """The usable (not skipped) track with the largest length x median area, or None."""
     usable = [track for track in tracks if track.skipped is None]
@@ -109,7 +114,7 @@ def select_main_track(
         longest = max(tracks, key=lambda track: track.length)
         raise _too_short(longest, max(min_frames, MIN_TRACK_FRAMES), "the longest face track")
     if main.size < min_face_px:
-        raise FaceTooSmall(f"face too small: {main.size:.0f} px, need at least {min_face_px:.0f} px")
+        raise FaceTooSmall(f"face too small: {_px(main.size, min_face_px)} px, need at least {min_face_px:.0f} px")
     for other in tracks:
         if other is main or other.skipped is not None:
             continue
@@ -142,7 +147,7 @@ def check_track(
     if track.skipped is not None or track.length < min_frames:
         raise _too_short(track, max(min_frames, MIN_TRACK_FRAMES), name)
     if track.size < min_face_px:
-        raise FaceTooSmall(f"face too small: {track.size:.0f} px, need at least {min_face_px:.0f} px")
+        raise FaceTooSmall(f"face too small: {_px(track.size, min_face_px)} px, need at least {min_face_px:.0f} px")
     outside = outside_fraction(track.smoothed, track.frame_width, track.frame_height) > max_outside
     if outside.mean() > max_outside_share:
         raise FaceLeavesFrame(

@@ -33,7 +33,7 @@ from core.errors import InputError
 from core.media.faces.appearance import face_appearance
 from core.media.faces.crop import crop_boxes, crop_track
 from core.media.faces.detector import FaceDetector
-from core.media.shots import frame_histogram, histogram_distance
+from core.media.shots import frame_histogram, grey_thumbnail, histogram_distance, thumbnail_distance
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,8 @@ class TrackConfig:
     median_s: float = 0.5  # running median of the box centre over about this long (odd number of frames)
     size_median_s: float = 1.0  # and of its size
     mean_frames: int = 5
-    cut_threshold: float = 0.3
+    cut_threshold: float = 0.3  # colour-histogram distance of a cut (core.media.shots)
+    cut_picture_threshold: float = 0.12  # thumbnail difference of a cut that keeps the colours
     min_track_frames: int = MIN_TRACK_FRAMES
 
 
@@ -332,7 +333,7 @@ def track_faces(
     done: set[int] = set()
     detections: dict[int, np.ndarray] = {}
     cuts: list[int] = []
-    previous: tuple[int, np.ndarray, np.ndarray] | None = None  # index, small copy, histogram
+    previous: tuple[int, np.ndarray, np.ndarray, np.ndarray] | None = None  # index, small copy, histogram, thumbnail
 
     def queue(index: int, small: np.ndarray) -> None:
         if index not in done:
@@ -359,14 +360,17 @@ def track_faces(
                 f"the frame size changes at frame {index}: {frame.shape[1]}x{frame.shape[0]}, was {shape[1]}x{shape[0]}"
             )
         small = detector.prepare(frame)
-        histogram = frame_histogram(small)
-        is_cut = previous is not None and histogram_distance(previous[2], histogram) > config.cut_threshold
+        histogram, thumbnail = frame_histogram(small), grey_thumbnail(small)
+        is_cut = previous is not None and (
+            histogram_distance(previous[2], histogram) > config.cut_threshold
+            or thumbnail_distance(previous[3], thumbnail) > config.cut_picture_threshold
+        )
         if is_cut:
             cuts.append(index)
             queue(previous[0], previous[1])
         if index % every == 0 or is_cut:
             queue(index, small)
-        previous = (index, small, histogram)
+        previous = (index, small, histogram, thumbnail)
         count = index + 1
     if previous is None:
         raise InputError("the video has no frames")
