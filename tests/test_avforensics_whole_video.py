@@ -293,6 +293,10 @@ def test_window_sampling_helpers():
     assert windows_within(100, 50, "cpu") == int(100 // (CPU_S_PER_STEP * 50)) and windows_within(1, 50, "cpu") == 1
     with pytest.raises(ValueError, match="at least 1"):
         WholeVideoSettings(max_windows=0)
+    # detect.py's settings record is what it was before sampling existed, so its earlier tables still resume.
+    old = {"stride", "min_context", "threshold", "mad_k", "smooth_steps", "min_gap_s", "min_len_s"}
+    assert set(WholeVideoSettings().fingerprint()) == old
+    assert WholeVideoSettings(max_windows=3).fingerprint()["max_windows"] == 3
 
 
 def test_a_time_budget_scores_evenly_spaced_windows_and_says_what_was_not_analysed(tmp_path):

@@ -153,7 +153,7 @@ def run_detection(
             "face_crop": detector_kwargs.get("face_crop", "never"),
             "all_faces": settings.all_faces,
             "audio_from_wav": settings.audio_from_wav,
-            "whole_video": settings.whole_video,
+            "whole_video": None if settings.whole_video is None else settings.whole_video.fingerprint(),
             **settings.fingerprint_extra,
         },
     )

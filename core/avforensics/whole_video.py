@@ -65,6 +65,13 @@ class WholeVideoSettings:
     # At most this many windows, evenly spaced, the first always among them (a CPU time budget); None: every one.
     max_windows: int | None = None
 
+    def fingerprint(self) -> dict:
+        """The settings a resumed run must share; ``max_windows`` only when set (tables of runs without it resume)."""
+        values = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        if values["max_windows"] is None:
+            del values["max_windows"]
+        return values
+
     def __post_init__(self) -> None:
         if self.max_windows is not None and self.max_windows < 1:
             raise SettingsError(f"the number of windows must be at least 1, got {self.max_windows}")
