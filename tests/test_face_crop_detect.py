@@ -282,14 +282,16 @@ def test_score_py_all_faces_rows_match_detect_py(tmp_path, checkpoint_dir, face_
     assert [(r["face_track"], r["av_status"]) for r in rows] == [(r["face_crop"], r["status"]) for r in detected]
     for ours, theirs in zip(rows, detected):
         if ours["av_status"] == "ok":
-            assert float(ours["av_score"]) == pytest.approx(float(theirs["score"]), rel=1e-6)
+            # Choosing the speaker runs the sync model while the video is decoded, in score.py's prefetch thread:
+            # another OpenMP team size there rounds differently (measured 1.1e-6 relative with two threads).
+            assert float(ours["av_score"]) == pytest.approx(float(theirs["score"]), rel=1e-5)
     main = [r for r in rows if r["main_face"] == "1"]
     assert [(r["index"], r["path"]) for r in main] == [("0", str(videos[0])), ("1", str(videos[1]))]  # one each
-    assert float(main[0]["av_score"]) == pytest.approx(main_scores[0], rel=1e-6)
+    assert float(main[0]["av_score"]) == pytest.approx(main_scores[0], rel=1e-5)
     # The speaker choice is the same in both tables: which track is main, and its measure and margin.
     with open(tmp_path / "detect" / "main_faces.csv", newline="") as handle:
         detect_main = {row["path"]: row["face_crop"] for row in csv.DictReader(handle)}
     assert main[0]["face_track"] == detect_main[str(videos[0])]
     for ours, theirs in zip(rows[:2], detected[:2]):
-        assert float(ours["speaker_sync"]) == pytest.approx(float(theirs["speaker_sync"]), rel=1e-6)
+        assert float(ours["speaker_sync"]) == pytest.approx(float(theirs["speaker_sync"]), rel=1e-5)
     assert float(main[0]["speaker_margin"]) >= 0 and main[1]["speaker_sync"] == ""
