@@ -32,7 +32,6 @@ Exit code 0 on success (whatever the verdict), 1 with one ``error:`` line for un
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
 from pathlib import Path
@@ -151,7 +150,7 @@ def main(args: argparse.Namespace) -> int:
             target.parent.mkdir(parents=True, exist_ok=True)
             if args.timeline:
                 report |= timeline_report(result, args.threshold, args.segment_min_gap, args.segment_min_len)
-            atomic.write_text(target, json.dumps(report, indent=2))
+            atomic.write_json(target, report, indent=2)
             log.info("report written to %s", target)
         if args.timeline_csv:
             log.info("timeline written to %s", write_timeline_csv(result, args.timeline_csv))

@@ -27,7 +27,6 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import argparse  # noqa: E402
 import dataclasses  # noqa: E402
-import json  # noqa: E402
 import logging  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
@@ -47,6 +46,7 @@ from core.avforensics.training import cli as av_training  # noqa: E402
 from core.cli import run_cli  # noqa: E402
 from core.flow.classical import ClassicalFlow  # noqa: E402
 from core.forensics.calibration import check_calibration, fit_calibration, save_calibration  # noqa: E402
+from core.runs import atomic  # noqa: E402
 
 log = logging.getLogger("quickstart")
 
@@ -235,7 +235,7 @@ def main(args: argparse.Namespace) -> int:
         "reports": reports,
         "manipulated_span_s": {"av_world_fake": fake_av.segment},
     }
-    (root / "summary.json").write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
+    atomic.write_json(root / "summary.json", summary, end="\n", indent=2)
     print(f"\nquickstart done in {steps.total:.0f} s ({', '.join(f'{k} {v:.0f} s' for k, v in steps.seconds.items())})")
     for name, record in calibrations.items():
         check = record["heldout"]

@@ -20,7 +20,6 @@ skips the videos they already hold (and appends the new ones); with other checkp
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 from pathlib import Path
@@ -32,7 +31,6 @@ from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
 from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos, iter_evaluations
 from core.aigvdet.evaluation_tables import EvaluationTables
 from core.aigvdet.options import add_classifier_arguments
-from core.checkpoint_registry import file_sha256
 from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
@@ -108,8 +106,8 @@ def fingerprint(args: argparse.Namespace) -> dict:
     and every option that changes a probability (not the roots: other datasets append to the same CSVs)."""
     return {
         "checkpoints": {
-            "original": file_fingerprint(args.model_original_path, file_sha256(args.model_original_path)),
-            "optical": file_fingerprint(args.model_optical_flow_path, file_sha256(args.model_optical_flow_path)),
+            "original": file_fingerprint(args.model_original_path),
+            "optical": file_fingerprint(args.model_optical_flow_path),
         },
         "arch": args.arch,
         "aug_norm": args.aug_norm,
@@ -191,7 +189,7 @@ def main(args: argparse.Namespace) -> int:
     summary["frame_level"] = frame_level_summaries(videos, args.threshold)
     summary["skipped"] = [skipped_record(s.name, s.label, s.reason) for s in skipped]
     summary_path.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(summary_path, json.dumps(summary, indent=2))
+    atomic.write_json(summary_path, summary, indent=2)
     if not videos:
         raise InputError(
             f"no video could be evaluated under {args.folder_original_path} (expected 0_real/<video>/ and "

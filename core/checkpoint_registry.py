@@ -6,19 +6,19 @@ wrong scores (reported: 1.06 instead of 2.36 on a real clip). Shapes cannot catc
 
 ``describe_checkpoint(path, role)`` returns ``{"path", "sha256", "known"}`` (``known``: the official name, or
 None for any other file, which still loads) and raises a CheckpointError when the file is a known official
-file of another role. Hashes are cached per (path, size, mtime) for the life of the process.
+file of another role. Hashes (:func:`core.checkpoints.file_sha256`) are cached per (path, size, mtime) for the life
+of the process.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from core.checkpoints import WEIGHT_SOURCES, require_file
+from core.checkpoints import WEIGHT_SOURCES, file_sha256, require_file
 from core.errors import CheckpointError
 
 log = logging.getLogger(__name__)
@@ -58,23 +58,6 @@ KNOWN_FILES: tuple[KnownFile, ...] = (
     ),
     _known("pca.pkl", "41a6f56615b220fb98ea160aaacf06bf1db4fad5b64a35f51598d504352237f7", 288749, PCA),
 )
-
-_HASHES: dict[tuple[str, int, int], str] = {}
-_CHUNK = 1 << 20
-
-
-def file_sha256(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file, computed once per process for each (path, size, modification time)."""
-    resolved = Path(path).resolve()
-    stat = resolved.stat()
-    key = (str(resolved), stat.st_size, stat.st_mtime_ns)
-    if key not in _HASHES:
-        digest = hashlib.sha256()
-        with open(resolved, "rb") as handle:
-            while chunk := handle.read(_CHUNK):
-                digest.update(chunk)
-        _HASHES[key] = digest.hexdigest()
-    return _HASHES[key]
 
 
 def identify(path: str | os.PathLike) -> KnownFile | None:

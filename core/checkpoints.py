@@ -7,6 +7,7 @@ strict: every missing, unexpected or mis-shaped key is named in the error, never
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import pickle
@@ -153,12 +154,23 @@ def load_weights(model: nn.Module, path: str | os.PathLike, what: str = "checkpo
     return raw
 
 
-def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
-    """``torch.save`` under a temporary name, then rename: an interrupted save never leaves a truncated file
-    under ``path`` (the previous checkpoint stays intact)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    torch.save(state, partial)
-    os.replace(partial, path)
-    return path
+_HASHES: dict[tuple[str, int, int], str] = {}
+_CHUNK = 1 << 20
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex SHA-256 of a file, computed once per process for each (path, size, modification time).
+
+    The one identity of a checkpoint (or any file a result depends on) in run records and in resumable tables'
+    settings (:func:`core.runs.result_table.file_fingerprint`).
+    """
+    resolved = Path(path).resolve()
+    stat = resolved.stat()
+    key = (str(resolved), stat.st_size, stat.st_mtime_ns)
+    if key not in _HASHES:
+        digest = hashlib.sha256()
+        with open(resolved, "rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                digest.update(chunk)
+        _HASHES[key] = digest.hexdigest()
+    return _HASHES[key]

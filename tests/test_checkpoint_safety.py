@@ -10,7 +10,6 @@ import pytest
 import torch
 
 import detect
-from core import checkpoint_registry as registry
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_arch import SyncArch, build_sync_model, export_sync_model
@@ -85,7 +84,7 @@ def test_hash_is_cached_per_file_version(tmp_path, monkeypatch):
     first = file_sha256(path)
     calls = []
     real_sha256 = hashlib.sha256
-    monkeypatch.setattr(registry.hashlib, "sha256", lambda *a: calls.append(1) or real_sha256(*a))
+    monkeypatch.setattr(hashlib, "sha256", lambda *a: calls.append(1) or real_sha256(*a))
     assert file_sha256(path) == first and not calls  # second call: from the cache
     path.write_bytes(b"b" * 100)
     os.utime(path, ns=(1, 1))  # a rewritten file gets a new modification time

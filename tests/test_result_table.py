@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
+import torch
 
 from core.runs import atomic
-from core.runs.result_table import ResultTable, SettingsMismatch, file_fingerprint, settings_path
+from core.runs.result_table import ResultTable, SettingsMismatch, file_fingerprint, settings_differences, settings_path
 
 COLUMNS = ["path", "track", "score", "status"]
 SETTINGS = {"model": {"sha256": "ab" * 32, "size": 10}, "lam": 0.0, "max_len": 50}
@@ -113,12 +116,41 @@ def test_retain_drops_rows_atomically_and_they_count_as_not_done(tmp_path):
     assert path.read_text().splitlines() == ["path,track,score,status", "a.mp4,0,1,ok", "c.mp4,0,3,ok"]
 
 
-def test_file_fingerprint_by_hash_or_by_path_size_and_time(tmp_path):
+def test_file_fingerprint_is_the_hash_and_size_so_a_moved_copy_matches(tmp_path):
     weights = tmp_path / "w.pth"
     weights.write_bytes(b"12345")
-    assert file_fingerprint(weights, "ff") == {"sha256": "ff", "size": 5}
-    by_stat = file_fingerprint(weights)
-    assert by_stat["path"] == str(weights.resolve()) and by_stat["size"] == 5 and "mtime_ns" in by_stat
+    expected = {"sha256": hashlib.sha256(b"12345").hexdigest(), "size": 5}
+    assert file_fingerprint(weights) == expected
+    (tmp_path / "moved").mkdir()
+    assert file_fingerprint(weights.rename(tmp_path / "moved" / "w.pth")) == expected
+
+
+def test_a_table_whose_record_names_files_by_path_and_time_still_resumes(tmp_path):
+    """Tables written before every file was fingerprinted by its hash (score.py's, a calibration in detect.py's)
+    resume while the recorded file is unchanged; a changed file is another setting."""
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"12345")
+    stat = weights.stat()
+    earlier = {"path": str(weights.resolve()), "size": 5, "mtime_ns": stat.st_mtime_ns}
+    path = tmp_path / "scores.csv"
+    with _open(path, {**SETTINGS, "model": earlier}) as table:
+        table.append(["a.mp4", "none", "1.5", "ok"])
+    with _open(path, {**SETTINGS, "model": file_fingerprint(weights)}) as table:
+        assert table.resumed and table.done_before(("a.mp4", "none"))
+    assert settings_differences({"model": file_fingerprint(weights)}, {"model": earlier}) == []  # either way round
+    weights.write_bytes(b"54321")
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+    with pytest.raises(SettingsMismatch, match="model"):
+        _open(path, {**SETTINGS, "model": file_fingerprint(weights)})
+
+
+def test_checkpoints_are_saved_atomically_and_independently_of_their_name(tmp_path):
+    state = {"weight": torch.arange(4.0)}
+    first = atomic.save_checkpoint(state, tmp_path / "a" / "model.pth")
+    second = atomic.save_checkpoint(state, tmp_path / "other.pth")
+    assert first.read_bytes() == second.read_bytes()
+    assert torch.equal(torch.load(first)["weight"], state["weight"])
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["model.pth"]
 
 
 def test_atomic_writes_replace_whole_files_and_leave_nothing_on_failure(tmp_path):
@@ -131,6 +163,8 @@ def test_atomic_writes_replace_whole_files_and_leave_nothing_on_failure(tmp_path
             raise RuntimeError("disk full")
     assert target.read_text() == json.dumps({"a": 1}, indent=2)  # the old file survives a failed write
     assert [p.name for p in tmp_path.iterdir()] == ["report.json"]  # no temporary left behind
+    atomic.write_json(tmp_path / "line.json", [1], end="\n")
+    assert (tmp_path / "line.json").read_text() == "[1]\n"
     atomic.save_npy(tmp_path / "scores.npy", np.arange(3.0))
     np.testing.assert_array_equal(np.load(tmp_path / "scores.npy"), np.arange(3.0))
     atomic.write_bytes(tmp_path / "b.bin", b"\x00\x01")

@@ -6,7 +6,10 @@ SHA-256 and every option that changes a score). A rerun into the same folder wit
 videos already in the table; with other settings it is refused (:class:`core.runs.result_table.SettingsMismatch`);
 ``overwrite`` starts over. The other files are derived from the table, so they agree with it after a kill:
 ``output.log`` is rebuilt from its rows when a run resumes, and ``testing_scores.npy``/``testing_score.npy``
-(the scores in input order, NaN where there is none) are rewritten, atomically, after every video.
+(the scores in input order, NaN where there is none) are written, atomically, when the run closes (also after
+an error or a Ctrl-C) and when a run resumes. Not after every video: rewriting the whole array per video made a
+long list's run quadratic. After a kill (no close) the arrays are stale or missing and the table is the record;
+the next run into the folder writes them again from it.
 
 With ``all_faces`` a video has one row per face track and ``main_faces.csv`` (``path, face_crop``) records,
 once all of a video's rows are written, which track gives its score in the arrays (empty: none does). A video
@@ -26,7 +29,6 @@ from typing import Any
 
 import numpy as np
 
-from core.checkpoint_registry import file_sha256
 from core.media.faces.clip import FaceClip
 from core.runs import atomic
 from core.runs.result_table import ResultTable, file_fingerprint
@@ -52,7 +54,7 @@ class ExtraColumns:
 def run_fingerprint(checkpoint_files: Mapping[str, str | os.PathLike], options: Mapping[str, Any]) -> dict[str, Any]:
     """The settings a resumed run must share: each checkpoint's SHA-256 (so a moved copy still matches) and
     ``options`` (everything else that changes a score)."""
-    files = {role: file_fingerprint(path, file_sha256(path)) for role, path in checkpoint_files.items()}
+    files = {role: file_fingerprint(path) for role, path in checkpoint_files.items()}
     return {
         "checkpoints": files,
         **{k: (asdict(v) if hasattr(v, "__dataclass_fields__") else v) for k, v in options.items()},
@@ -76,7 +78,7 @@ def unscored_reasons(output_dir: Path) -> dict[str, str]:
 
 
 class ResultWriter:
-    """Appends each clip's row to the table and the log at once and keeps the score arrays current."""
+    """Appends each clip's row to the table and the log at once; the score arrays are written on resume and close."""
 
     def __init__(
         self,
@@ -162,7 +164,6 @@ class ResultWriter:
         )
         self._log.write(log_line(path, repr(score), status, face.face_crop))
         self._log.flush()
-        self._save_scores()
 
     def finish_video(self, path: str, faces: Sequence[FaceClip]) -> None:
         """All rows of a video are written: with all faces, record its main track (the video is then complete)."""
@@ -173,5 +174,6 @@ class ResultWriter:
     def close(self) -> None:
         self._log.close()
         self.table.close()
+        self._save_scores()
         if self.main_faces is not None:
             self.main_faces.close()

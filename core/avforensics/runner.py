@@ -22,9 +22,10 @@ id) and ``face_status`` (``whole frame``, ``ok``, or why the face gives no clip:
 small``...). With ``all_faces`` a video has one row per face track; the score arrays hold its main track's.
 
 A video that cannot be used (missing, undecodable, no audio track, too short) gets its status and a NaN
-score and the run goes on. Each row is on disk (fsync) before the next video starts and the score arrays are
-rewritten atomically, so an interrupted run keeps everything computed so far; a rerun with the same settings
-skips the videos already scored (:mod:`core.avforensics.result_files`).
+score and the run goes on. Each row is on disk (fsync) before the next video starts, so an interrupted run keeps
+everything computed so far; the score arrays are written (atomically) when the run ends, even by an error or a
+Ctrl-C, and after a kill a rerun with the same settings writes them from the table and skips the videos already
+scored (:mod:`core.avforensics.result_files`).
 """
 
 from __future__ import annotations

@@ -21,9 +21,10 @@ from pathlib import Path
 from torch import nn
 
 from core.avforensics.sync_transformer import SyncModel
-from core.checkpoints import load_weights, save_checkpoint
+from core.checkpoints import load_weights
 from core.errors import CheckpointError, InputError
 from core.media.av_clip import FRAME_SIZE
+from core.runs import atomic
 
 
 @dataclass(frozen=True)
@@ -57,8 +58,8 @@ def export_sync_model(model: nn.Module, path: str | os.PathLike, arch: SyncArch,
     """Write the bare state dict (official layout) and its ``.json`` sidecar (architecture + run config)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_checkpoint({key: value.detach().cpu().clone() for key, value in model.state_dict().items()}, path)
-    sidecar_path(path).write_text(json.dumps({"arch": asdict(arch), "config": run_config}, indent=2), encoding="utf-8")
+    atomic.save_checkpoint({key: value.detach().cpu().clone() for key, value in model.state_dict().items()}, path)
+    atomic.write_json(sidecar_path(path), {"arch": asdict(arch), "config": run_config}, indent=2)
     return path
 
 

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 from collections.abc import Callable, Mapping, Sequence
@@ -97,7 +96,7 @@ def write_labelled_summary(
     summary = labelled_summary(paths, labels, scores, calibration, bootstrap, reasons)
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(target, json.dumps(summary, indent=2))
+    atomic.write_json(target, summary, indent=2)
     log.info("summary of %d labelled videos written to %s", summary["p"] + summary["n"], target)
     if plot_dir is not None:
         from core.metrics.plots import plot_scores  # matplotlib only when figures are asked for

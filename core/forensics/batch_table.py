@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 
 from core.errors import InputError
 from core.runs import atomic
-from core.runs.result_table import SettingsMismatch, settings_path
+from core.runs.result_table import SettingsMismatch, settings_differences, settings_path
 from core.runs.status import has_score
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ def done_keys(
         if part.resolve() == Path(own_part).resolve() or not settings_path(part).is_file():
             continue
         record, rows = _read_part(part)
-        if record.get("settings") != expected:
+        if settings_differences(record.get("settings") or {}, expected):
             raise SettingsMismatch(f"{part} holds results made with other settings")
         for key, group in _by_video(rows).items():
             keys[key] = keys.get(key, False) or all(_all_scored(row, detectors) for row in group)
@@ -139,7 +139,7 @@ def merge_parts(output_dir: str | Path) -> list[dict[str, str]]:
     records = [_read_part(part) for part in parts]
     columns, settings = records[0][0]["columns"], records[0][0]["settings"]
     for part, (record, _) in zip(parts, records):
-        if record["columns"] != columns or record["settings"] != settings:
+        if record["columns"] != columns or settings_differences(record["settings"] or {}, settings or {}):
             raise SettingsMismatch(f"{part} was written with other settings than {parts[0]}: cannot merge")
     detectors = detectors_of(columns)
 

@@ -249,7 +249,7 @@ def check_calibration(
 def save_calibration(calibration: Calibration, path: str | os.PathLike) -> Path:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    atomic.write_text(target, json.dumps(calibration.to_dict(), indent=2) + "\n")
+    atomic.write_json(target, calibration.to_dict(), end="\n", indent=2)
     return target
 
 

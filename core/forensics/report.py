@@ -18,7 +18,6 @@ its primary curve (``fused``, else ``anomaly``, else its first curve) at or abov
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import math
 import os
@@ -36,6 +35,7 @@ from core.forensics.made_with import file_record, versions
 from core.forensics.timeline import segments_above
 from core.forensics.verdicts import detector_verdict, fuse, is_declaration, settle
 from core.media.probe import probe_video
+from core.runs import atomic
 from core.runs.status import Status, has_score
 
 log = logging.getLogger(__name__)
@@ -235,24 +235,14 @@ def build_report(video: str | os.PathLike, runs: list[DetectorRun]) -> Report:
     return Report(plain(data), evidence, calibrations)
 
 
-def write_atomically(path: Path, text: str) -> Path:
-    """Write ``text`` to a temporary name beside ``path``, then rename it: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temporary.write_text(text, encoding="utf-8")
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return path
-
-
 def write_report(report: Report, output_dir: str | os.PathLike) -> tuple[Path, Path]:
-    """``<stem>.html`` and ``<stem>.json`` of the report in ``output_dir``; returns their paths."""
+    """``<stem>.html`` and ``<stem>.json`` of the report in ``output_dir`` (each written atomically: readers never
+    see half a file); returns their paths."""
     from core.forensics.report_html import render_html  # matplotlib is imported only when a report is drawn
 
     folder = Path(output_dir)
+    folder.mkdir(parents=True, exist_ok=True)
     stem = Path(report.data["video"]["name"]).stem
-    json_path = write_atomically(folder / f"{stem}.json", json.dumps(report.data, indent=1) + "\n")
-    html_path = write_atomically(folder / f"{stem}.html", render_html(report))
+    json_path = atomic.write_json(folder / f"{stem}.json", report.data, end="\n", indent=1)
+    html_path = atomic.write_text(folder / f"{stem}.html", render_html(report))
     return html_path, json_path

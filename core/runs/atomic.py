@@ -6,8 +6,10 @@ is ``.<name>.<pid>.tmp`` in the target's folder (a rename across file systems wo
 removed when the write fails. Files keep the permissions a plain ``open`` would give them (umask), unlike
 ``tempfile.mkstemp``'s 0600.
 
-Used for every whole-file result (summary JSON, demo.py's report, score arrays, reports, rebuilt logs);
-append-only tables are :mod:`core.runs.result_table`.
+Every whole-file write of the toolkit goes through here (summary and report JSON, score arrays, HTML reports,
+rebuilt logs, configurations, metrics, checkpoints), and every one is fsync'ed before the rename, so after a
+power cut the new name never points at a file whose data did not reach the disk. Append-only tables are
+:mod:`core.runs.result_table`.
 """
 
 from __future__ import annotations
@@ -64,9 +66,9 @@ def write_text(path: str | os.PathLike, text: str, encoding: str = "utf-8", newl
     return Path(path)
 
 
-def write_json(path: str | os.PathLike, value: Any, **dumps_kwargs: Any) -> Path:
-    """``json.dumps(value, **dumps_kwargs)`` written atomically (no trailing newline, as ``write_text`` of it)."""
-    return write_text(path, json.dumps(value, **dumps_kwargs))
+def write_json(path: str | os.PathLike, value: Any, end: str = "", **dumps_kwargs: Any) -> Path:
+    """``json.dumps(value, **dumps_kwargs) + end`` written atomically (``end="\\n"`` for a final line break)."""
+    return write_text(path, json.dumps(value, **dumps_kwargs) + end)
 
 
 def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
@@ -74,3 +76,17 @@ def save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
     with atomic_open(path, "wb") as handle:
         np.save(handle, np.asarray(array))
     return Path(path)
+
+
+def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
+    """``torch.save`` atomically, creating the folder: an interrupted save leaves the previous checkpoint intact.
+
+    Saved through a file handle, so the archive's inner folder is torch's fixed ``archive`` whatever the file's
+    name (the bytes of a checkpoint do not depend on where it is written)."""
+    import torch  # here: the rest of this module is used by tools that never load torch
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, "wb") as handle:
+        torch.save(state, handle)
+    return path

@@ -25,8 +25,9 @@ from typing import Any
 import torch
 import yaml
 
-from core.checkpoints import read_checkpoint, save_checkpoint
+from core.checkpoints import read_checkpoint
 from core.errors import CheckpointError
+from core.runs import atomic
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def save_config(run_dir: str | os.PathLike, config: dict[str, Any]) -> Path:
     """Write the resolved configuration (plain values) as ``config.yaml``, reloadable by the trainer that wrote it."""
     target = Path(run_dir) / CONFIG_NAME
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    atomic.write_text(target, yaml.safe_dump(config, sort_keys=False))
     return target
 
 
@@ -93,11 +94,11 @@ class MetricsLog:
         self.rows.append(row)
         # JSON has no NaN: undefined metrics (one class only) are written as null.
         clean = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.items()} for r in self.rows]
-        self.json_path.write_text(json.dumps(clean, indent=1), encoding="utf-8")
+        atomic.write_json(self.json_path, clean, indent=1)
         columns: list[str] = []
         for r in self.rows:  # columns may differ between epochs (e.g. validation only in some)
             columns += [k for k in r if k not in columns]
-        with open(self.csv_path, "w", encoding="utf-8", newline="") as handle:
+        with atomic.atomic_open(self.csv_path, "w", encoding="utf-8", newline="") as handle:
             writer = csv.DictWriter(handle, fieldnames=columns)
             writer.writeheader()
             writer.writerows(self.rows)
@@ -128,7 +129,7 @@ def save_latest(run_dir: str | os.PathLike, state: dict[str, Any], epoch: int, b
     """The run's resumable checkpoint (``ckpt/model_epoch_latest.pth``): ``state`` (models, optimisers) with the
     epoch, the best metrics so far, the config and the random generators' state, so a resume goes on exactly."""
     path = checkpoint_path(run_dir, LATEST)
-    save_checkpoint({**state, "epoch": epoch, "best": dict(best), "config": config, "rng": rng_state()}, path)
+    atomic.save_checkpoint({**state, "epoch": epoch, "best": dict(best), "config": config, "rng": rng_state()}, path)
     return path
 
 

@@ -12,8 +12,8 @@
 * Each row is formatted whole and written with one ``write`` and an ``os.fsync``: after a kill the file holds
   every finished row, at most followed by a half-written last line, which the next open detects (the file
   does not end with a line break) and drops.
-* ``settings`` is a fingerprint of everything that changes the results (checkpoints' hashes or path, size and
-  modification time (:func:`file_fingerprint`), options). It is saved beside the table as
+* ``settings`` is a fingerprint of everything that changes the results (checkpoints' and other files' SHA-256
+  (:func:`file_fingerprint`), options). It is saved beside the table as
   ``<table>.settings.json`` (atomically, before the table is created). Reopening with the same settings
   resumes: ``done_before(key)`` says which items are already there. Other settings (or a table without a
   settings record, e.g. written by another version) are refused with :class:`SettingsMismatch`, one line
@@ -34,6 +34,7 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from core.checkpoints import file_sha256
 from core.errors import ToolkitError
 from core.runs import atomic
 
@@ -53,14 +54,29 @@ def settings_path(table: str | os.PathLike) -> Path:
     return table.with_name(table.name + SETTINGS_SUFFIX)
 
 
-def file_fingerprint(path: str | os.PathLike, sha256: str | None = None) -> dict[str, Any]:
-    """What identifies a file's content for a settings fingerprint: its hash when given (a moved copy still
-    matches), otherwise its resolved path, size and modification time."""
-    resolved = Path(path).resolve()
-    stat = resolved.stat()
-    if sha256 is not None:
-        return {"sha256": sha256, "size": stat.st_size}
-    return {"path": str(resolved), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+def file_fingerprint(path: str | os.PathLike) -> dict[str, Any]:
+    """What identifies a file (a checkpoint, a calibration) in a settings fingerprint: its SHA-256 and size, so a
+    moved or re-downloaded copy still matches. The hash is computed once per path, size and modification time."""
+    return {"sha256": file_sha256(path), "size": Path(path).stat().st_size}
+
+
+def _earlier_file_fingerprint_matches(old: Any, new: Any) -> bool:
+    """Whether ``old``, a file fingerprint of an earlier version (resolved path, size, modification time), names
+    the file ``new`` (today's SHA-256 and size) describes: the file is still there, unchanged, with that hash.
+    Tables written before every file was fingerprinted by its hash so still resume."""
+    if not (isinstance(old, dict) and isinstance(new, dict)):
+        return False
+    if set(old) != {"path", "size", "mtime_ns"} or set(new) != {"sha256", "size"}:
+        return False
+    try:
+        stat = Path(old["path"]).stat()
+        return (
+            (stat.st_size, stat.st_mtime_ns) == (old["size"], old["mtime_ns"])
+            and old["size"] == new["size"]
+            and file_sha256(old["path"]) == new["sha256"]
+        )
+    except (OSError, TypeError):
+        return False
 
 
 def _plain(value: Any) -> Any:
@@ -68,12 +84,19 @@ def _plain(value: Any) -> Any:
     return json.loads(json.dumps(value, sort_keys=True, default=str))
 
 
-def _differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+def settings_differences(old: Mapping[str, Any], new: Mapping[str, Any], prefix: str = "") -> list[str]:
+    """``key: old -> new`` for each setting that differs (nested keys joined by dots); empty: the same settings.
+
+    Settings records are compared with this only (tables, other ranks' parts, merges), so a file recorded the
+    way an earlier version did (path and modification time) still matches the same file recorded by its hash.
+    """
     out = []
     for key in sorted(set(old) | set(new), key=str):
         before, after = old.get(key, "(none)"), new.get(key, "(none)")
+        if _earlier_file_fingerprint_matches(before, after) or _earlier_file_fingerprint_matches(after, before):
+            continue
         if isinstance(before, dict) and isinstance(after, dict):
-            out += _differences(before, after, f"{prefix}{key}.")
+            out += settings_differences(before, after, f"{prefix}{key}.")
         elif before != after:
             out.append(f"{prefix}{key}: {before} -> {after}")
     return out
@@ -145,7 +168,7 @@ class ResultTable:
             raise SettingsMismatch(f"cannot read {record_path} ({exc})") from None
         old = {"columns": record.get("columns"), **(record.get("settings") or {})}
         new = {"columns": self.columns, **self.settings}
-        different = _differences(old, new)
+        different = settings_differences(old, new)
         if different:
             shown = "; ".join(different[:_SHOWN_DIFFERENCES]) + (" ..." if len(different) > _SHOWN_DIFFERENCES else "")
             raise SettingsMismatch(f"{self.path} holds results made with other settings ({shown})")

@@ -43,8 +43,9 @@ from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.scoring import NUM_OFFSETS, pad_to_length
 from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.training.data import list_videos
-from core.checkpoints import require_file, save_checkpoint
+from core.checkpoints import file_sha256, require_file
 from core.errors import InputError
+from core.runs import atomic
 from core.runs import folder as runs
 from core.runs.distributed import barrier, mean_over_ranks, process_group
 from core.runs.precision import autocast
@@ -61,13 +62,15 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
     """Logits and features of this rank's share of ``paths`` (cached), then everyone's from all ranks' caches."""
     require_file(sync_path, "audio-visual sync model")
     shard = cache.with_name(f"{cache.stem}.rank{info.rank}of{info.world_size}.npz")
-    source = f"{Path(sync_path).resolve()}|{Path(sync_path).stat().st_mtime_ns}|{extract_len}|{len(paths)}"
     face_crop = config.get("face_crop", "never")
-    if face_crop != "never":  # (the whole-frame key stays as before, so earlier caches stay valid)
-        source += f"|faces {face_crop}"
+    # (the whole-frame key has no face part, as before face crops existed, so earlier caches stay valid)
+    options = f"{extract_len}|{len(paths)}" + (f"|faces {face_crop}" if face_crop != "never" else "")
+    source = f"sha256:{file_sha256(sync_path)}|{options}"  # the sync model as every resumable record names it
+    # Caches written before named the sync model by path and modification time: still the same model.
+    earlier = f"{Path(sync_path).resolve()}|{Path(sync_path).stat().st_mtime_ns}|{options}"
     if shard.is_file():
         with np.load(shard) as arrays:
-            if str(arrays["source"]) != source:  # another sync model or length: extract again
+            if str(arrays["source"]) not in (source, earlier):  # another sync model or length: extract again
                 shard.unlink()
     if not shard.is_file():
         model, arch = load_sync_model(sync_path)
@@ -94,14 +97,15 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
                 kept.append(path),
             )
         shard.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(
-            shard,
-            logits=np.concatenate(logits) if logits else np.zeros((0, NUM_OFFSETS)),
-            features=np.concatenate(features) if features else np.zeros((0, 1), np.float32),
-            lengths=np.array(lengths, dtype=np.int64),
-            paths=np.array(kept, dtype=str),
-            source=np.array(source),
-        )
+        with atomic.atomic_open(shard, "wb") as handle:  # a kill while saving leaves no broken cache
+            np.savez(
+                handle,
+                logits=np.concatenate(logits) if logits else np.zeros((0, NUM_OFFSETS)),
+                features=np.concatenate(features) if features else np.zeros((0, 1), np.float32),
+                lengths=np.array(lengths, dtype=np.int64),
+                paths=np.array(kept, dtype=str),
+                source=np.array(source),
+            )
     barrier()
     videos = []
     for rank in range(info.world_size):
@@ -338,7 +342,7 @@ def _save(
         if loss <= best[name]:
             best[name] = loss
             state = {k: v.detach().cpu().clone() for k, v in models[name].state_dict().items()}
-            save_checkpoint(state, output_dir / MODEL_FILES[name])  # bare state dict: the official layout
+            atomic.save_checkpoint(state, output_dir / MODEL_FILES[name])  # bare state dict: the official layout
     state = {
         "models": {n: m.state_dict() for n, m in models.items()},
         "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
