@@ -23,6 +23,9 @@ still written when the video could be read) or for unusable input.
 
 from __future__ import annotations
 
+import core  # noqa: F401 -- before torch: sets the OpenMP wait policy (see core/__init__.py)
+
+# isort: split
 import argparse
 import logging
 from pathlib import Path

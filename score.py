@@ -34,6 +34,9 @@ with --plot the ROC and histogram figures; with --robustness robustness.csv and 
 
 from __future__ import annotations
 
+import core  # noqa: F401 -- before torch: sets the OpenMP wait policy (see core/__init__.py)
+
+# isort: split
 import argparse
 import logging
 import os

@@ -19,6 +19,9 @@ skips the videos they already hold (and appends the new ones); with other checkp
 
 from __future__ import annotations
 
+import core  # noqa: F401 -- before torch: sets the OpenMP wait policy (see core/__init__.py)
+
+# isort: split
 import argparse
 import logging
 import os

@@ -11,6 +11,7 @@ from torch import nn
 
 from core.aigvdet import build_classifier, to_classifier_input
 from core.flow import RAFT, flow_to_classifier_rgb
+from core.flow.extractor import FlowExtractor, frames_to_tensor
 
 
 def moving_texture_frames(count: int, height: int, width: int, seed: int = 0, step: int = 2) -> list[np.ndarray]:
@@ -108,6 +109,17 @@ def random_raft(seed: int, small: bool = False) -> RAFT:
     # Shrink the update's flow head so 20 random iterations move coordinates by a few pixels, not hundreds.
     model.update_block.flow_head.conv2.weight.data.mul_(0.1)
     return model.eval()
+
+
+def stream_flows(extractor: FlowExtractor, frames: list[np.ndarray]) -> list[torch.Tensor]:
+    """One padded flow (2, H', W') per consecutive pair, the frames pushed in chunks of the extractor's batch size
+    (pair borders fall inside and across chunks, as in the pipelines)."""
+    extractor.reset()
+    flows = []
+    for start in range(0, len(frames), extractor.batch_size):
+        chunk = frames[start : start + extractor.batch_size]
+        flows += list(extractor.push(frames_to_tensor(chunk, extractor.device)))
+    return flows
 
 
 def save_raft(path: Path, model: RAFT, module_prefix: bool = True) -> Path:

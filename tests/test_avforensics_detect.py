@@ -11,6 +11,7 @@ import torch
 
 import detect
 from core.cli import run_cli
+from core.runs import progress
 from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
 
 
@@ -104,6 +105,22 @@ def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
     logits = np.load(out / "distributions" / "0_a clip.v1.npy")
     assert logits.shape == (3, 31) and np.isfinite(logits).all()
     assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_a clip.v1.npy", "3_a clip.v1.npy"]
+
+
+def test_no_progress_hides_every_bar_the_videos_bar_too(tmp_path, checkpoint_dir, monkeypatch):
+    bars = []
+
+    def recording(*args, **kwargs):
+        bar = progress.progress_bar(*args, **kwargs)
+        bars.append((args[1], bar.disable))  # (total, desc, ...)
+        return bar
+
+    monkeypatch.setattr("core.avforensics.runner.progress_bar", recording)
+    monkeypatch.setattr("core.avforensics.features.progress_bar", recording)
+    clip = write_av_clip(tmp_path / "a.mp4", frames=7, seed=1)
+    argv = ["--test_video_path", str(clip), "--device", "cpu", "--output_dir", str(tmp_path / "out"), "--no_progress"]
+    assert _run(argv + _checkpoint_args(checkpoint_dir)) == 0
+    assert "videos" in [desc for desc, _ in bars] and all(hidden for _, hidden in bars)
 
 
 def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_dir, capsys):

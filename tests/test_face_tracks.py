@@ -15,7 +15,6 @@ from core.media.faces.status import (
     SeveralSpeakers,
     TrackCutShort,
     TrackTooShort,
-    is_face_crop,
     looks_like_face_crop,
     select_main_track,
     track_status,
@@ -30,7 +29,7 @@ from core.media.faces.tracks import (
     smooth_boxes,
     track_faces,
 )
-from core.media.shots import find_cuts, frame_histogram
+from core.media.shots import frame_histogram, histogram_distance
 from tests.face_factories import fixture_frames, paste_drifting, textured_background
 
 
@@ -159,7 +158,10 @@ def test_short_tracks_are_kept_but_skipped_with_a_reason():
 def test_histogram_cuts_between_shots_not_within():
     first = [np.roll(textured_background(320, 180, 1, tint=(60, 0, -60)), 4 * i, axis=1) for i in range(5)]
     second = [np.roll(textured_background(320, 180, 2, tint=(-60, 0, 60)), 4 * i, axis=0) for i in range(5)]
-    assert find_cuts([frame_histogram(f) for f in first + second]) == [5]
+    histograms = [frame_histogram(f) for f in first + second]
+    distances = [histogram_distance(a, b) for a, b in zip(histograms, histograms[1:])]
+    cuts = [i + 1 for i, d in enumerate(distances) if d > TrackConfig().cut_threshold]  # as the tracker tells them
+    assert cuts == [5]
 
 
 # --- crop geometry -------------------------------------------------------------------------------------------------
@@ -249,7 +251,7 @@ def test_tracked_crop_recovers_the_pasted_fixture_frame(detector, width, height,
 
 
 def test_fixture_clip_is_already_a_face_crop(detector):
-    assert is_face_crop(iter(fixture_frames(40)), 25.0, detector=detector)
+    assert looks_like_face_crop(track_faces(fixture_frames(40), 25.0, detector, TrackConfig()))
 
 
 def test_no_face_and_tiny_face_statuses(detector):

@@ -73,7 +73,7 @@ def test_consecutive_pairs_share_features_and_match_per_pair():
     calls = []
     model.fnet.register_forward_hook(lambda _m, inputs, _o: calls.append(inputs[0].shape[0]))
     # batch_size 2 puts pair borders inside and across chunks.
-    streamed = list(FlowExtractor(model, iters=5, batch_size=2).iter_flows(frames))
+    streamed = factories.stream_flows(FlowExtractor(model, iters=5, batch_size=2), frames)
     assert len(streamed) == 4
     assert sum(calls) == 5  # each frame encoded once (the reference encodes 8 = 2 per pair)
     for ours, reference in zip(streamed, per_pair):
@@ -135,8 +135,8 @@ def test_channels_last_flows_match_the_default_layout(tmp_path, small):
     assert all(p.is_contiguous(memory_format=torch.channels_last) for p in kernels)  # kept through loading
     assert not default.fnet.conv1.weight.is_contiguous(memory_format=torch.channels_last)
     frames = factories.moving_texture_frames(3, 128, 136, seed=5, step=2)
-    default_flows = list(FlowExtractor(default, iters=6).iter_flows(frames))
-    fast_flows = list(FlowExtractor(fast, iters=6).iter_flows(frames))
+    default_flows = factories.stream_flows(FlowExtractor(default, iters=6), frames)
+    fast_flows = factories.stream_flows(FlowExtractor(fast, iters=6), frames)
     assert default_flows[0].abs().max() > 0.1
     for ours, reference in zip(fast_flows, default_flows):
         assert ours.is_contiguous()  # the flow images read it as a plain array

@@ -87,12 +87,12 @@ def test_auto_picks_on_the_fly_when_the_budget_is_tiny(monkeypatch):
     original = corr_onthefly.OnTheFlyCorrBlock
     monkeypatch.setattr("core.flow.raft.OnTheFlyCorrBlock", lambda *a, **k: built.append(1) or original(*a, **k))
     frames = factories.moving_texture_frames(3, 128, 136, seed=9)
-    default = list(FlowExtractor(factories.random_raft(22), iters=3).iter_flows(frames))
+    default = factories.stream_flows(FlowExtractor(factories.random_raft(22), iters=3), frames)
     assert not built  # 17x16 features: far below the default budget, all-pairs
     tiny = factories.random_raft(22)
     tiny.corr_budget_bytes = 1024
     extractor = FlowExtractor(tiny, iters=3)
-    flows = list(extractor.iter_flows(frames))
+    flows = factories.stream_flows(extractor, frames)
     assert built and extractor.plan(128, 136).mode == "on_the_fly"
     for ours, reference in zip(flows, default):
         torch.testing.assert_close(ours, reference, atol=1e-4, rtol=0)

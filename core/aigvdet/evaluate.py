@@ -22,6 +22,7 @@ from core.aigvdet.data.layout import CLASS_FOLDERS, VideoFolders, list_images
 from core.aigvdet.images import ImageCropDataset
 from core.aigvdet.preprocess import CROP_SIZE
 from core.aigvdet.scoring import FusedScore
+from core.runs.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +98,6 @@ def _probabilities(
             bar.update(len(indices))
 
 
-def classify_files(
-    model: nn.Module,
-    paths: list[str],
-    batch_size: int = 32,
-    num_workers: int = 4,
-    desc: str = "images",
-    crop_size: int = CROP_SIZE,
-    **classify_options,
-) -> list[float]:
-    """Probabilities of image files, in order, loaded by a DataLoader and classified in batches; NaN for
-    a file that cannot be read."""
-    with tqdm(total=len(paths), unit="img", desc=desc, disable=None) as bar:
-        return list(_probabilities(model, paths, batch_size, num_workers, crop_size, bar, **classify_options))
-
-
 def _unreadable(video: VideoEvaluation) -> SkippedVideo | None:
     unreadable = [
         path
@@ -141,7 +127,7 @@ def iter_evaluations(
     """
     rgb_paths = [p for v in videos for p in v.rgb_paths]
     flow_paths = [p for v in videos for p in v.flow_paths]
-    with tqdm(total=len(rgb_paths) + len(flow_paths), unit="img", desc="images", disable=None) as bar:
+    with progress_bar(len(rgb_paths) + len(flow_paths), "images", "img", leave=True) as bar:
         options = dict(batch_size=batch_size, bar=bar, **classify_options)
         rgb = _probabilities(rgb_model, rgb_paths, num_workers=(num_workers + 1) // 2, **options)
         flow = _probabilities(flow_model, flow_paths, num_workers=num_workers // 2, **options)

@@ -36,7 +36,7 @@ from core.aigvdet.scoring import FusedScore, fused_per_frame, verdict
 from core.errors import InputError, SettingsError
 from core.flow.classical import ClassicalFlow
 from core.flow.extractor import FlowExtractor, frames_to_tensor
-from core.flow.raft import min_frame_side
+from core.flow.raft import frame_size_problem
 from core.flow.visualize import flow_to_classifier_rgb
 from core.forensics.evidence import Evidence, ScoreKind, TimeSeries, VideoFacts
 from core.media.in_memory import VideoSource
@@ -249,12 +249,9 @@ class AIGVDetPipeline:
         return result
 
     def _check_size(self, path: str | os.PathLike, width: int, height: int) -> None:
-        padded = [side + (-side) % 8 for side in (height, width)]
-        if isinstance(self.flows, FlowExtractor) and min(padded) < min_frame_side():
-            raise InputError(
-                f"{path} is {width}x{height}: RAFT needs both sides of at least "
-                f"{min_frame_side() - 7} pixels (the reference produces NaN flow below that)"
-            )
+        problem = frame_size_problem(width, height) if isinstance(self.flows, FlowExtractor) else None
+        if problem:
+            raise InputError(f"{path} is {width}x{height}: {problem} (the reference produces NaN flow below that)")
 
     def score_video(
         self,

@@ -57,10 +57,6 @@ class PcaMap:
     explained_variance: np.ndarray | None = None  # (K,), used only when whiten
     whiten: bool = False
 
-    @property
-    def n_components(self) -> int:
-        return self.components.shape[0]
-
     def transform(self, features: np.ndarray) -> np.ndarray:
         """(N, D) features -> (N, K) float64 components.
 

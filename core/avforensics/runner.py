@@ -32,14 +32,11 @@ from __future__ import annotations
 
 import logging
 import math
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 from tqdm.contrib.logging import logging_redirect_tqdm
 
 from core.avforensics.face_outputs import FaceOutputs
@@ -50,6 +47,8 @@ from core.avforensics.whole_video import WholeVideoSettings
 from core.checkpoints import require_file
 from core.errors import InputError
 from core.media.faces.clip import FaceClip
+from core.media.read_ahead import MapAhead
+from core.runs.progress import progress_bar
 from core.runs.status import SKIPPED, Status
 
 log = logging.getLogger(__name__)
@@ -179,21 +178,16 @@ def run_detection(
     )
     face_outputs = FaceOutputs(settings.output_dir, settings.save_face_tracks, settings.save_face_crops)
     load_options = (settings.audio_from_wav, settings.all_faces)
-    pool = ThreadPoolExecutor(max_workers=settings.n_workers) if settings.n_workers > 0 else None
-    pending: deque[Future] = deque()
-    next_to_submit = 0
+    progress = detector_kwargs.get("progress", True)
     try:
         with (
             logging_redirect_tqdm(),
-            tqdm(total=len(inputs), initial=len(inputs) - len(todo), desc="videos", unit="video") as bar,
+            progress_bar(len(inputs), "videos", "video", True, progress, initial=len(inputs) - len(todo)) as bar,
+            # Decode up to n_workers videos ahead in background threads while this one is scored.
+            MapAhead(lambda i: _load(inputs[i], detector, *load_options), todo, settings.n_workers) as loaded,
         ):
-            for index in todo:
+            for index, faces in zip(todo, loaded):
                 path = inputs[index]
-                # Decode up to n_workers videos ahead in background threads while this one is scored.
-                while pool is not None and next_to_submit < len(todo) and len(pending) <= settings.n_workers:
-                    pending.append(pool.submit(_load, inputs[todo[next_to_submit]], detector, *load_options))
-                    next_to_submit += 1
-                faces = pending.popleft().result() if pool is not None else _load(path, detector, *load_options)
                 for face in faces:
                     score, steps, status, analysis = _score(path, face, detector)
                     suffix = f"_face{face.track_id}" if settings.all_faces and face.track_id is not None else ""
@@ -220,6 +214,4 @@ def run_detection(
         writer.close()
         if timelines is not None:
             timelines.close()
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
     return writer.scores

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Callable, Iterable, Iterator
+from typing import Callable
 
 import numpy as np
 import torch
@@ -28,7 +28,6 @@ from core.flow.corr_budget import (
 )
 from core.flow.padding import pad_to_multiple_of_8
 from core.flow.raft import RAFT, normalize_frames
-from core.media.video import chunked
 
 log = logging.getLogger(__name__)
 
@@ -164,9 +163,3 @@ class FlowExtractor:
             if self.on_pairs is not None:  # progress: a large frame's pair can take minutes on a CPU
                 self.on_pairs(len(pairs))
         return torch.cat(flows)
-
-    def iter_flows(self, frames: Iterable[np.ndarray]) -> Iterator[torch.Tensor]:
-        """Yield one padded flow (2, H', W') per consecutive pair of RGB uint8 (H, W, 3) frames."""
-        self.reset()
-        for chunk in chunked(frames, self.batch_size):
-            yield from self.push(frames_to_tensor(chunk, self.device))

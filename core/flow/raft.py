@@ -27,6 +27,15 @@ def min_frame_side(corr_levels: int = 4) -> int:
     return 8 * 2**corr_levels
 
 
+def frame_size_problem(width: int, height: int, corr_levels: int = 4) -> str | None:
+    """Why frames of ``width`` x ``height`` (padded to multiples of 8, as RAFT runs them) are too small for RAFT,
+    or None. The one size check: data preparation and the detector refuse such a video with it before any work,
+    and :meth:`RAFT.refine` as a last guard."""
+    if min(side + (-side) % 8 for side in (width, height)) < min_frame_side(corr_levels):
+        return f"RAFT needs both sides of at least {min_frame_side(corr_levels) - 7} pixels"
+    return None
+
+
 def normalize_frames(frames: torch.Tensor) -> torch.Tensor:
     """RGB values in [0, 255] -> [-1, 1], as RAFT was trained."""
     return (2 * (frames / 255.0) - 1.0).contiguous()
@@ -148,11 +157,9 @@ class RAFT(nn.Module):
         ``corr_mode`` overrides the model's for this call (``all_pairs``, ``on_the_fly`` or ``auto``).
         """
         n, _, h, w = fmap1.shape
-        if min(h, w) * 8 < min_frame_side(self.corr_levels):
-            raise ValueError(
-                f"frames of {8 * h}x{8 * w} (padded) are too small for RAFT: each side needs at least "
-                f"{min_frame_side(self.corr_levels)} pixels"
-            )
+        problem = frame_size_problem(8 * w, 8 * h, self.corr_levels)
+        if problem:
+            raise ValueError(f"frames of {8 * w}x{8 * h} (padded): {problem}")
         if self.correlation_mode(n, h, w, fmap1.device, corr_mode) == "all_pairs":
             corr_fn = CorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
         else:

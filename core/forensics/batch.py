@@ -25,22 +25,21 @@ import hashlib
 import logging
 import math
 import time
-from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-from tqdm import tqdm
 
 from core.errors import InputError
 from core.forensics.batch_table import PARTS_DIR, done_keys, part_path, remove_parts, result_columns
 from core.forensics.evidence import Detector, Evidence, FaceTrackDetector
 from core.media.in_memory import VideoSource
 from core.media.perturb import Perturbation, chain_spec, perturb_video
+from core.media.read_ahead import MapAhead
 from core.media.sources import VideoEntry
 from core.runs import atomic
+from core.runs.progress import progress_bar
 from core.runs.result_table import ResultTable
 from core.runs.status import Status, has_score
 
@@ -256,39 +255,30 @@ def _rows_of(
 
 
 def _score_items(todo, conditions, settings: BatchSettings, detectors: Mapping[str, Detector], table) -> None:
-    pool = ThreadPoolExecutor(max_workers=settings.prefetch) if settings.prefetch > 0 else None
-    pending: deque[Future] = deque()
-    submitted = 0
-
     def prepare(item):
         condition_index, _, entry = item
         return _prepare(detectors, entry, settings.conditions[condition_index], settings.seed, settings.face_tracks)
 
-    try:
-        with tqdm(total=len(todo), desc="videos", unit="video", disable=not settings.progress) as bar:
-            for item in todo:
-                while pool is not None and submitted < len(todo) and len(pending) <= settings.prefetch:
-                    pending.append(pool.submit(prepare, todo[submitted]))
-                    submitted += 1
-                source, prepared, error = pending.popleft().result() if pool is not None else prepare(item)
-                condition_index, index, entry = item
-                condition = conditions[condition_index]
-                results = _analyse_all(detectors, source, prepared, error)
-                if settings.save_evidence:
-                    for name, by_track in results.items():
-                        for track, (evidence, _, _) in by_track.items():
-                            if evidence is not None:
-                                target = evidence_file(settings.output_dir, str(entry.path), condition, name, track)
-                                _save_evidence(target, evidence)
-                tracks = None
-                if settings.face_tracks:
-                    tracks = {}
-                    for kind, value in (prepared or {}).values():
-                        if kind == "tracks":
-                            tracks.update((t.track, t.main) for t in value if t.track not in tracks)
-                rows = _rows_of(index, condition_index, entry, condition, results, tracks, table_fields(detectors))
-                table.append_rows(rows)
-                bar.update(1)
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+    with (
+        progress_bar(len(todo), "videos", "video", True, settings.progress) as bar,
+        MapAhead(prepare, todo, settings.prefetch) as prepared_items,  # the next videos decoded while one is scored
+    ):
+        for item, (source, prepared, error) in zip(todo, prepared_items):
+            condition_index, index, entry = item
+            condition = conditions[condition_index]
+            results = _analyse_all(detectors, source, prepared, error)
+            if settings.save_evidence:
+                for name, by_track in results.items():
+                    for track, (evidence, _, _) in by_track.items():
+                        if evidence is not None:
+                            target = evidence_file(settings.output_dir, str(entry.path), condition, name, track)
+                            _save_evidence(target, evidence)
+            tracks = None
+            if settings.face_tracks:
+                tracks = {}
+                for kind, value in (prepared or {}).values():
+                    if kind == "tracks":
+                        tracks.update((t.track, t.main) for t in value if t.track not in tracks)
+            rows = _rows_of(index, condition_index, entry, condition, results, tracks, table_fields(detectors))
+            table.append_rows(rows)
+            bar.update(1)

@@ -47,8 +47,3 @@ def grey_thumbnail(frame: np.ndarray, size: tuple[int, int] = THUMBNAIL_SIZE) ->
 def thumbnail_distance(a: np.ndarray, b: np.ndarray) -> float:
     """Mean absolute difference of two :func:`grey_thumbnail` s, in [0, 1]."""
     return float(np.abs(a - b).mean())
-
-
-def find_cuts(histograms: list[np.ndarray], threshold: float = 0.3) -> list[int]:
-    """Indices of the frames that start a new shot, given each frame's :func:`frame_histogram`."""
-    return [i for i in range(1, len(histograms)) if histogram_distance(histograms[i - 1], histograms[i]) > threshold]

@@ -32,14 +32,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
-from tqdm import tqdm
 
 from core.aigvdet.data.layout import CLASS_FOLDERS, FrameFlowWriter
 from core.cli import add_device_arguments, add_flow_arguments, corr_mode_of, device_from_args, flow_from_args, run_cli
 from core.errors import ToolkitError
 from core.flow import FlowExtractor, flow_to_classifier_rgb
 from core.flow.extractor import frames_to_tensor
-from core.flow.raft import min_frame_side
+from core.flow.raft import frame_size_problem
 from core.media.sources import VideoEntry, read_video_list
 from core.media.video import VideoReader, chunked, sample_frames
 from core.runs.progress import progress_bar
@@ -69,14 +68,10 @@ def prepare_video(item: VideoEntry, rgb_root: Path, flow_root: Path, flow, optio
     for folder in (rgb_partial, flow_partial, rgb_final, flow_final):
         shutil.rmtree(folder, ignore_errors=True)  # leftovers of an interrupted run
     video = VideoReader(item.path)  # opened before anything is created: a bad file leaves no trace
-    if isinstance(flow, FlowExtractor):
-        padded = min(side + (-side) % 8 for side in (video.info.width, video.info.height))
-        if padded < min_frame_side():
-            video.close()
-            raise ToolkitError(
-                f"frames of {video.info.width}x{video.info.height}: RAFT needs both sides of at least "
-                f"{min_frame_side() - 7} pixels"
-            )
+    problem = frame_size_problem(video.info.width, video.info.height) if isinstance(flow, FlowExtractor) else None
+    if problem:
+        video.close()
+        raise ToolkitError(f"frames of {video.info.width}x{video.info.height}: {problem}")
     writer = FrameFlowWriter(rgb_partial, flow_partial, options.extension)
     flow.reset()
     written = 0
@@ -154,7 +149,7 @@ def main(args: argparse.Namespace) -> int:
     with report.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["video", "label", "name", "status", "frames"])
         writer.writeheader()
-        for item in tqdm(items, unit="video", desc=f"prepare[{rank}]" if world > 1 else "prepare"):
+        for item in progress_bar(None, f"prepare[{rank}]" if world > 1 else "prepare", "video", True, iterable=items):
             try:
                 status, frames = prepare_video(item, rgb_root, flow_root, flow, options)
             except ToolkitError as exc:

@@ -21,11 +21,11 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from tqdm import tqdm
 
 from core.aigvdet.data.prepare import PrepareOptions, prepare_video
 from core.flow.classical import ClassicalFlow
 from core.media.sources import CLASS_FOLDERS, VideoEntry
+from core.runs.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +170,7 @@ def generate(root: str | Path, spec: WorldSpec = WorldSpec(), show_progress: boo
     counts = {"train": spec.train, "val": spec.val, "test": spec.test}
     jobs = [(split, label, i) for split in SPLITS for label in CLASS_FOLDERS for i in range(counts[split])]
     flow = ClassicalFlow("dis")
-    for split, label, i in tqdm(jobs, desc="synthetic videos", disable=not show_progress):
+    for split, label, i in progress_bar(None, "synthetic videos", "video", True, show_progress, iterable=jobs):
         # One generator per video: any clip can be regenerated alone, whatever the counts.
         seed = [spec.seed, SPLITS.index(split), CLASS_FOLDERS.index(label), i]
         rng = np.random.default_rng(seed)

@@ -27,7 +27,6 @@ from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader
-from tqdm import tqdm
 from yacs.config import CfgNode
 
 from core.aigvdet.training.config import exp_dir, save_config
@@ -36,6 +35,7 @@ from core.aigvdet.training.engine import Trainer
 from core.aigvdet.training.metrics import binary_metrics
 from core.runs import distributed
 from core.runs.folder import MetricsLog, checkpoint_path
+from core.runs.progress import progress_bar
 from core.runs.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -177,13 +177,7 @@ def _train(cfg: CfgNode, dist_info: distributed.DistInfo, show_progress: bool) -
             steps_this_epoch = (
                 len(train_loader) if not cfg.max_train_steps else min(len(train_loader), cfg.max_train_steps)
             )
-            bar = tqdm(
-                total=steps_this_epoch,
-                desc=f"epoch {epoch}",
-                dynamic_ncols=True,
-                disable=not (primary and show_progress),
-                leave=False,
-            )
+            bar = progress_bar(steps_this_epoch, f"epoch {epoch}", "batch", enabled=primary and show_progress)
             for step, (images, labels) in enumerate(train_loader):
                 if step >= steps_this_epoch:
                     break

@@ -35,7 +35,6 @@ from sklearn.preprocessing import StandardScaler
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
-from tqdm import tqdm
 
 from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.pca import PcaMap, load_pca
@@ -49,6 +48,7 @@ from core.runs import atomic
 from core.runs import folder as runs
 from core.runs.distributed import barrier, mean_over_ranks, process_group
 from core.runs.precision import autocast
+from core.runs.progress import progress_bar
 from core.runs.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -79,9 +79,8 @@ def extract_split(paths: list[str], sync_path: str, extract_len: int, config: di
         )
         logits, features, lengths, kept = [], [], [], []
         mine = paths[info.rank :: info.world_size]
-        for path in tqdm(
-            mine, desc=f"extracting {cache.stem}", unit="video", disable=not info.is_primary or config["no_progress"]
-        ):
+        enabled = info.is_primary and not config["no_progress"]
+        for path in progress_bar(None, f"extracting {cache.stem}", "video", True, enabled, iterable=mine):
             try:
                 video_logits, video_features = extractor.extract_in_eval_mode(extractor.load_clip(path))
             except InputError as exc:
@@ -265,12 +264,12 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         started, totals = time.time(), torch.zeros(4, dtype=torch.float64)
         for model in wrapped.values():
             model.train()
-        bar = tqdm(
-            _loader(train_set, config, info, True, epoch),
-            desc=f"anomaly epoch {epoch + 1}/{config['epochs']}",
-            unit="batch",
-            leave=False,
-            disable=not info.is_primary or config["no_progress"],
+        bar = progress_bar(
+            None,
+            f"anomaly epoch {epoch + 1}/{config['epochs']}",
+            "batch",
+            enabled=info.is_primary and not config["no_progress"],
+            iterable=_loader(train_set, config, info, True, epoch),
         )
         for batch in bar:
             kl, ce, sq, count = sequence_losses(

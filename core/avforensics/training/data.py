@@ -26,7 +26,6 @@ import os
 import numpy as np
 import torch
 from torch.utils.data import Dataset
-from tqdm import tqdm
 
 from core.avforensics.scoring import ALIGNED_OFFSET, MAX_OFFSET, NUM_OFFSETS, WINDOW_FRAMES
 from core.errors import InputError
@@ -35,6 +34,7 @@ from core.media.faces.clip import FacePlan, load_face_clips, plan_face_crop
 from core.media.faces.detector import FaceDetector
 from core.media.sources import read_video_list
 from core.runs.distributed import all_gather_objects
+from core.runs.progress import progress_bar
 
 log = logging.getLogger(__name__)
 
@@ -62,12 +62,8 @@ def plan_faces(
         return {}
     detector = FaceDetector(device=info.device)
     mine: dict[str, FacePlan] = {}
-    for path in tqdm(
-        paths[info.rank :: info.world_size],
-        desc="face tracks",
-        unit="video",
-        disable=not progress or not info.is_primary,
-    ):
+    share = paths[info.rank :: info.world_size]
+    for path in progress_bar(None, "face tracks", "video", True, progress and info.is_primary, iterable=share):
         try:
             mine[path] = plan_face_crop(path, face_crop, max_frames, detector)
         except InputError as exc:  # the dataset reports and replaces it when it is drawn

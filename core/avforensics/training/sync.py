@@ -26,7 +26,6 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
-from tqdm import tqdm
 
 from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.mel import LogMel
@@ -37,6 +36,7 @@ from core.errors import InputError
 from core.runs import folder as runs
 from core.runs.distributed import all_gather_objects, barrier, mean_over_ranks, process_group
 from core.runs.precision import autocast
+from core.runs.progress import progress_bar
 from core.runs.seed import seed_everything
 
 log = logging.getLogger(__name__)
@@ -204,12 +204,12 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
         )
         model.train()
         loss_sum, hits, seen, started = 0.0, 0, 0, time.time()
-        bar = tqdm(
-            loader,
-            desc=f"sync epoch {epoch + 1}/{total_epochs} (phase {phase})",
-            unit="batch",
-            disable=not info.is_primary or config["no_progress"],
-            leave=False,
+        bar = progress_bar(
+            None,
+            f"sync epoch {epoch + 1}/{total_epochs} (phase {phase})",
+            "batch",
+            enabled=info.is_primary and not config["no_progress"],
+            iterable=loader,
         )
         for batch in bar:
             video = batch["video"].to(info.device, non_blocking=True)

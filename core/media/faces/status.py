@@ -23,15 +23,13 @@ face track too short   the main track is too short for another reason (tracks un
 
 from __future__ import annotations
 
-import itertools
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from core.errors import InputError
 from core.media.faces.crop import outside_fraction
-from core.media.faces.detector import FaceDetector
-from core.media.faces.tracks import MIN_TRACK_FRAMES, FaceTrack, TrackConfig, track_faces
+from core.media.faces.tracks import MIN_TRACK_FRAMES, FaceTrack
 
 MIN_FACE_PX = 80.0  # larger box side; its crop (1.4x) is then upscaled at most 2x to 224
 
@@ -185,16 +183,3 @@ def looks_like_face_crop(
     cover = inside_w * inside_h / (width * height)
     side_ok = (boxes[:, 2] - boxes[:, 0]) <= max_side_ratio * max(width, height)
     return bool(np.mean((cover >= min_cover) & side_ok) >= min_share)
-
-
-def is_face_crop(
-    frames: Iterable[np.ndarray],
-    fps: float = 25.0,
-    max_frames: int = 50,
-    detector: FaceDetector | None = None,
-    config: TrackConfig | None = None,
-) -> bool:
-    """:func:`looks_like_face_crop` on the first ``max_frames`` frames (2 s at 25 fps: enough to tell)."""
-    return looks_like_face_crop(
-        track_faces(itertools.islice(frames, max_frames), fps, detector, config or TrackConfig())
-    )
