@@ -36,8 +36,8 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from bench.common import append_csv_row
-from core.aigvdet import AIGVDetPipeline, build_classifier, load_classifier
+from bench.common import append_csv_row, classifier_pair
+from core.aigvdet import AIGVDetPipeline
 from core.cli import resolve_device
 from core.flow import RAFT, FlowExtractor, flow_to_image, load_raft, pad_to_multiple_of_8
 from core.flow.corr import CorrBlock, coords_grid
@@ -161,16 +161,7 @@ def load_models(args: argparse.Namespace, device: torch.device):
         if args.raft
         else RAFT(mixed_precision=args.mixed_precision, channels_last=channels_last).to(device).eval()
     )
-    rgb_model = (
-        (load_classifier(args.model_original_path) if args.model_original_path else build_classifier())
-        .to(device)
-        .eval()
-    )
-    flow_model = (
-        (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier())
-        .to(device)
-        .eval()
-    )
+    rgb_model, flow_model = classifier_pair(args, device)
     return raft, rgb_model, flow_model
 
 

@@ -24,8 +24,7 @@ import torchvision.transforms as T
 import torchvision.transforms.functional as TF
 from PIL import Image
 
-from bench.common import append_csv_row
-from core.aigvdet import build_classifier, load_classifier
+from bench.common import append_csv_row, classifier_pair
 from core.aigvdet.data.layout import find_videos
 from core.aigvdet.evaluate import collect_videos, evaluate_videos
 from core.cli import resolve_device
@@ -83,16 +82,7 @@ def main(args: argparse.Namespace) -> None:
             Path(tempfile.mkdtemp(prefix="bench_test_")), args.videos, args.frames, height, width
         )
     torch.manual_seed(0)
-    rgb_model = (
-        (load_classifier(args.model_original_path) if args.model_original_path else build_classifier())
-        .to(device)
-        .eval()
-    )
-    flow_model = (
-        (load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier())
-        .to(device)
-        .eval()
-    )
+    rgb_model, flow_model = classifier_pair(args, device)
     videos, _ = collect_videos(find_videos(rgb_root, flow_root))
     images = sum(len(v.rgb_paths) + len(v.flow_paths) for v in videos)
 

@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import torch
+from torch import nn
+
+from core.aigvdet import build_classifier, load_classifier
+
 
 def append_csv_row(path: str | Path, row: dict) -> None:
     """Append ``row`` to a CSV file, writing the header first when the file is new (timm-style results).
@@ -34,3 +39,11 @@ def append_csv_row(path: str | Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def classifier_pair(args, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    """The RGB and optical-flow classifiers in eval mode on ``device``: the checkpoints the options name, else
+    random ResNet-50s (built RGB first, so one seed gives the same pair in every benchmark)."""
+    rgb_model = load_classifier(args.model_original_path) if args.model_original_path else build_classifier()
+    flow_model = load_classifier(args.model_optical_flow_path) if args.model_optical_flow_path else build_classifier()
+    return rgb_model.to(device).eval(), flow_model.to(device).eval()
