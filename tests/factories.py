@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import cv2
@@ -153,13 +154,31 @@ def write_vfr_video(path: Path, frames: list[np.ndarray], times_s: list[float], 
     return path
 
 
-def demo_argv(weights: Path, video: Path, *extra: str, raft_iters: int | None = 4) -> list[str]:
+def demo_argv(weights: Path, video: Path, *extra: str, raft_iters: int | None = 4, crop_size: int = 64) -> list[str]:
     """demo.py's command line on the CPU with the test checkpoints in ``weights`` (resnet18 classifiers): RAFT
-    with ``raft_iters`` iterations, or with None OpenCV's weight-free DIS flow on 64-pixel crops."""
+    with ``raft_iters`` iterations, or with None OpenCV's weight-free DIS flow on ``crop_size``-pixel crops."""
     argv = ["--use_cpu", "--path", str(video), "-mop", str(weights / "optical.pth")]
     argv += ["-mor", str(weights / "original.pth"), "--arch", "resnet18"]
     if raft_iters is None:
-        argv += ["--crop_size", "64", "--flow_method", "dis"]
+        argv += ["--crop_size", str(crop_size), "--flow_method", "dis"]
     else:
         argv += ["--model", str(weights / "raft-things.pth"), "--iters", str(raft_iters)]
     return argv + list(extra)
+
+
+def load_test_script():
+    """The repository's test.py, loaded by path: ``import test`` would find the standard library's package."""
+    spec = importlib.util.spec_from_file_location(
+        "aigvdet_test_script", Path(__file__).resolve().parents[1] / "test.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def eval_script_argv(frames_root: Path, weights: Path, results: Path, *extra: str) -> list[str]:
+    """test.py's command line on the CPU, no workers: the rgb/ and flow/ trees under ``frames_root``, the test
+    checkpoints in ``weights`` (resnet18), videos.csv and frames.csv written into ``results``."""
+    argv = ["-for", str(frames_root / "rgb"), "-fop", str(frames_root / "flow"), "-mor", str(weights / "original.pth")]
+    argv += ["-mop", str(weights / "optical.pth"), "--arch", "resnet18", "--use_cpu", "--num_workers", "0"]
+    return argv + ["-e", str(results / "videos.csv"), "-ef", str(results / "frames.csv"), *extra]

@@ -429,28 +429,7 @@ def image_dataset(tmp_path_factory):
 
 
 def evaluate_argv(root, weights, out, *extra) -> list[str]:
-    return [
-        "-for",
-        str(root / "rgb"),
-        "-fop",
-        str(root / "flow"),
-        "-mor",
-        str(weights / "original.pth"),
-        "-mop",
-        str(weights / "optical.pth"),
-        "--arch",
-        "resnet18",
-        "--crop_size",
-        "64",
-        "--use_cpu",
-        "--num_workers",
-        "0",
-        "-e",
-        str(out / "videos.csv"),
-        "-ef",
-        str(out / "frames.csv"),
-        *extra,
-    ]
+    return factories.eval_script_argv(root, weights, out, "--crop_size", "64", *extra)
 
 
 def run_test_script(argv) -> int:

@@ -163,23 +163,9 @@ def test_weight_free_flow_and_custom_crop_for_home_trained_models(tmp_path, weig
     video = factories.write_video(tmp_path / "tiny.avi", factories.moving_texture_frames(3, 64, 80))
     reports = {}
     for crop in ("64", "448"):
-        argv = [
-            "--use_cpu",
-            "--path",
-            str(video),
-            "--flow_method",
-            "dis",
-            "--crop_size",
-            crop,
-            "--arch",
-            "resnet18",
-            "-mop",
-            str(weights_dir / "optical.pth"),
-            "-mor",
-            str(weights_dir / "original.pth"),
-            "--json",
-            str(tmp_path / f"{crop}.json"),
-        ]
+        argv = factories.demo_argv(
+            weights_dir, video, "--json", str(tmp_path / f"{crop}.json"), raft_iters=None, crop_size=int(crop)
+        )
         assert demo.main(demo.get_args_parser().parse_args(argv)) == 0  # no RAFT weights needed
         reports[crop] = json.loads((tmp_path / f"{crop}.json").read_text())
     assert len(reports["64"]["original_probs"]) == 3 and len(reports["64"]["optical_probs"]) == 2

@@ -150,22 +150,7 @@ def test_detect_refuses_a_calibration_of_another_detector(tmp_path, av_checkpoin
 
 
 def demo_argv(weights_dir, video, *extra):
-    return [
-        "--use_cpu",
-        "--path",
-        str(video),
-        "--flow_method",
-        "dis",
-        "--crop_size",
-        "32",
-        "--arch",
-        "resnet18",
-        "-mop",
-        str(weights_dir / "optical.pth"),
-        "-mor",
-        str(weights_dir / "original.pth"),
-        *extra,
-    ]
+    return factories.demo_argv(weights_dir, video, *extra, raft_iters=None, crop_size=32)
 
 
 def test_demo_prints_and_records_calibrated_values_after_the_reference_lines(tmp_path, weights_dir, capsys):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -20,18 +19,7 @@ from core.media.sources import read_video_list
 from core.metrics.classification import summarize
 from tests import factories
 
-
-def load_test_script():
-    """The repository's test.py, loaded by path: ``import test`` would find the standard library's package."""
-    spec = importlib.util.spec_from_file_location(
-        "aigvdet_test_script", Path(__file__).resolve().parents[1] / "test.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-test_script = load_test_script()
+test_script = factories.load_test_script()
 
 
 def prepare_args(videos, out: Path, weights: Path, *extra: str) -> list[str]:
@@ -52,26 +40,7 @@ def prepare_args(videos, out: Path, weights: Path, *extra: str) -> list[str]:
 
 
 def evaluate_args(out: Path, weights: Path, *extra: str) -> list[str]:
-    return [
-        "-for",
-        str(out / "rgb"),
-        "-fop",
-        str(out / "flow"),
-        "-mor",
-        str(weights / "original.pth"),
-        "-mop",
-        str(weights / "optical.pth"),
-        "--arch",
-        "resnet18",
-        "--use_cpu",
-        "--num_workers",
-        "0",
-        "-e",
-        str(out / "results" / "videos.csv"),
-        "-ef",
-        str(out / "results" / "frames.csv"),
-        *extra,
-    ]
+    return factories.eval_script_argv(out, weights, out / "results", *extra)
 
 
 @pytest.fixture(scope="module")

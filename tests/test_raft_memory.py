@@ -162,20 +162,7 @@ def test_demo_names_the_frame_size_and_the_flag_when_memory_runs_out(weights_dir
             raise RuntimeError("DefaultCPUAllocator: not enough memory: you tried to allocate 67184640000 bytes.")
 
     monkeypatch.setattr(FlowExtractor, "push", exhausted)
-    args = [
-        "--use_cpu",
-        "--path",
-        str(small_video),
-        "--model",
-        str(weights_dir / "raft-things.pth"),
-        "--arch",
-        "resnet18",
-        "-mop",
-        str(weights_dir / "optical.pth"),
-        "-mor",
-        str(weights_dir / "original.pth"),
-    ]
-    assert run_cli(demo.main, demo.get_args_parser(), args) == 1
+    assert run_cli(demo.main, demo.get_args_parser(), factories.demo_argv(weights_dir, small_video)) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "152x136" in err[0] and "--corr_mode on_the_fly" in err[0]
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from pathlib import Path
@@ -15,18 +14,9 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from core.aigvdet.training.metrics import binary_metrics
 from core.cli import run_cli
+from tests import factories
 
 REFERENCE_KEYS = ("tnr", "tpr", "acc", "ap", "auc", "p", "n", "tp", "tn")
-
-
-def load_test_script():
-    """The repository's test.py, loaded by path: ``import test`` would find the standard library's package."""
-    spec = importlib.util.spec_from_file_location(
-        "aigvdet_test_script_parity", Path(__file__).resolve().parents[1] / "test.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def reference_binary_metrics(labels, probs, threshold=0.5) -> dict[str, float]:
@@ -99,7 +89,7 @@ def test_test_py_prints_and_writes_the_reference_summary(tmp_path, weights_dir, 
         "--plot",
         str(out / "plots"),
     ]
-    script = load_test_script()
+    script = factories.load_test_script()
     assert run_cli(script.main, script.get_args_parser(), args) == 0
     printed = capsys.readouterr().out.splitlines()
     videos = pd.read_csv(out / "videos.csv")
