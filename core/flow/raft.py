@@ -159,7 +159,7 @@ class RAFT(nn.Module):
         n, _, h, w = fmap1.shape
         problem = frame_size_problem(8 * w, 8 * h, self.corr_levels)
         if problem:
-            raise ValueError(f"frames of {8 * w}x{8 * h} (padded): {problem}")
+            raise ValueError(f"frames of {8 * w}x{8 * h} (padded) are too small: {problem}")
         if self.correlation_mode(n, h, w, fmap1.device, corr_mode) == "all_pairs":
             corr_fn = CorrBlock(fmap1, fmap2, num_levels=self.corr_levels, radius=self.corr_radius)
         else:
