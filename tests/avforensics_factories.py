@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from core.avforensics.pca import PcaMap
+from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
@@ -134,13 +135,40 @@ def save_small_av_checkpoints(folder: Path) -> list[str]:
     torch.save(random_regressive_model(4).state_dict(), folder / "dist.pth")
     torch.save(random_regressive_model(5).state_dict(), folder / "feat.pth")
     random_pca(6, dim=128).save_npz(folder / "pca.npz")
+    return checkpoint_flags(folder / "sync_model.pth", folder / "dist.pth", folder / "feat.pth", folder / "pca.npz")
+
+
+def save_random_av_checkpoints(folder: Path) -> list[str]:
+    """Random full-size weights under the official names and layouts (bare state dicts) and the PCA as an .npz;
+    detect.py's (and score.py's) flags for them."""
+    names = ("sync_model.pth", "dist_regressive_model.pth", "avfeature_regressive_model.pth", "pca.npz")
+    sync, dist, feat, pca = (folder / name for name in names)
+    torch.save(random_sync_model(seed=5).state_dict(), sync)
+    torch.save(random_regressive_model(6).state_dict(), dist)
+    torch.save(random_regressive_model(7).state_dict(), feat)
+    random_pca(seed=8).save_npz(pca)
+    return checkpoint_flags(sync, dist, feat, pca)
+
+
+def checkpoint_flags(sync: Path, dist: Path, feat: Path, pca: Path) -> list[str]:
     return [
         "--sync_model_path",
-        str(folder / "sync_model.pth"),
+        str(sync),
         "--dist_model_path",
-        str(folder / "dist.pth"),
+        str(dist),
         "--avfeature_model_path",
-        str(folder / "feat.pth"),
+        str(feat),
         "--pca_path",
-        str(folder / "pca.npz"),
+        str(pca),
     ]
+
+
+def random_av_detector(sync_seed: int = 2, **options) -> AVForensicsDetector:
+    """A detector for 32x32 frames (2x2 feature map) with random weights; ``options`` go to the detector."""
+    return AVForensicsDetector(
+        random_sync_model(seed=sync_seed, feature_map_size=2),
+        random_regressive_model(1),
+        random_regressive_model(2),
+        random_pca(seed=4),
+        **options,
+    )

@@ -9,7 +9,7 @@ import torch
 
 from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
-from tests.avforensics_factories import random_pca, random_regressive_model, randomize_batchnorm
+from tests.avforensics_factories import checkpoint_flags, random_pca, random_regressive_model, randomize_batchnorm
 
 
 def small_sync_model(seed: int = 3) -> SyncModel:
@@ -43,16 +43,7 @@ def av_checkpoints(folder: Path) -> dict[str, Path]:
 
 
 def av_checkpoint_args(paths: dict[str, Path]) -> list[str]:
-    return [
-        "--sync_model_path",
-        str(paths["sync"]),
-        "--dist_model_path",
-        str(paths["dist"]),
-        "--avfeature_model_path",
-        str(paths["feat"]),
-        "--pca_path",
-        str(paths["pca"]),
-    ]
+    return checkpoint_flags(paths["sync"], paths["dist"], paths["feat"], paths["pca"])
 
 
 @contextlib.contextmanager

@@ -7,43 +7,24 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
 import detect
 from core.cli import run_cli
 from core.runs import progress
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
+from tests.avforensics_factories import save_random_av_checkpoints, write_av_clip
 
 
 @pytest.fixture(scope="module")
-def checkpoint_dir(tmp_path_factory):
+def checkpoint_args(tmp_path_factory) -> list[str]:
     """Random weights in the official layouts (bare state dicts), and the PCA as an .npz."""
-    folder = tmp_path_factory.mktemp("avf_checkpoints")
-    torch.save(random_sync_model(seed=5).state_dict(), folder / "sync_model.pth")
-    torch.save(random_regressive_model(6).state_dict(), folder / "dist_regressive_model.pth")
-    torch.save(random_regressive_model(7).state_dict(), folder / "avfeature_regressive_model.pth")
-    random_pca(seed=8).save_npz(folder / "pca.npz")
-    return folder
-
-
-def _checkpoint_args(folder) -> list[str]:
-    return [
-        "--sync_model_path",
-        str(folder / "sync_model.pth"),
-        "--dist_model_path",
-        str(folder / "dist_regressive_model.pth"),
-        "--avfeature_model_path",
-        str(folder / "avfeature_regressive_model.pth"),
-        "--pca_path",
-        str(folder / "pca.npz"),
-    ]
+    return save_random_av_checkpoints(tmp_path_factory.mktemp("avf_checkpoints"))
 
 
 def _run(argv) -> int:
     return run_cli(detect.main, detect.get_args_parser(), argv)
 
 
-def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
+def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_args):
     videos = tmp_path / "my videos"
     (videos / "clips").mkdir(parents=True)
     good = write_av_clip(videos / "clips" / "a clip.v1.mp4", frames=7, seed=1)  # 3 steps
@@ -72,7 +53,7 @@ def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
             "--bs",
             "4",
         ]
-        + _checkpoint_args(checkpoint_dir)
+        + checkpoint_args
     )
     assert code == 0
 
@@ -107,7 +88,7 @@ def test_list_of_videos_with_bad_entries(tmp_path, checkpoint_dir):
     assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_a clip.v1.npy", "3_a clip.v1.npy"]
 
 
-def test_no_progress_hides_every_bar_the_videos_bar_too(tmp_path, checkpoint_dir, monkeypatch):
+def test_no_progress_hides_every_bar_the_videos_bar_too(tmp_path, checkpoint_args, monkeypatch):
     bars = []
 
     def recording(*args, **kwargs):
@@ -119,15 +100,15 @@ def test_no_progress_hides_every_bar_the_videos_bar_too(tmp_path, checkpoint_dir
     monkeypatch.setattr("core.avforensics.features.progress_bar", recording)
     clip = write_av_clip(tmp_path / "a.mp4", frames=7, seed=1)
     argv = ["--test_video_path", str(clip), "--device", "cpu", "--output_dir", str(tmp_path / "out"), "--no_progress"]
-    assert _run(argv + _checkpoint_args(checkpoint_dir)) == 0
+    assert _run(argv + checkpoint_args) == 0
     assert "videos" in [desc for desc, _ in bars] and all(hidden for _, hidden in bars)
 
 
-def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_dir, capsys):
+def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_args, capsys):
     out = tmp_path / "out"
     code = _run(
         ["--test_video_path", str(tmp_path / "nope.mp4"), "--device", "cpu", "--output_dir", str(out), "--no_progress"]
-        + _checkpoint_args(checkpoint_dir)
+        + checkpoint_args
     )
     assert code == 1
     assert "error: no video could be scored" in capsys.readouterr().err
@@ -136,9 +117,9 @@ def test_single_missing_video_writes_its_row_and_fails(tmp_path, checkpoint_dir,
     assert row["status"] == "file not found" and math.isnan(float(row["score"]))
 
 
-def test_missing_checkpoint_is_one_error_line_naming_the_file(tmp_path, checkpoint_dir, capsys):
+def test_missing_checkpoint_is_one_error_line_naming_the_file(tmp_path, checkpoint_args, capsys):
     clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
-    args = _checkpoint_args(checkpoint_dir)
+    args = list(checkpoint_args)  # the fixture's list is shared by the module
     args[1] = str(tmp_path / "checkpoints" / "sync_model.pth")
     code = _run(["--test_video_path", str(clip), "--device", "cpu", "--output_dir", str(tmp_path / "out")] + args)
     err = capsys.readouterr().err.strip().splitlines()
@@ -147,10 +128,10 @@ def test_missing_checkpoint_is_one_error_line_naming_the_file(tmp_path, checkpoi
     assert not (tmp_path / "out").exists()  # nothing started before the checkpoints were all found
 
 
-def test_max_len_beyond_the_learned_positions_is_refused(tmp_path, checkpoint_dir, capsys):
+def test_max_len_beyond_the_learned_positions_is_refused(tmp_path, checkpoint_args, capsys):
     clip = write_av_clip(tmp_path / "clip.mp4", frames=7)
     code = _run(
         ["--test_video_path", str(clip), "--device", "cpu", "--max-len", "80", "--output_dir", str(tmp_path / "out")]
-        + _checkpoint_args(checkpoint_dir)
+        + checkpoint_args
     )
     assert code == 1 and "max_len 80" in capsys.readouterr().err

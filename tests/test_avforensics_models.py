@@ -16,7 +16,12 @@ from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
 from core.errors import CheckpointError
 from core.media.av_clip import AVClip
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, require_fixtures
+from tests.avforensics_factories import (
+    random_av_detector,
+    random_regressive_model,
+    random_sync_model,
+    require_fixtures,
+)
 
 # (key, shape) samples of the official sync_model.pth layout (207 tensors in all).
 OFFICIAL_SYNC_KEYS = {
@@ -145,26 +150,17 @@ def test_one_step_has_nothing_to_predict():
     assert math.isnan(scores.distribution_kl) and math.isnan(scores.combined(1.0))
 
 
+def random_clip(name: str, frames: int, seed: int) -> AVClip:
+    """Random 32x32 frames and loud noise audio (640 samples a frame) at 25 fps."""
+    rng = np.random.default_rng(seed)
+    video = rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8)
+    return AVClip(name, video, (rng.standard_normal(frames * 640) * 3000).astype(np.float32), 25.0, False)
+
+
 def test_fast_pipeline_equals_the_reference_style_loop():
     """Shared video/audio encodings and batched steps give the per-step, per-offset loop's numbers."""
-    rng = np.random.default_rng(0)
-    frames = 9  # 5 steps; 32x32 frames give a 2x2 feature map
-    clip = AVClip(
-        "synthetic",
-        rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
-        (rng.standard_normal(frames * 640) * 3000).astype(np.float32),
-        25.0,
-        False,
-    )
-    detector = AVForensicsDetector(
-        random_sync_model(seed=2, feature_map_size=2),
-        random_regressive_model(1),
-        random_regressive_model(2),
-        random_pca(seed=4),
-        max_len=50,
-        window_batch=3,
-        progress=False,
-    )
+    clip = random_clip("synthetic", frames=9, seed=0)  # 5 steps; 32x32 frames give a 2x2 feature map
+    detector = random_av_detector(max_len=50, window_batch=3, progress=False)
     fast = detector.analyse(clip)
     slow = reference_style_analysis(detector, clip)
     assert fast.logits.shape == (5, 31)
@@ -192,23 +188,8 @@ def test_fast_pipeline_equals_the_reference_style_loop():
 
 def test_decoding_can_stop_at_frames_needed():
     """Cutting a long clip at frames_needed (video and audio) leaves every number unchanged."""
-    rng = np.random.default_rng(5)
-    frames = 30
-    clip = AVClip(
-        "long",
-        rng.integers(0, 256, (frames, 32, 32, 3), dtype=np.uint8),
-        (rng.standard_normal(frames * 640) * 3000).astype(np.float32),
-        25.0,
-        False,
-    )
-    detector = AVForensicsDetector(
-        random_sync_model(seed=3, feature_map_size=2),
-        random_regressive_model(1),
-        random_regressive_model(2),
-        random_pca(seed=4),
-        max_len=4,
-        progress=False,
-    )
+    clip = random_clip("long", frames=30, seed=5)
+    detector = random_av_detector(sync_seed=3, max_len=4, progress=False)
     needed = detector.frames_needed
     assert needed == 4 + 4 + 15  # the last step's +15 offset reaches audio frame max_len + 18
     cut = AVClip("cut", clip.frames[:needed], clip.audio[: needed * 640], 25.0, False)

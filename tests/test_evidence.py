@@ -8,11 +8,13 @@ import numpy as np
 import pytest
 
 from core.aigvdet import AIGVDetPipeline, load_classifier
-from core.avforensics.pipeline import AVForensicsDetector
 from core.errors import InputError
 from core.flow import FlowExtractor, load_raft
 from core.forensics import Detector, Evidence, ScoreKind, TimeSeries, VideoFacts
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
+from tests.avforensics_factories import (
+    random_av_detector,
+    write_av_clip,
+)
 
 
 def test_time_series_and_verdict_rules():
@@ -47,11 +49,7 @@ def test_aigvdet_evidence(weights_dir, small_video):
 
 
 def test_avforensics_evidence(tmp_path):
-    detector = AVForensicsDetector(
-        random_sync_model(seed=2, feature_map_size=2),
-        random_regressive_model(1),
-        random_regressive_model(2),
-        random_pca(seed=4),
+    detector = random_av_detector(
         frame_size=32,
         progress=False,
         lam=1.0,

@@ -14,7 +14,6 @@ import av
 import cv2
 import numpy as np
 import pytest
-import torch
 
 import detect
 import score
@@ -25,7 +24,7 @@ from core.media.audio import load_audio
 from core.media.faces.clip import FaceClip, cut_tracks, plan_face_crop
 from core.media.faces.tracks import Chain, build_tracks
 from core.runs.distributed import DistInfo
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model
+from tests.avforensics_factories import save_random_av_checkpoints
 from tests.face_factories import FIXTURE_VIDEO, fixture_frames, textured_background
 
 FRAMES = 21
@@ -33,14 +32,9 @@ WIDTH, HEIGHT = 640, 360
 
 
 @pytest.fixture(scope="module")
-def checkpoint_dir(tmp_path_factory):
+def checkpoint_args(tmp_path_factory) -> list[str]:
     pytest.importorskip("facenet_pytorch", reason="facenet-pytorch is not installed (see requirements.txt)")
-    folder = tmp_path_factory.mktemp("avf_face_checkpoints")
-    torch.save(random_sync_model(seed=5).state_dict(), folder / "sync_model.pth")
-    torch.save(random_regressive_model(6).state_dict(), folder / "dist_regressive_model.pth")
-    torch.save(random_regressive_model(7).state_dict(), folder / "avfeature_regressive_model.pth")
-    random_pca(seed=8).save_npz(folder / "pca.npz")
-    return folder
+    return save_random_av_checkpoints(tmp_path_factory.mktemp("avf_face_checkpoints"))
 
 
 def write_video(path, frames, audio: np.ndarray | None = None):
@@ -106,7 +100,7 @@ def face_videos(tmp_path_factory) -> dict:
     return {name: write_video(folder / f"{name}.mp4", frames, audio) for name, frames in scenes().items()}
 
 
-def run_detect(inputs, out, checkpoint_dir, *flags) -> list[dict]:
+def run_detect(inputs, out, checkpoint_args, *flags) -> list[dict]:
     listing = out.parent / f"{out.name}_list.txt"
     listing.write_text("".join(f"{path}\n" for path in inputs))
     argv = [
@@ -119,14 +113,7 @@ def run_detect(inputs, out, checkpoint_dir, *flags) -> list[dict]:
         "--output_dir",
         str(out),
         "--no_progress",
-        "--sync_model_path",
-        str(checkpoint_dir / "sync_model.pth"),
-        "--dist_model_path",
-        str(checkpoint_dir / "dist_regressive_model.pth"),
-        "--avfeature_model_path",
-        str(checkpoint_dir / "avfeature_regressive_model.pth"),
-        "--pca_path",
-        str(checkpoint_dir / "pca.npz"),
+        *checkpoint_args,
         *flags,
     ]
     run_cli(detect.main, detect.get_args_parser(), argv)
@@ -137,14 +124,14 @@ def run_detect(inputs, out, checkpoint_dir, *flags) -> list[dict]:
 # --- without the fixture -------------------------------------------------------------------------------------------
 
 
-def test_no_face_is_a_status_row_with_always_and_the_whole_frame_with_auto(tmp_path, checkpoint_dir):
+def test_no_face_is_a_status_row_with_always_and_the_whole_frame_with_auto(tmp_path, checkpoint_args):
     scene = write_video(
         tmp_path / "texture.mp4", [np.roll(textured_background(WIDTH, HEIGHT, 3), 4 * i, axis=1) for i in range(FRAMES)]
     )
-    (row,) = run_detect([scene], tmp_path / "always", checkpoint_dir, "--face_crop", "always")
+    (row,) = run_detect([scene], tmp_path / "always", checkpoint_args, "--face_crop", "always")
     assert (row["status"], row["face_crop"], row["face_status"]) == ("no face found", "none", "no face")
     assert math.isnan(float(row["score"])) and row["steps"] == "0"
-    (row,) = run_detect([scene], tmp_path / "auto", checkpoint_dir)  # auto is the default
+    (row,) = run_detect([scene], tmp_path / "auto", checkpoint_args)  # auto is the default
     assert (row["status"], row["face_crop"], row["face_status"], row["steps"]) == ("ok", "none", "no face", "2")
 
 
@@ -165,13 +152,13 @@ def test_cut_tracks_and_missing_clip():
 # --- with the fixture's real face ----------------------------------------------------------------------------------
 
 
-def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos):
+def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_args, face_videos):
     names = ["good", "tiny", "leaving", "two", "cut"]
     out = tmp_path / "out"
     rows = run_detect(
         [face_videos[n] for n in names],
         out,
-        checkpoint_dir,
+        checkpoint_args,
         "--face_crop",
         "always",
         "--save_face_tracks",
@@ -208,12 +195,12 @@ def test_each_face_problem_is_a_status_row(tmp_path, checkpoint_dir, face_videos
     assert sorted(p.name for p in (out / "distributions").iterdir()) == ["0_good.npy", "3_two.npy"]
 
 
-def test_all_faces_gives_one_row_per_track(tmp_path, checkpoint_dir, face_videos):
+def test_all_faces_gives_one_row_per_track(tmp_path, checkpoint_args, face_videos):
     out = tmp_path / "out"
     rows = run_detect(
         [face_videos["two"], face_videos["cut"]],
         out,
-        checkpoint_dir,
+        checkpoint_args,
         "--face_crop",
         "always",
         "--all_faces",
@@ -232,13 +219,15 @@ def test_all_faces_gives_one_row_per_track(tmp_path, checkpoint_dir, face_videos
         assert sorted({r["track"] for r in csv.DictReader(handle)}) == ["0", "1"]
 
 
-def test_auto_leaves_the_fixture_clip_untouched(tmp_path, checkpoint_dir):
+def test_auto_leaves_the_fixture_clip_untouched(tmp_path, checkpoint_args):
     if not FIXTURE_VIDEO.is_file():
         pytest.skip(f"face fixture clip not found at {FIXTURE_VIDEO} (see ../shared/fixtures)")
     outputs = {}
     for mode in ("auto", "never"):
         outputs[mode] = tmp_path / mode
-        (row,) = run_detect([FIXTURE_VIDEO], outputs[mode], checkpoint_dir, "--face_crop", mode, "--save_distributions")
+        (row,) = run_detect(
+            [FIXTURE_VIDEO], outputs[mode], checkpoint_args, "--face_crop", mode, "--save_distributions"
+        )
         assert (row["status"], row["face_crop"], row["face_status"]) == ("ok", "none", "whole frame")
     for name in ("scores.csv", "testing_scores.npy", "distributions/0_test.npy"):
         assert filecmp.cmp(outputs["auto"] / name, outputs["never"] / name, shallow=False), name
@@ -263,19 +252,16 @@ def test_training_windows_come_from_the_face_crop(face_videos):
     assert dataset[0]["video"].shape == (5, 32, 32, 3)
 
 
-def test_score_py_all_faces_rows_match_detect_py(tmp_path, checkpoint_dir, face_videos):
+def test_score_py_all_faces_rows_match_detect_py(tmp_path, checkpoint_args, face_videos):
     videos = [face_videos["two"], face_videos["cut"]]
-    detected = run_detect(videos, tmp_path / "detect", checkpoint_dir, "--face_crop", "always", "--all_faces")
+    detected = run_detect(videos, tmp_path / "detect", checkpoint_args, "--face_crop", "always", "--all_faces")
     main_scores = np.load(tmp_path / "detect" / "testing_scores.npy")
     listing = tmp_path / "list.txt"
     listing.write_text(f"{videos[0]} 0\n{videos[1]} 1\n")
     out = tmp_path / "score"
     argv = ["--videos", str(listing), "--detectors", "av", "--all_faces", "--face_crop", "always", "--max_len", "2"]
     argv += ["--device", "cpu", "--no_progress", "--output_dir", str(out)]
-    argv += ["--sync_model_path", str(checkpoint_dir / "sync_model.pth")]
-    argv += ["--dist_model_path", str(checkpoint_dir / "dist_regressive_model.pth")]
-    argv += ["--avfeature_model_path", str(checkpoint_dir / "avfeature_regressive_model.pth")]
-    argv += ["--pca_path", str(checkpoint_dir / "pca.npz")]
+    argv += checkpoint_args
     assert run_cli(score.main, score.get_args_parser(), argv) == 0
     with open(out / "results.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))

@@ -7,7 +7,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 import demo
 import detect
@@ -16,25 +15,16 @@ from core.forensics.batch_summary import labelled_summary, result_columns
 from core.forensics.calibration import fit_calibration, save_calibration
 from core.metrics.classification import summarize
 from tests import factories
-from tests.avforensics_factories import random_pca, random_regressive_model, random_sync_model, write_av_clip
+from tests.avforensics_factories import (
+    save_random_av_checkpoints,
+    write_av_clip,
+)
 
 
 @pytest.fixture(scope="module")
 def av_checkpoints(tmp_path_factory):
     folder = tmp_path_factory.mktemp("avf_checkpoints_labelled")
-    torch.save(random_sync_model(seed=5).state_dict(), folder / "sync_model.pth")
-    torch.save(random_regressive_model(6).state_dict(), folder / "dist_regressive_model.pth")
-    torch.save(random_regressive_model(7).state_dict(), folder / "avfeature_regressive_model.pth")
-    random_pca(seed=8).save_npz(folder / "pca.npz")
-    return [
-        "--sync_model_path",
-        str(folder / "sync_model.pth"),
-        "--dist_model_path",
-        str(folder / "dist_regressive_model.pth"),
-        "--avfeature_model_path",
-        str(folder / "avfeature_regressive_model.pth"),
-        "--pca_path",
-        str(folder / "pca.npz"),
+    return save_random_av_checkpoints(folder) + [
         "--device",
         "cpu",
         "--no_progress",
