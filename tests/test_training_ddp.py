@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from core.aigvdet import load_classifier
-from tests.training_helpers import write_frame_dataset
+from tests.training_helpers import tiny_opts, write_frame_dataset
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -30,26 +30,7 @@ def test_two_process_gloo_run_writes_one_checkpoint(tmp_path):
         "--exp_name",
         "ddp",
         "--no_progress",
-        "dataset_root",
-        str(data),
-        "exp_root",
-        str(tmp_path / "exp"),
-        "datasets",
-        "toy",
-        "datasets_test",
-        "toy",
-        "arch",
-        "resnet18",
-        "pretrained",
-        "False",
-        "cropSize",
-        "16",
-        "batch_size",
-        "4",
-        "num_workers",
-        "0",
-        "nepoch",
-        "1",
+        *tiny_opts(data, tmp_path / "exp", epochs=1),
     ]
     run = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=180)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -32,9 +32,9 @@ def write_frame_dataset(
     return root
 
 
-def tiny_config(data_root: Path, exp_root: Path, exp_name: str = "run", *extra: str):
-    """resnet18 on 16x16 crops, batch 4, no workers, no augmentation noise unless asked."""
-    opts = [
+def tiny_opts(data_root: Path, exp_root: Path, *extra: str, epochs: int = 2) -> list[str]:
+    """train.py's trailing options for resnet18 on 16x16 crops, batch 4, no workers, on the toy dataset."""
+    return [
         "dataset_root",
         str(data_root),
         "exp_root",
@@ -54,7 +54,11 @@ def tiny_config(data_root: Path, exp_root: Path, exp_name: str = "run", *extra: 
         "num_workers",
         "0",
         "nepoch",
-        "2",
+        str(epochs),
         *extra,
     ]
-    return build_config(exp_name, None, None, opts)
+
+
+def tiny_config(data_root: Path, exp_root: Path, exp_name: str = "run", *extra: str):
+    """resnet18 on 16x16 crops, batch 4, no workers, no augmentation noise unless asked."""
+    return build_config(exp_name, None, None, tiny_opts(data_root, exp_root, *extra))
