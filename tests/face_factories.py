@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import av
 import cv2
 import numpy as np
-import pytest
 
-FIXTURE_VIDEO = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics" / "test.mp4"
+from tests.shared_fixtures import FIXTURE_VIDEO, require
 
 
 def fixture_frames(count: int) -> np.ndarray:
     """The first ``count`` frames of the shared 224x224 talking-face clip (skips the test when it is absent)."""
-    if not FIXTURE_VIDEO.is_file():
-        pytest.skip(f"face fixture clip not found at {FIXTURE_VIDEO} (see ../shared/fixtures)")
+    require(FIXTURE_VIDEO, what="face fixture clip")
     frames = []
     with av.open(str(FIXTURE_VIDEO)) as container:
         for frame in container.decode(video=0):

@@ -30,19 +30,10 @@ from core.media.faces.clip import FacePlan, load_face_clips
 from core.media.faces.crop import BOX_SCALE, CENTRE_SHIFT, CROP_SCALE
 from core.media.faces.tracks import Chain, build_tracks
 
-SMALL = [
-    "--frame_size",
-    "32",
-    "--width_div",
-    "16",
-    "--cache",
-    "true",
-    "--num_workers",
-    "0",
-    "--device",
-    "cpu",
-    "--no_progress",
-]
+pytestmark = pytest.mark.slow  # every test trains (the sync-model fixture alone takes minutes on 2 cores)
+
+ON_CPU = ["--cache", "true", "--num_workers", "0", "--device", "cpu", "--no_progress"]
+SMALL = ["--frame_size", "32", "--width_div", "16", *ON_CPU]
 
 
 def run(*argv: str) -> None:
@@ -310,13 +301,7 @@ def test_resume_refuses_other_architecture(synth, tmp_path):
         tmp_path,
         "--frame_size",
         "32",
-        "--cache",
-        "true",
-        "--num_workers",
-        "0",
-        "--device",
-        "cpu",
-        "--no_progress",
+        *ON_CPU,
         "--epochs1",
         1,
         "--epochs2",

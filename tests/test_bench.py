@@ -7,9 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow  # runs the benchmark script in a subprocess
 def test_bench_demo_runs_both_sides_and_outputs_agree_exactly(tmp_path):
     results = tmp_path / "results.csv"
     subprocess.run(

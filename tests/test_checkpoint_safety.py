@@ -18,6 +18,7 @@ from core.checkpoints import load_weights, read_checkpoint
 from core.cli import run_cli
 from core.errors import CheckpointError
 from tests.avforensics_factories import FIXTURES, random_pca, random_regressive_model
+from tests.shared_fixtures import require
 
 OFFICIAL = ("dist_regressive_model.pth", "avfeature_regressive_model.pth", "pca.pkl")
 
@@ -93,8 +94,7 @@ def test_hash_is_cached_per_file_version(tmp_path, monkeypatch):
 
 
 def _require_official() -> Path:
-    if not all((FIXTURES / name).is_file() for name in OFFICIAL):
-        pytest.skip(f"official audio-visual forensics files not found at {FIXTURES} (see ../shared/fixtures)")
+    require(*(FIXTURES / name for name in OFFICIAL), what="official audio-visual forensics files")
     return FIXTURES
 
 

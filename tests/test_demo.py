@@ -146,6 +146,7 @@ def test_bad_input_gives_one_error_line(tmp_path, weights_dir, small_video, case
     assert re.search(pattern, errors[0]), errors[0]
 
 
+@pytest.mark.slow  # runs demo.py in a subprocess
 def test_script_exits_non_zero_without_traceback(tmp_path, weights_dir):
     result = subprocess.run(
         [sys.executable, "demo.py", *demo_args(weights_dir, tmp_path / "missing.mp4")],

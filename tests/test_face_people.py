@@ -24,6 +24,7 @@ from core.media.faces.people import join_across_cuts
 from core.media.faces.tracks import Chain, build_tracks
 from tests.avforensics_factories import save_small_av_checkpoints
 from tests.face_factories import FIXTURE_VIDEO, fixture_frames, textured_background
+from tests.shared_fixtures import require
 from tests.test_face_crop_detect import face_audio, paste, write_video
 
 SKIN, SHIRT = np.array([205, 150, 120], np.uint8), np.array([40, 60, 160], np.uint8)
@@ -112,8 +113,7 @@ def close_up(face: np.ndarray) -> np.ndarray:
 @pytest.fixture(scope="module")
 def edits(tmp_path_factory) -> dict:
     """60 frames: an edit wide / close-up / wide, and a face / no face / face video, with the clip's own voice."""
-    if not FIXTURE_VIDEO.is_file():
-        pytest.skip(f"face fixture clip not found at {FIXTURE_VIDEO} (see ../shared/fixtures)")
+    require(FIXTURE_VIDEO, what="face fixture clip")
     folder = tmp_path_factory.mktemp("edits")
     faces = fixture_frames(60)
     background = textured_background(WIDTH, HEIGHT, 4)

@@ -19,6 +19,7 @@ from core.media.seek import index_frames, read_frames_at
 from core.media.video import VideoReader
 from tests.face_factories import FIXTURE_VIDEO
 from tests.orientation_factories import make_rotated_source, write_rotated_copy
+from tests.shared_fixtures import require
 
 # Copies are lossless and their 4:2:0 planes turned exactly, so the displayed pixels match their source's up to
 # the decoder's colour conversion; a frame left sideways or turned the wrong way differs by far more.
@@ -144,9 +145,7 @@ def test_source_frames_and_perturbed_copies_display_upright(videos):
 
 
 def _fixture_or_skip() -> Path:
-    if not FIXTURE_VIDEO.is_file():
-        pytest.skip(f"face fixture clip not found at {FIXTURE_VIDEO} (see ../shared/fixtures)")
-    return FIXTURE_VIDEO
+    return require(FIXTURE_VIDEO, what="face fixture clip")
 
 
 @pytest.fixture(scope="module")

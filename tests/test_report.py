@@ -126,6 +126,7 @@ def test_no_detector_or_no_video_is_one_error_line(report_inputs, tmp_path, caps
     assert not (tmp_path / "out2").exists()
 
 
+@pytest.mark.slow  # a browser
 @pytest.mark.skipif(shutil.which("chromium") is None, reason="chromium is not installed (apt-get install chromium)")
 def test_chromium_screenshot_shows_the_figures(full_report, tmp_path):
     out, _, _ = full_report

@@ -8,10 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 from core.aigvdet import load_classifier
 from tests.training_helpers import tiny_opts, write_frame_dataset
+
+pytestmark = pytest.mark.slow  # a two-process torchrun training in a subprocess
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -24,6 +24,7 @@ def toy_root(tmp_path_factory):
     return write_frame_dataset(tmp_path_factory.mktemp("toy"), videos=3, frames=2, size=20)
 
 
+@pytest.mark.slow  # trains
 def test_run_writes_reference_checkpoints_config_log_and_metrics(toy_root, tmp_path):
     cfg = tiny_config(toy_root, tmp_path, "run", "nepoch", "2", "save_epoch_freq", "1", "save_latest_freq", "2")
     result = train(cfg, show_progress=False)
@@ -73,6 +74,7 @@ def test_early_stopping_drops_lr_by_10_then_stops_below_min_lr():
     assert not improving.early_stop and improving.counter == 0
 
 
+@pytest.mark.slow  # trains
 def test_loop_drops_lr_and_stops_as_the_reference(toy_root, tmp_path, monkeypatch):
     flat = {"ACC": 0.75, "AP": 0.5, "AUC": 0.5, "R_ACC": 1.0, "F_ACC": 0.5}
     monkeypatch.setattr(loop, "validate", lambda *args: dict(flat))
@@ -101,6 +103,7 @@ def test_warmup_then_cosine_matches_the_reference_scheduler():
     assert [scheduled_lr(cfg, e) for e in range(10)] == pytest.approx(reference, rel=1e-12)
 
 
+@pytest.mark.slow  # trains
 def test_resume_restores_model_optimizer_step_epoch_and_continues(toy_root, tmp_path):
     first = train(tiny_config(toy_root, tmp_path, "resume", "nepoch", "2", "earlystop_epoch", "1"), show_progress=False)
     saved = torch.load(tmp_path / "resume" / "ckpt" / "model_epoch_latest.pth", map_location="cpu", weights_only=True)

@@ -78,11 +78,13 @@ def trained(world, tmp_path_factory):
     return exp_root, results
 
 
+@pytest.mark.slow  # trains
 def test_flow_branch_learns_the_synthetic_artefacts(trained):
     history = trained[1]["flow"].history
     assert max(row["AUC"] for row in history) > 0.7, history  # chance is 0.5; ~0.85 measured
 
 
+@pytest.mark.slow  # trains
 def test_checkpoints_run_in_demo_and_test(trained, world, weights_dir, tmp_path, capsys):
     ckpt = {branch: trained[0] / branch / "ckpt" / "model_epoch_best.pth" for branch in ("rgb", "flow")}
     video = (

@@ -17,13 +17,19 @@ import score
 from core.cli import run_cli
 from tests.avforensics_factories import save_small_av_checkpoints
 from tests.factories import demo_argv
+from tests.shared_fixtures import FIXTURE_VIDEO, in_ci, require
 from tests.uploads import UPLOAD_KINDS, _count, make_all
+
+# Encodes a dozen kinds of file and runs four scripts on each (its three slowest setups took 50 s in one full run).
+pytestmark = pytest.mark.slow
 
 KINDS = list(UPLOAD_KINDS)
 
 
 @pytest.fixture(scope="module")
 def uploads(tmp_path_factory) -> dict:
+    if in_ci():  # most kinds are made from the fixture clip: CI must not skip them
+        require(FIXTURE_VIDEO, what="face fixture clip")
     made = make_all(tmp_path_factory.mktemp("uploads"))
     if all(isinstance(v, str) for v in made.values()):
         pytest.skip(next(iter(made.values())))
