@@ -14,8 +14,9 @@ from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
+from tests.shared_fixtures import AVFORENSICS, require
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "avforensics"
+FIXTURES = AVFORENSICS
 
 
 def write_av_clip(
@@ -111,10 +112,7 @@ def random_pca(seed: int = 0, dim: int = 1024, components: int = 31) -> PcaMap:
 
 
 def require_fixtures() -> Path:
-    import pytest
-
-    if not (FIXTURES / "test.mp4").is_file():
-        pytest.skip(f"audio-visual forensics fixtures not found at {FIXTURES} (see ../shared/fixtures)")
+    require(FIXTURES / "test.mp4", what="audio-visual forensics fixtures")
     return FIXTURES
 
 
