@@ -30,6 +30,8 @@ from core.media.faces.clip import FacePlan, load_face_clips
 from core.media.faces.crop import BOX_SCALE, CENTRE_SHIFT, CROP_SCALE
 from core.media.faces.tracks import Chain, build_tracks
 
+pytestmark = pytest.mark.slow  # every test trains (the sync-model fixture alone takes minutes on 2 cores)
+
 ON_CPU = ["--cache", "true", "--num_workers", "0", "--device", "cpu", "--no_progress"]
 SMALL = ["--frame_size", "32", "--width_div", "16", *ON_CPU]
 
