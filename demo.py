@@ -36,6 +36,7 @@ import logging
 import sys
 from pathlib import Path
 
+from core import atomic
 from core.aigvdet import AIGVDetPipeline
 from core.aigvdet.options import add_aigvdet_arguments, pipeline_from_args
 from core.aigvdet.timeline import timeline_report, write_timeline_csv
@@ -43,7 +44,6 @@ from core.cli import CORR_MEMORY_HINT, add_device_arguments, device_from_args, r
 from core.errors import ToolkitError
 from core.flow.corr_budget import out_of_memory_as_error
 from core.forensics.calibration import load_calibration
-from core.runs import atomic
 from core.runs.writable import require_writable_file, require_writable_folder
 
 log = logging.getLogger("demo")

@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from core import atomic
 from core.aigvdet import load_classifier
 from core.aigvdet.data.layout import CLASS_FOLDERS, find_videos
 from core.aigvdet.evaluate import SkippedVideo, VideoEvaluation, collect_videos, iter_evaluations
@@ -37,7 +38,6 @@ from core.aigvdet.options import add_classifier_arguments
 from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
 from core.metrics.classification import LOW_FPRS, summarize
-from core.runs import atomic
 from core.runs.precision import PRECISIONS
 from core.runs.result_table import SettingsMismatch, file_fingerprint
 from core.runs.status import skipped_record

@@ -34,6 +34,7 @@ from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
 from core.cli import run_cli
 from core.errors import InputError
 from core.media.audio import load_audio
+from core.media.encode import write_video
 from core.media.faces.clip import plan_face_crop
 from core.media.faces.crop import crop_frame
 from core.media.faces.detector import FaceDetector
@@ -67,25 +68,16 @@ def write_pasted_video(
 ) -> None:
     """The scene video (H.264 + AAC): each fixture frame pasted at its box over a textured background."""
     background = textured_background(width, height, seed=seed)
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25, options={"crf": "18"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        sound = container.add_stream("aac", rate=16000)
-        sound.layout = "mono"
-        for face, box in zip(faces, boxes.astype(int)):
-            frame = background.copy()
-            side = box[2] - box[0]
-            frame[box[1] : box[3], box[0] : box[2]] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
-            container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(video.encode())
-        samples = np.clip(audio, -32768, 32767).astype(np.int16)[None]
-        for start in range(0, samples.shape[1], 1024):
-            chunk = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
-            )
-            chunk.sample_rate, chunk.pts = 16000, start
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode())
+
+    def pasted(face: np.ndarray, box: np.ndarray) -> np.ndarray:
+        frame = background.copy()
+        side = box[2] - box[0]
+        frame[box[1] : box[3], box[0] : box[2]] = cv2.resize(face, (side, side), interpolation=cv2.INTER_CUBIC)
+        return frame
+
+    samples = np.clip(audio, -32768, 32767).astype(np.int16)
+    frames = (pasted(face, box) for face, box in zip(faces, boxes.astype(int)))
+    write_video(path, frames, size=(width, height), video_options={"crf": "18"}, audio=samples)
 
 
 def box_errors(crop: np.ndarray, truth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -28,6 +28,7 @@ import torch
 from bench.common import append_csv_row
 from core.cli import run_cli
 from core.errors import InputError
+from core.media.encode import write_video
 from core.media.faces.crop import crop_track
 from core.media.faces.detector import FaceDetector
 from core.media.faces.status import select_main_track
@@ -55,17 +56,15 @@ def synthesize(target: Path, seconds: float, width: int = 1280, height: int = 72
         interpolation=cv2.INTER_CUBIC,
     )
     side = int(224 * scale)
-    with av.open(str(target), "w") as container:
-        stream = container.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        for index in range(int(seconds * 25)):
-            frame = background.copy()
-            x = int((width - side) / 2 + 80 * np.sin(index / 40))  # a slow sway, as a speaker moves
-            y = (height - side) // 2
-            frame[y : y + side, x : x + side] = cv2.resize(faces[index % len(faces)], (side, side))
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    return target
+
+    def frame(index: int) -> np.ndarray:
+        image = background.copy()
+        x = int((width - side) / 2 + 80 * np.sin(index / 40))  # a slow sway, as a speaker moves
+        y = (height - side) // 2
+        image[y : y + side, x : x + side] = cv2.resize(faces[index % len(faces)], (side, side))
+        return image
+
+    return write_video(target, (frame(index) for index in range(int(seconds * 25))), size=(width, height))
 
 
 def timed(work) -> tuple[object, float, float]:

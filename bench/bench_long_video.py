@@ -19,33 +19,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
-from bench.common import append_csv_row
+from bench.common import add_long_video_arguments, append_csv_row, result_row
 from core.aigvdet import build_classifier
 from core.flow import RAFT
+from core.media.encode import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=None, help="video to use (default: a synthetic one, made once)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic video")
-    parser.add_argument("--size", default="720x1280", help="HxW of the synthetic video")
-    parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--cache_dir", default="outputs/bench", help="where the synthetic video is kept")
+    add_long_video_arguments(parser)
     parser.add_argument("--sample_pairs", type=int, default=16)
     parser.add_argument("--iters", type=int, default=20, help="RAFT iterations (20: demo.py's default)")
     parser.add_argument("--mixed_precision", action="store_true", help="pass --mixed_precision (bfloat16 RAFT)")
@@ -60,7 +55,6 @@ def get_args_parser() -> argparse.ArgumentParser:
 
 def synthetic_long_video(path: Path, seconds: float, height: int, width: int, fps: int) -> Path:
     """A textured scene under a camera moving on a slow Lissajous path, H.264 with x264's defaults."""
-    import av
 
     if path.exists():
         return path
@@ -72,20 +66,15 @@ def synthetic_long_video(path: Path, seconds: float, height: int, width: int, fp
         (width + 2 * margin, height + 2 * margin),
         interpolation=cv2.INTER_CUBIC,
     )
-    partial = path.with_suffix(".partial.mp4")
-    with av.open(str(partial), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast"}
-        for i in range(round(seconds * fps)):
-            t = i / fps
-            x = int(margin + (margin - 1) * np.sin(0.31 * t))
-            y = int(margin + (margin - 1) * np.sin(0.23 * t + 1.0))
-            frame = np.ascontiguousarray(scene[y : y + height, x : x + width])
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-        container.mux(stream.encode())
-    partial.rename(path)
-    return path
+
+    def frame(i: int) -> np.ndarray:
+        t = i / fps
+        x = int(margin + (margin - 1) * np.sin(0.31 * t))
+        y = int(margin + (margin - 1) * np.sin(0.23 * t + 1.0))
+        return scene[y : y + height, x : x + width]
+
+    frames = (frame(i) for i in range(round(seconds * fps)))
+    return write_video(path, frames, fps, size=(width, height), video_options={"preset": "veryfast"})
 
 
 def random_weights(folder: Path) -> tuple[Path, Path, Path]:
@@ -187,21 +176,19 @@ def main(args: argparse.Namespace) -> int:
     if args.csv:
         append_csv_row(
             args.csv,
-            {
-                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "bench": "long_video",
-                "cpu": platform.processor() or "cpu",
-                "video_frames": analysis["video_frames"],
-                "size": f"{report['width']}x{report['height']}",
-                "sample_pairs": args.sample_pairs,
-                "iters": args.iters,
-                "flags": " ".join(flags),
-                "wall_s": round(seconds, 1),
-                "cpu_s": round(cpu_seconds, 1),
-                "baseline_wall_s": round(baseline[0], 1) if baseline else "",
-                "load_before": round(load_before[0], 1),
-                "load_after": round(load_after[0], 1),
-            },
+            result_row(
+                "long_video",
+                video_frames=analysis["video_frames"],
+                size=f"{report['width']}x{report['height']}",
+                sample_pairs=args.sample_pairs,
+                iters=args.iters,
+                flags=" ".join(flags),
+                wall_s=round(seconds, 1),
+                cpu_s=round(cpu_seconds, 1),
+                baseline_wall_s=round(baseline[0], 1) if baseline else "",
+                load_before=round(load_before[0], 1),
+                load_after=round(load_after[0], 1),
+            ),
         )
     return 0
 

@@ -25,13 +25,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
@@ -39,8 +37,9 @@ import numpy as np
 import torch
 
 from bench.bench_long_video import random_weights, synthetic_long_video
-from bench.common import append_csv_row
+from bench.common import add_long_video_arguments, append_csv_row, result_row
 from core.avforensics.sync_transformer import SyncModel
+from core.media.encode import write_video
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = REPO.parent / "shared" / "fixtures" / "avforensics"
@@ -49,11 +48,7 @@ GOAL_S = 360.0
 
 def get_args_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--video", default=None, help="video to use (default: a synthetic one, made once)")
-    parser.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic video")
-    parser.add_argument("--size", default="720x1280", help="HxW of the synthetic video")
-    parser.add_argument("--fps", type=int, default=25)
-    parser.add_argument("--cache_dir", default="outputs/bench", help="where the synthetic video is kept")
+    add_long_video_arguments(parser)
     parser.add_argument("--csv", default=None, help="append a result row here")
     parser.add_argument(
         "--talking_face",
@@ -81,27 +76,16 @@ def talking_face_video(path: Path, seconds: float, height: int, width: int, fps:
     scene = cv2.resize(rng.integers(0, 256, (height // 16, width // 16, 3), np.uint8), (width, height), cv2.INTER_CUBIC)
     side, frames = 336, round(seconds * fps)
     x, y = (width - side) // 2, (height - side) // 3
-    partial = path.with_suffix(".partial.mp4")
     path.parent.mkdir(parents=True, exist_ok=True)
-    with av.open(str(partial), "w") as container:
-        stream = container.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"preset": "veryfast"}
-        sound = container.add_stream("aac", rate=16000)
-        sound.layout = "mono"
-        for i in range(frames):
-            image = scene.copy()
-            image[y : y + side, x : x + side] = cv2.resize(faces[i % len(faces)], (side, side), cv2.INTER_CUBIC)
-            container.mux(stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")))
-        container.mux(stream.encode())
-        audio = np.tile(voice, frames // len(faces) + 1)[: frames * 640]
-        for start in range(0, audio.size, 1024):
-            chunk = av.AudioFrame.from_ndarray(np.ascontiguousarray(audio[None, start : start + 1024]), "s16", "mono")
-            chunk.sample_rate, chunk.pts = 16000, start
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode())
-    partial.rename(path)
-    return path
+
+    def scene_frame(i: int) -> np.ndarray:
+        image = scene.copy()
+        image[y : y + side, x : x + side] = cv2.resize(faces[i % len(faces)], (side, side), cv2.INTER_CUBIC)
+        return image
+
+    audio = np.tile(voice, frames // len(faces) + 1)[: frames * 640]
+    images = (scene_frame(i) for i in range(frames))
+    return write_video(path, images, fps, size=(width, height), video_options={"preset": "veryfast"}, audio=audio)
 
 
 def av_weights(folder: Path) -> list[str]:
@@ -192,19 +176,17 @@ def main(args: argparse.Namespace) -> int:
     if args.csv:
         append_csv_row(
             args.csv,
-            {
-                "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "bench": "report_long",
-                "cpu": platform.processor() or "cpu",
-                "video_frames": data["video"]["frames"],
-                "size": f"{data['video']['width']}x{data['video']['height']}",
-                "sample_pairs": pairs,
-                "flags": " ".join(args.extra),
-                "wall_s": round(seconds, 1),
-                "cpu_s": round(cpu_seconds, 1),
-                "load_before": round(load_before[0], 1),
-                "load_after": round(load_after[0], 1),
-            },
+            result_row(
+                "report_long",
+                video_frames=data["video"]["frames"],
+                size=f"{data['video']['width']}x{data['video']['height']}",
+                sample_pairs=pairs,
+                flags=" ".join(args.extra),
+                wall_s=round(seconds, 1),
+                cpu_s=round(cpu_seconds, 1),
+                load_before=round(load_before[0], 1),
+                load_after=round(load_after[0], 1),
+            ),
         )
     return 0
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
 import csv
+import platform
+from datetime import datetime, timezone
 from pathlib import Path
 
 import torch
@@ -39,6 +42,21 @@ def append_csv_row(path: str | Path, row: dict) -> None:
         if new:
             writer.writeheader()
         writer.writerow(row)
+
+
+def result_row(bench: str, **values) -> dict:
+    """A benchmark CSV row: when (UTC), which benchmark and which CPU, then ``values``."""
+    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return {"date": stamp, "bench": bench, "cpu": platform.processor() or "cpu", **values}
+
+
+def add_long_video_arguments(parser: argparse.ArgumentParser) -> None:
+    """The long-video benchmarks' input: a video of the user's, or the synthetic one made once and kept."""
+    parser.add_argument("--video", default=None, help="video to use (default: a synthetic one, made once)")
+    parser.add_argument("--seconds", type=float, default=60.0, help="length of the synthetic video")
+    parser.add_argument("--size", default="720x1280", help="HxW of the synthetic video")
+    parser.add_argument("--fps", type=int, default=25)
+    parser.add_argument("--cache_dir", default="outputs/bench", help="where the synthetic video is kept")
 
 
 def classifier_pair(args, device: torch.device) -> tuple[nn.Module, nn.Module]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import av
 import numpy as np
 import torch
 from torch import nn
@@ -14,6 +13,7 @@ from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.regressive import AutoregressiveModel
 from core.avforensics.sync_arch import SyncArch, export_sync_model
 from core.avforensics.sync_transformer import SyncModel
+from core.media.encode import write_video
 from tests.shared_fixtures import AVFORENSICS, require
 
 FIXTURES = AVFORENSICS
@@ -32,40 +32,21 @@ def write_av_clip(
     """H.264 + AAC clip of a moving pattern and a gated tone; ``audio_rate=None`` writes no audio track."""
     rng = np.random.default_rng(seed)
     width, height = size
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        audio = None
-        if audio_rate is not None:
-            audio = container.add_stream("aac", rate=audio_rate)
-            audio.layout = "mono" if channels == 1 else "stereo"
-        yy, xx = np.mgrid[0:height, 0:width]
-        for index in range(frames):
-            image = np.stack([(xx * 4 + index * 9) % 256, (yy * 3 + index * 5) % 256, (xx + yy) % 256], -1).astype(
-                np.uint8
-            )
-            image[: height // 2, index % width :] = rng.integers(0, 256, 3, dtype=np.uint8)
-            for packet in video.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        if audio is not None:
-            seconds = audio_seconds if audio_seconds is not None else frames / fps + 0.1
-            t = np.arange(int(seconds * audio_rate)) / audio_rate
-            signal = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0) + 0.02 * rng.standard_normal(
-                t.size
-            )
-            planes = np.repeat(signal[None], channels, axis=0).astype(np.float32)
-            for start in range(0, planes.shape[1], 1024):
-                frame = av.AudioFrame.from_ndarray(
-                    np.ascontiguousarray(planes[:, start : start + 1024]), format="fltp", layout=audio.layout.name
-                )
-                frame.sample_rate, frame.pts = audio_rate, start
-                for packet in audio.encode(frame):
-                    container.mux(packet)
-            for packet in audio.encode():
-                container.mux(packet)
-    return path
+    yy, xx = np.mgrid[0:height, 0:width]
+    images = []
+    for index in range(frames):
+        image = np.stack([(xx * 4 + index * 9) % 256, (yy * 3 + index * 5) % 256, (xx + yy) % 256], -1).astype(np.uint8)
+        image[: height // 2, index % width :] = rng.integers(0, 256, 3, dtype=np.uint8)
+        images.append(image)
+    planes = None
+    if audio_rate is not None:
+        seconds = audio_seconds if audio_seconds is not None else frames / fps + 0.1
+        t = np.arange(int(seconds * audio_rate)) / audio_rate
+        signal = 0.3 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0) + 0.02 * rng.standard_normal(
+            t.size
+        )
+        planes = np.repeat(signal[None], channels, axis=0).astype(np.float32)
+    return write_video(path, images, fps, audio=planes, sample_rate=audio_rate or 16000)
 
 
 def randomize_batchnorm(model: nn.Module, generator: torch.Generator) -> None:

@@ -24,6 +24,7 @@ import pytest
 import demo
 import detect
 import train
+from core import atomic
 from core.aigvdet import evaluation_tables
 from core.aigvdet.data import prepare
 from core.aigvdet.training.data import FrameFolder
@@ -32,7 +33,6 @@ from core.cli import run_cli
 from core.flow import corr_budget
 from core.media.faces.clip import FaceClip
 from core.media.integrity import declared_frames, frame_shortfall
-from core.runs import atomic
 from tests import factories
 from tests.avforensics_factories import write_av_clip
 from tests.reliability_factories import (

@@ -20,6 +20,7 @@ import score
 from core.avforensics.training.data import SyncWindowDataset, plan_faces
 from core.cli import run_cli
 from core.errors import InputError
+from core.media import encode
 from core.media.audio import load_audio
 from core.media.faces.clip import FaceClip, cut_tracks, plan_face_crop
 from core.media.faces.tracks import Chain, build_tracks
@@ -42,24 +43,7 @@ def write_video(path, frames, audio: np.ndarray | None = None):
     if audio is None:
         t = np.arange(int((len(frames) / 25 + 0.2) * 16000)) / 16000
         audio = 8000 * np.sin(2 * np.pi * 330 * t) * (np.sin(2 * np.pi * 4 * t) > 0)
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=25)
-        video.height, video.width = frames[0].shape[:2]
-        video.pix_fmt = "yuv420p"
-        sound = container.add_stream("aac", rate=16000)
-        sound.layout = "mono"
-        for image in frames:
-            container.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
-        container.mux(video.encode())
-        samples = np.clip(audio, -32768, 32767).astype(np.int16)[None]
-        for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
-            )
-            frame.sample_rate, frame.pts = 16000, start
-            container.mux(sound.encode(frame))
-        container.mux(sound.encode())
-    return path
+    return encode.write_video(path, frames, audio=np.clip(audio, -32768, 32767).astype(np.int16))
 
 
 def paste(background: np.ndarray, face: np.ndarray, x: int, y: int, side: int) -> np.ndarray:

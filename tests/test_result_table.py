@@ -1,4 +1,4 @@
-"""The resumable results table and the atomic whole-file writes (core.runs.result_table, core.runs.atomic)."""
+"""The resumable results table and the atomic whole-file writes (core.runs.result_table, core.atomic)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from core.runs import atomic
+from core import atomic
 from core.runs.result_table import ResultTable, SettingsMismatch, file_fingerprint, settings_differences, settings_path
 
 COLUMNS = ["path", "track", "score", "status"]

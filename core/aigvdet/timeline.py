@@ -12,11 +12,11 @@ from pathlib import Path
 
 import numpy as np
 
+from core import atomic
 from core.aigvdet.pipeline import VideoResult
 from core.aigvdet.scoring import pair_of_frame
 from core.forensics.evidence import TimeSeries
 from core.forensics.timeline import Segment, per_second, segments_above
-from core.runs import atomic
 
 CSV_COLUMNS = ("time_s", "rgb", "flow", "fused")
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import numpy as np
 
+from core import atomic
 from core.media.faces.clip import FaceClip
-from core.runs import atomic
 from core.runs.result_table import ResultTable, file_fingerprint
 from core.runs.status import has_score
 

@@ -20,11 +20,11 @@ from pathlib import Path
 
 from torch import nn
 
+from core import atomic
 from core.avforensics.sync_transformer import SyncModel
 from core.checkpoints import load_weights
 from core.errors import CheckpointError, InputError
 from core.media.av_clip import FRAME_SIZE
-from core.runs import atomic
 
 
 @dataclass(frozen=True)

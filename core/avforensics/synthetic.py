@@ -23,8 +23,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-import av
 import numpy as np
+
+from core.media.encode import write_video
 
 SAMPLE_RATE = 16000
 FPS = 25
@@ -77,32 +78,19 @@ def write_av(path: str | os.PathLike, frames: np.ndarray, audio: np.ndarray, fps
     """Write (T, H, W, 3) uint8 frames as H.264 and int16 mono audio as PCM into one file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    height, width = frames.shape[1:3]
-    with av.open(os.fspath(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        # Lossless (qp 0): at crf 12, x264's choices on these 32 px frames varied from run to run (about a third
-        # of the clips of a seed decoded to other pixels), so the sync training saw other data each time and its
-        # test was flaky. Lossless output decodes to the same pixels whatever the encoder chooses.
-        video.options = {"qp": "0"}
-        sound = container.add_stream("pcm_s16le", rate=SAMPLE_RATE)
-        sound.layout = "mono"
-        for image in frames:
-            for packet in video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")):
-                container.mux(packet)
-        for packet in video.encode():
-            container.mux(packet)
-        chunk = 1600
-        for start in range(0, audio.size, chunk):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(audio[None, start : start + chunk]), format="s16", layout="mono"
-            )
-            frame.sample_rate, frame.pts = SAMPLE_RATE, start
-            for packet in sound.encode(frame):
-                container.mux(packet)
-        for packet in sound.encode():
-            container.mux(packet)
-    return path
+    # Lossless (qp 0): at crf 12, x264's choices on these 32 px frames varied from run to run (about a third of
+    # the clips of a seed decoded to other pixels), so the sync training saw other data each time and its test was
+    # flaky. Lossless output decodes to the same pixels whatever the encoder chooses.
+    return write_video(
+        path,
+        frames,
+        fps,
+        video_options={"qp": "0"},
+        audio=audio,
+        sample_rate=SAMPLE_RATE,
+        audio_codec="pcm_s16le",
+        audio_chunk=1600,
+    )
 
 
 def write_list(path: str | os.PathLike, videos: list[Path]) -> Path:

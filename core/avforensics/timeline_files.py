@@ -22,9 +22,9 @@ import math
 from collections.abc import Collection, Sequence
 from pathlib import Path
 
+from core.atomic import atomic_open
 from core.avforensics.whole_video import WholeVideoResult
 from core.media.faces.coverage import SCORED, Stretch
-from core.runs.atomic import atomic_open
 from core.runs.result_table import ResultTable
 
 SEGMENT_COLUMNS = ["path", "track", "start_s", "end_s", "peak", "mean"]

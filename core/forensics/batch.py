@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
+from core import atomic
 from core.errors import InputError
 from core.forensics.batch_table import PARTS_DIR, done_keys, part_path, remove_parts, result_columns
 from core.forensics.evidence import Detector, Evidence, FaceTrackDetector
@@ -38,7 +39,6 @@ from core.media.in_memory import VideoSource
 from core.media.perturb import Perturbation, chain_spec, perturb_video
 from core.media.read_ahead import MapAhead
 from core.media.sources import VideoEntry
-from core.runs import atomic
 from core.runs.progress import progress_bar
 from core.runs.result_table import ResultTable
 from core.runs.status import Status, has_score

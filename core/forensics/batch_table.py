@@ -29,8 +29,8 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from core import atomic
 from core.errors import InputError
-from core.runs import atomic
 from core.runs.result_table import SettingsMismatch, settings_differences, settings_path
 from core.runs.status import has_score
 

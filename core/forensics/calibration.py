@@ -29,9 +29,9 @@ from typing import Any
 
 import numpy as np
 
+from core import atomic
 from core.errors import InputError
 from core.metrics.classification import eer, threshold_at_fpr
-from core.runs import atomic
 
 log = logging.getLogger(__name__)
 

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from core import atomic
 from core.errors import InputError
 from core.forensics.calibration import Calibration
 from core.forensics.evidence import Detector, Evidence, TimeSeries
@@ -35,7 +36,6 @@ from core.forensics.made_with import file_record, versions
 from core.forensics.timeline import segments_above
 from core.forensics.verdicts import detector_verdict, fuse, is_declaration, settle
 from core.media.probe import probe_video
-from core.runs import atomic
 from core.runs.status import Status, has_score
 
 log = logging.getLogger(__name__)

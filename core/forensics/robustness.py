@@ -15,9 +15,9 @@ import math
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from core import atomic
 from core.forensics.batch_table import detectors_of, scored, video_rows
 from core.metrics.classification import summarize
-from core.runs import atomic
 from core.runs.status import has_score, skipped_record
 
 ROBUSTNESS_COLUMNS = ["perturbation", "level", "detector", "videos", "auc", "ap", "tpr_at_1pct_fpr"]
@@ -131,9 +131,7 @@ def plot_robustness(rows: Sequence[Mapping], target: Path) -> Path:
         axis.axis("off")
     axes[0][0].set_ylabel("AUC (dashed: clean)")
     axes[0][0].legend(fontsize=8, loc="lower left")
-    figure.tight_layout()
     target.parent.mkdir(parents=True, exist_ok=True)
-    with atomic.atomic_open(target, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=110)
+    atomic.save_figure(figure, target, dpi=110)
     plt.close(figure)
     return target

@@ -10,6 +10,7 @@ import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from core.atomic import save_figure
 from core.errors import ToolkitError
 from core.forensics.evidence import TimeSeries
 from core.forensics.timeline import Segment
@@ -75,9 +76,8 @@ def plot_timeline(
     draw_timeline(ax, curves, emphasise, threshold, "threshold", [(s.start_s, s.end_s) for s in segments])
     ax.set(xlabel="time (s)", ylabel=ylabel, title=title)
     ax.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=8, frameon=False)
-    fig.tight_layout()
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(target, dpi=100)
+    save_figure(fig, target, dpi=100)
     plt.close(fig)
     return target

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure  # the object API draws with Agg into files: no display, no global pyplot state
 
+from core.atomic import save_figure
 from core.metrics.classification import as_arrays, auc, roc_points
 
 MAX_BINS = 40
@@ -56,9 +57,7 @@ def plot_roc(
         ax.plot([x], [y], "o", color="black", label=f"threshold {threshold:.4g}")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title=title)
     ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_histogram(
@@ -81,15 +80,14 @@ def plot_histogram(
         ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.4g}")
     ax.set(xlabel=score_name, ylabel=unit, title=title)
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    return Path(path)
+    return save_figure(fig, path, dpi=120)
 
 
 def plot_scores(
     labels: Sequence[int] | np.ndarray,
     scores: Sequence[float] | np.ndarray,
     folder: str | Path,
+    *,
     score_name: str = "fused fake probability",
     threshold: float | None = None,
 ) -> list[Path]:

@@ -13,9 +13,9 @@ import argparse
 import json
 from pathlib import Path
 
+from core import atomic
 from core.cli import run_cli
 from core.provenance.detector import ProvenanceDetector, load_trust_anchors, summary_lines
-from core.runs import atomic
 
 
 def get_args_parser() -> argparse.ArgumentParser:

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 import yaml
 
+from core import atomic
 from core.checkpoints import read_checkpoint
 from core.errors import CheckpointError
-from core.runs import atomic
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ import os
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
+from core import atomic
 from core.checkpoints import file_sha256
 from core.errors import ToolkitError
-from core.runs import atomic
 
 log = logging.getLogger(__name__)
 

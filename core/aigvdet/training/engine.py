@@ -22,9 +22,9 @@ from yacs.config import CfgNode
 from core.aigvdet.classifier import build_classifier
 from core.aigvdet.training.config import config_to_dict
 from core.aigvdet.training.earlystop import AFTER_DROP_DELTA, FIRST_DELTA, EarlyStopping, drop_learning_rate
+from core.atomic import save_checkpoint
 from core.checkpoints import extract_state_dict, load_state_dict_strict, read_checkpoint
 from core.errors import CheckpointError
-from core.runs.atomic import save_checkpoint
 from core.runs.distributed import DistInfo
 from core.runs.folder import checkpoint_path
 from core.runs.precision import autocast, autocast_dtype

@@ -6,12 +6,12 @@ from __future__ import annotations
 import os
 from typing import Sequence
 
-import av
 import cv2
 import numpy as np
 
 from core.media.audio import SAMPLE_RATE
 from core.media.av_clip import TARGET_FPS, AVClip
+from core.media.encode import write_video
 from core.media.faces.tracks import FaceTrack
 
 TRACK_COLUMNS = ("frame", "time_s", "track", "x0", "y0", "x1", "y1", "detected")
@@ -40,23 +40,8 @@ def write_clip_video(
     path: str | os.PathLike, clip: AVClip, fps: float = TARGET_FPS, sample_rate: int = SAMPLE_RATE
 ) -> None:
     """The clip's frames (H.264, near-lossless) with its audio (AAC, mono): what the detector scored."""
-    height, width = clip.frames.shape[1:3]
-    with av.open(os.fspath(path), "w") as container:
-        video = container.add_stream("libx264", rate=round(fps), options={"crf": "12"})
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        audio = container.add_stream("aac", rate=sample_rate)
-        audio.layout = "mono"
-        for image in clip.frames:
-            container.mux(video.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")))
-        container.mux(video.encode())
-        samples = np.clip(clip.audio, -32768, 32767).astype(np.int16)[None]
-        for start in range(0, samples.shape[1], 1024):
-            frame = av.AudioFrame.from_ndarray(
-                np.ascontiguousarray(samples[:, start : start + 1024]), format="s16", layout="mono"
-            )
-            frame.sample_rate, frame.pts = sample_rate, start
-            container.mux(audio.encode(frame))
-        container.mux(audio.encode())
+    samples = np.clip(clip.audio, -32768, 32767).astype(np.int16)
+    write_video(path, clip.frames, round(fps), video_options={"crf": "12"}, audio=samples, sample_rate=sample_rate)
 
 
 def draw_boxes(

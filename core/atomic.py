@@ -1,15 +1,16 @@
 """Whole-file result writes that never leave half a file: write a temporary file beside the target, then rename.
 
 ``os.replace`` within one folder is atomic on POSIX: a reader (or a rerun after a kill, a full disk or a
-Ctrl-C) sees either the previous file or the complete new one, never a truncated mix. The temporary name
-is ``.<name>.<pid>.tmp`` in the target's folder (a rename across file systems would not be atomic) and is
-removed when the write fails. Files keep the permissions a plain ``open`` would give them (umask), unlike
-``tempfile.mkstemp``'s 0600.
+Ctrl-C) sees either the previous file or the complete new one, never a truncated mix. The temporary name is
+``.<name>.<pid>.tmp<suffix>`` in the target's folder (a rename across file systems would not be atomic; the
+suffix stays for writers that choose a format by it, as video muxers do) and is removed when the write fails.
+Files keep the permissions a plain ``open`` would give them (umask), unlike ``tempfile.mkstemp``'s 0600.
 
 Every whole-file write of the toolkit goes through here (summary and report JSON, score arrays, HTML reports,
-rebuilt logs, configurations, metrics, checkpoints), and every one is fsync'ed before the rename, so after a
-power cut the new name never points at a file whose data did not reach the disk. Append-only tables are
-:mod:`core.runs.result_table`.
+rebuilt logs, configurations, metrics, checkpoints, figures, encoded videos). Files written through a handle are
+fsync'ed before the rename, so after a power cut the new name never points at a file whose data did not reach
+the disk. Append-only tables are :mod:`core.runs.result_table`. A foundation below every other package, so that
+media writers can use it too.
 """
 
 from __future__ import annotations
@@ -24,7 +25,22 @@ import numpy as np
 
 
 def _temporary(target: Path) -> Path:
-    return target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    return target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temporary path to write a whole file to (for writers that open files themselves, as video muxers do);
+    on a clean exit it replaces ``path``, on an error it is deleted. The target's folder must exist."""
+    target = Path(path)
+    temporary = _temporary(target)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
 
 
 @contextlib.contextmanager
@@ -35,22 +51,13 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", fsync: bool = True, **
     """
     if mode not in ("w", "wb"):
         raise ValueError(f"atomic_open writes whole files: mode 'w' or 'wb', not {mode!r}")
-    target = Path(path)
-    temporary = _temporary(target)
     if mode == "w":
         open_kwargs.setdefault("encoding", "utf-8")
-    handle = open(temporary, mode, **open_kwargs)
-    try:
-        with handle:
-            yield handle
-            handle.flush()
-            if fsync:
-                os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
+    with atomic_path(path) as temporary, open(temporary, mode, **open_kwargs) as handle:
+        yield handle
+        handle.flush()
+        if fsync:
+            os.fsync(handle.fileno())
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -90,3 +97,11 @@ def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
     with atomic_open(path, "wb") as handle:
         torch.save(state, handle)
     return path
+
+
+def save_figure(figure: Any, path: str | os.PathLike, dpi: int) -> Path:
+    """A matplotlib figure as a PNG, atomically; the figure's tight layout is applied first."""
+    figure.tight_layout()
+    with atomic_open(path, "wb") as handle:
+        figure.savefig(handle, format="png", dpi=dpi)
+    return Path(path)
