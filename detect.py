@@ -46,12 +46,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from pathlib import Path
 
-from core.avforensics.options import add_avforensics_arguments, avforensics_checkpoints, whole_video_of
+from core.avforensics.options import (
+    add_avforensics_arguments,
+    avforensics_checkpoints,
+    run_settings_from_args,
+)
 from core.avforensics.pipeline import AVForensicsDetector
 from core.avforensics.result_files import unscored_reasons
-from core.avforensics.runner import ExtraColumns, RunSettings, run_detection
+from core.avforensics.runner import ExtraColumns, run_detection
 from core.cli import add_device_arguments, device_from_args, run_cli
 from core.errors import InputError
 from core.forensics.batch_summary import result_columns, write_labelled_summary
@@ -148,21 +151,12 @@ def main(args: argparse.Namespace) -> int:
         log.warning("--plot ignored: the figures need a label for every video")
     columns = result_columns(labels if labelled else None, calibration, inputs)
     checkpoints = avforensics_checkpoints(args)
-    settings = RunSettings(
-        output_dir=Path(args.output_dir),
-        lam=args.lam,
-        n_workers=args.n_workers,
-        save_distributions=args.save_distributions,
-        audio_from_wav=args.audio_from_wav,
-        all_faces=args.all_faces,
-        save_face_tracks=args.save_face_tracks,
-        save_face_crops=args.save_face_crops,
-        overwrite=args.overwrite,
+    settings = run_settings_from_args(
+        args,
         fingerprint_extra={"calibration": file_fingerprint(args.calibration) if args.calibration else None},
     )
     if args.face_crop == "never" and (args.all_faces or args.save_face_tracks or args.save_face_crops):
         log.warning("--all_faces, --save_face_tracks and --save_face_crops do nothing with --face_crop never")
-    settings.whole_video = whole_video_of(args)
     try:
         scores = run_detection(
             inputs,

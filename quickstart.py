@@ -31,11 +31,13 @@ import logging  # noqa: E402
 import time  # noqa: E402
 from contextlib import contextmanager  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import report  # noqa: E402
+from core import atomic  # noqa: E402
 from core.aigvdet import AIGVDetPipeline, load_classifier  # noqa: E402
 from core.aigvdet.synthetic import WorldSpec, generate  # noqa: E402
 from core.aigvdet.synthetic.world import fake_clip, real_clip, write_video  # noqa: E402
@@ -46,7 +48,7 @@ from core.avforensics.training import cli as av_training  # noqa: E402
 from core.cli import run_cli  # noqa: E402
 from core.flow.classical import ClassicalFlow  # noqa: E402
 from core.forensics.calibration import check_calibration, fit_calibration, save_calibration  # noqa: E402
-from core.runs import atomic  # noqa: E402
+from core.forensics.evidence import Detector  # noqa: E402
 
 log = logging.getLogger("quickstart")
 
@@ -138,13 +140,12 @@ def aigvdet_clips(folder: Path, count: int, kind: str, seed: int, frames: int = 
     ]
 
 
-def calibrate(
-    name: str, kind: str, score, reals: list[Path], fakes: list[Path], fit_count: int, target: Path
-) -> dict[str, object]:
+def calibrate(detector: Detector, reals: list[Path], fakes: list[Path], fit_count: int, folder: Path) -> dict[str, Any]:
     """Fit on the first ``fit_count`` real clips (and the first half of the fakes when the method uses them),
-    check on the rest; save the calibration with its check in ``extra``."""
-    real_scores = np.array([score(path) for path in reals])
-    fake_scores = np.array([score(path) for path in fakes])
+    check on the rest; save the calibration, with its check in ``extra``, as ``folder/<detector name>.json``."""
+    name, kind, target = detector.name, detector.score_kind.value, folder / f"{detector.name}.json"
+    real_scores = np.array([detector.analyse_video(path).score for path in reals])
+    fake_scores = np.array([detector.analyse_video(path).score for path in fakes])
     use_fakes = name == "aigvdet"  # the audio-visual detector is calibrated as it is trained: on real videos only
     half = len(fake_scores) // 2
     calibration = fit_calibration(
@@ -185,28 +186,12 @@ def main(args: argparse.Namespace) -> int:
     with steps("AIGVDet calibration"):
         reals = aigvdet_clips(folder / "aigvdet", total, "real", seed=101)
         fakes = aigvdet_clips(folder / "aigvdet", args.heldout_clips, "fake", seed=102)
-        calibrations["aigvdet"] = calibrate(
-            "aigvdet",
-            "probability",
-            lambda path: pipeline.score_video(path).predict,
-            reals,
-            fakes,
-            args.calibration_clips,
-            folder / "aigvdet.json",
-        )
+        calibrations["aigvdet"] = calibrate(pipeline, reals, fakes, args.calibration_clips, folder)
     with steps("audio-visual calibration"):
         reals = write_dataset(folder / "av", total, frames=48, seed=30_000)
         fakes = write_dataset(folder / "av", args.heldout_clips // 2, frames=48, seed=40_000, kind="shift")
         fakes += write_dataset(folder / "av", args.heldout_clips // 2, frames=48, seed=50_000, kind="swap")
-        calibrations["avforensics"] = calibrate(
-            "avforensics",
-            "anomaly",
-            lambda path: detector.analyse_video(path).score,
-            reals,
-            fakes,
-            args.calibration_clips,
-            folder / "avforensics.json",
-        )
+        calibrations["avforensics"] = calibrate(detector, reals, fakes, args.calibration_clips, folder)
     clips = root / "report_clips"
     inputs = {
         "aigvdet_world_real": aigvdet_clips(clips, 1, "real", seed=201, frames=24)[0],

@@ -44,6 +44,7 @@ from pathlib import Path
 
 import torch
 
+from core import atomic
 from core.aigvdet.options import add_aigvdet_arguments, add_budget_arguments, pipeline_from_args, time_budget_of
 from core.aigvdet.pipeline import any_sampled
 from core.avforensics.options import add_avforensics_arguments, avforensics_checkpoints, detector_from_args
@@ -65,7 +66,6 @@ from core.forensics.robustness import condition_summaries, plot_robustness, robu
 from core.media.perturb import LEVELS, Perturbation, parse_perturbations
 from core.media.sources import read_video_list
 from core.provenance import ProvenanceDetector, load_trust_anchors
-from core.runs import atomic
 from core.runs.distributed import barrier, process_group
 from core.runs.result_table import file_fingerprint
 from core.runs.status import TRUNCATED, Status
@@ -211,7 +211,7 @@ def write_summaries(args: argparse.Namespace, rows: list[dict], columns: list[st
                 [int(r["label"]) for r in kept],
                 [float(r[f"{name}_score"]) for r in kept],
                 output_dir / "plots" / name,
-                f"{name} score",
+                score_name=f"{name} score",
             )
     if len(summaries) > 1:
         table = robustness_rows(summaries)

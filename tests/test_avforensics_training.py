@@ -40,6 +40,23 @@ def run(*argv: str) -> None:
     assert entry([str(a) for a in argv]) == 0
 
 
+def train_anomaly(root: Path, *argv) -> None:
+    """The anomaly models on ``root``'s sync model, into ``root / "anomaly"`` (batches of 4 unless ``argv`` says)."""
+    run(
+        "anomaly",
+        "--sync_model",
+        root / "sync" / "sync_model.pth",
+        "--output_dir",
+        root / "anomaly",
+        "--batch_size",
+        4,
+        "--device",
+        "cpu",
+        "--no_progress",
+        *argv,
+    )
+
+
 @pytest.fixture(scope="module")
 def synth(tmp_path_factory) -> dict[str, Path]:
     return write_synthetic_splits(tmp_path_factory.mktemp("av_synth"), count=16, frames=48, size=32)
@@ -84,26 +101,7 @@ def trained(synth, one_thread, tmp_path_factory) -> dict[str, Path]:
         "--lr2",
         3e-3,
     )
-    run(
-        "anomaly",
-        "--sync_model",
-        root / "sync" / "sync_model.pth",
-        "--train_list",
-        synth["train"],
-        "--val_list",
-        synth["val"],
-        "--output_dir",
-        root / "anomaly",
-        "--device",
-        "cpu",
-        "--no_progress",
-        "--epochs",
-        30,
-        "--batch_size",
-        4,
-        "--lr",
-        1e-3,
-    )
+    train_anomaly(root, "--train_list", synth["train"], "--val_list", synth["val"], "--epochs", 30, "--lr", 1e-3)
     # detect.py itself scores the test clips: it reads sync_model.json to build the small model.
     assert (
         run_cli(
@@ -193,22 +191,7 @@ def tiny_run(synth, tmp_path_factory) -> dict[str, Path]:
         "--windows_per_video",
         2,
     )
-    run(
-        "anomaly",
-        "--sync_model",
-        root / "sync" / "sync_model.pth",
-        "--train_list",
-        short,
-        "--output_dir",
-        root / "anomaly",
-        "--device",
-        "cpu",
-        "--no_progress",
-        "--epochs",
-        1,
-        "--batch_size",
-        2,
-    )
+    train_anomaly(root, "--train_list", short, "--epochs", 1, "--batch_size", 2)
     return {"sync": root / "sync", "anomaly": root / "anomaly"}
 
 

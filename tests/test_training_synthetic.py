@@ -87,6 +87,7 @@ def test_flow_branch_learns_the_synthetic_artefacts(trained):
 @pytest.mark.slow  # trains
 def test_checkpoints_run_in_demo_and_test(trained, world, weights_dir, tmp_path, capsys):
     ckpt = {branch: trained[0] / branch / "ckpt" / "model_epoch_best.pth" for branch in ("rgb", "flow")}
+    classifiers = ["-mop", str(ckpt["flow"]), "-mor", str(ckpt["rgb"]), "--arch", "resnet18"]
     video = (
         generate(tmp_path / "demo_world", DEMO_SPEC, show_progress=False) / "videos/test/synth/1_fake/video_00000.avi"
     )
@@ -98,12 +99,7 @@ def test_checkpoints_run_in_demo_and_test(trained, world, weights_dir, tmp_path,
         str(weights_dir / "raft-things.pth"),
         "--iters",
         "2",
-        "-mop",
-        str(ckpt["flow"]),
-        "-mor",
-        str(ckpt["rgb"]),
-        "--arch",
-        "resnet18",
+        *classifiers,
         "--json",
         str(tmp_path / "r.json"),
     ]
@@ -114,12 +110,7 @@ def test_checkpoints_run_in_demo_and_test(trained, world, weights_dir, tmp_path,
         str(world / "rgb" / "test" / "synth"),
         "-fop",
         str(world / "flow" / "test" / "synth"),
-        "-mor",
-        str(ckpt["rgb"]),
-        "-mop",
-        str(ckpt["flow"]),
-        "--arch",
-        "resnet18",
+        *classifiers,
         "--use_cpu",
         "-e",
         str(tmp_path / "videos.csv"),

@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, NamedTuple
 
 import av
 import cv2
@@ -43,15 +43,20 @@ def fixture() -> tuple[np.ndarray, np.ndarray, int]:
     return frames, np.concatenate(chunks).astype(np.float32), rate
 
 
-def _audio(seconds: float, rate: int, channels: int, offset_s: float = 0.0) -> np.ndarray:
-    """The fixture's audio from ``offset_s`` for ``seconds`` (looped when longer), at ``rate``, (channels, N)."""
+class Sound(NamedTuple):
+    planes: np.ndarray  # (channels, N) in -1..1
+    rate: int
+
+
+def _audio(seconds: float, rate: int, channels: int, offset_s: float = 0.0) -> Sound:
+    """The fixture's audio from ``offset_s`` for ``seconds`` (looped when longer), at ``rate``, ``channels``."""
     _, mono, source_rate = fixture()
     start = int(round(offset_s * source_rate))
     count = int(round(seconds * source_rate))
     signal = np.take(mono, np.arange(start, start + count), mode="wrap")
     if rate != source_rate:
         signal = np.interp(np.arange(int(round(seconds * rate))) / rate, np.arange(count) / source_rate, signal)
-    return np.repeat(signal[None].astype(np.float32), channels, axis=0)
+    return Sound(np.repeat(signal[None].astype(np.float32), channels, axis=0), rate)
 
 
 def _frames(count: int, first: int = 0, size: int | None = None) -> list[np.ndarray]:
@@ -73,44 +78,43 @@ def _check_encoder(name: str) -> None:
 def write_clip(
     path: Path,
     frames: list[np.ndarray],
-    audio: np.ndarray | None,
-    audio_rate: int = 16000,
+    sound: Sound | None,
     video_codec: str = "libx264",
     audio_codec: str = "aac",
     pix_fmt: str = "yuv420p",
     video_start_s: float = 0.0,
     video_options: dict | None = None,
 ) -> Path:
-    """Encode RGB ``frames`` at 25 fps (the first shown at ``video_start_s``) and ``audio`` ((channels, N) in
-    -1..1, from time 0) into ``path``; the container follows the suffix."""
+    """Encode RGB ``frames`` at 25 fps (the first shown at ``video_start_s``) and ``sound`` (from time 0) into
+    ``path``; the container follows the suffix."""
     _check_encoder(video_codec)
-    if audio is not None:
+    if sound is not None:
         _check_encoder(audio_codec)
     height, width = frames[0].shape[:2]
     with av.open(str(path), "w") as container:
         video = container.add_stream(video_codec, rate=FPS, options=video_options or {})
         video.width, video.height, video.pix_fmt = width, height, pix_fmt
         video.time_base = video.codec_context.time_base = Fraction(1, FPS)
-        sound = None
-        if audio is not None:
-            sound = container.add_stream(audio_codec, rate=audio_rate)
-            sound.layout = "mono" if audio.shape[0] == 1 else "stereo"
-            sound.time_base = Fraction(1, audio_rate)
+        audio = None
+        if sound is not None:
+            audio = container.add_stream(audio_codec, rate=sound.rate)
+            audio.layout = "mono" if sound.planes.shape[0] == 1 else "stereo"
+            audio.time_base = Fraction(1, sound.rate)
         offset = int(round(video_start_s * FPS))
         for index, image in enumerate(frames):
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="rgb24")
             frame.pts, frame.time_base = offset + index, Fraction(1, FPS)
             container.mux(video.encode(frame))
         container.mux(video.encode())
-        if sound is not None:
-            step = sound.codec_context.frame_size or 1024
-            planes = audio.astype(np.float32)
+        if audio is not None:
+            step = audio.codec_context.frame_size or 1024
+            planes = sound.planes.astype(np.float32)
             for start in range(0, planes.shape[1], step):
                 chunk = np.ascontiguousarray(planes[:, start : start + step])
-                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=sound.layout.name)
-                frame.sample_rate, frame.pts, frame.time_base = audio_rate, start, Fraction(1, audio_rate)
-                container.mux(sound.encode(frame))
-            container.mux(sound.encode())
+                frame = av.AudioFrame.from_ndarray(chunk, format="fltp", layout=audio.layout.name)
+                frame.sample_rate, frame.pts, frame.time_base = sound.rate, start, Fraction(1, sound.rate)
+                container.mux(audio.encode(frame))
+            container.mux(audio.encode())
     return Path(path)
 
 
@@ -128,7 +132,6 @@ def webm_vp9_opus(folder: Path) -> Path:
         folder / "vp9_opus.webm",
         _frames(_count()),
         _audio(SECONDS, 48000, 2),
-        48000,
         "libvpx-vp9",
         "libopus",
         video_options=options,
@@ -142,7 +145,7 @@ def mkv_h264_aac(folder: Path) -> Path:
 
 def mov_h264_aac(folder: Path) -> Path:
     """QuickTime .mov, as iPhones and Macs write it (H.264 + AAC 44.1 kHz stereo)."""
-    return write_clip(folder / "h264_aac.mov", _frames(_count()), _audio(SECONDS, 44100, 2), 44100)
+    return write_clip(folder / "h264_aac.mov", _frames(_count()), _audio(SECONDS, 44100, 2))
 
 
 def mp4_hevc_10bit(folder: Path) -> Path:
@@ -152,7 +155,6 @@ def mp4_hevc_10bit(folder: Path) -> Path:
         folder / "hevc10.mp4",
         _frames(_count()),
         _audio(SECONDS, 48000, 2),
-        48000,
         "libx265",
         pix_fmt="yuv420p10le",
         video_options=options,
@@ -175,7 +177,7 @@ def mp4_av1(folder: Path) -> Path:
 
 def stereo_48k(folder: Path) -> Path:
     """H.264 + AAC with stereo 48 kHz audio (what cameras and phones record)."""
-    return write_clip(folder / "stereo48k.mp4", _frames(_count()), _audio(SECONDS, 48000, 2), 48000)
+    return write_clip(folder / "stereo48k.mp4", _frames(_count()), _audio(SECONDS, 48000, 2))
 
 
 def audio_shorter(folder: Path) -> Path:
@@ -251,7 +253,7 @@ def rotated_phone(folder: Path) -> Path:
         frame = scene.copy()
         frame[120:320, 80:280] = cv2.resize(face, (200, 200), interpolation=cv2.INTER_CUBIC)
         portrait.append(frame)
-    source = write_clip(folder / "rotated_source.mp4", portrait, _audio(SECONDS, 48000, 2), 48000)
+    source = write_clip(folder / "rotated_source.mp4", portrait, _audio(SECONDS, 48000, 2))
     try:
         return write_rotated_copy(source, folder / "rotated_phone.mp4", degrees=90)
     finally:

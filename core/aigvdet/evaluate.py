@@ -138,19 +138,14 @@ def iter_evaluations(
 
 
 def evaluate_videos(
-    videos: list[VideoEvaluation],
-    rgb_model: nn.Module,
-    flow_model: nn.Module,
-    batch_size: int = 32,
-    num_workers: int = 4,
-    **classify_options,
+    videos: list[VideoEvaluation], rgb_model: nn.Module, flow_model: nn.Module, **options
 ) -> tuple[list[VideoEvaluation], list[SkippedVideo]]:
-    """Fill each video's per-frame probabilities of both branches (see ``iter_evaluations``).
+    """Fill each video's per-frame probabilities of both branches (``options``: those of ``iter_evaluations``).
 
     Returns the scored videos and those skipped because one of their images could not be read.
     """
     scored, skipped = [], []
-    for video, skip in iter_evaluations(videos, rgb_model, flow_model, batch_size, num_workers, **classify_options):
+    for video, skip in iter_evaluations(videos, rgb_model, flow_model, **options):
         if skip is None:
             scored.append(video)
         else:

@@ -9,10 +9,14 @@ paths, and ours) mean the same everywhere. Whole-video settings are checked by
 from __future__ import annotations
 
 import argparse
+import dataclasses
+from pathlib import Path
+from typing import Any
 
 import torch
 
 from core.avforensics.pipeline import AVForensicsDetector, CheckpointPaths
+from core.avforensics.runner import RunSettings
 from core.avforensics.whole_video import WholeVideoSettings
 from core.media.faces.clip import FACE_CROPS
 
@@ -120,3 +124,11 @@ def detector_from_args(
         illustrate=illustrate,
         time_budget_s=time_budget_s,
     )
+
+
+def run_settings_from_args(args: argparse.Namespace, **settings: Any) -> RunSettings:
+    """detect.py's run settings: each :class:`RunSettings` field from the option of the same name (the output
+    folder as a path, the whole-video settings of :func:`whole_video_of`), then ``settings``."""
+    named = {field.name: getattr(args, field.name) for field in dataclasses.fields(RunSettings) if field.name in args}
+    named.update(output_dir=Path(args.output_dir), whole_video=whole_video_of(args))
+    return RunSettings(**{**named, **settings})

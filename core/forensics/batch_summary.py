@@ -16,9 +16,9 @@ from pathlib import Path
 
 import numpy as np
 
+from core import atomic
 from core.forensics.calibration import Calibration
 from core.metrics.classification import summarize
-from core.runs import atomic
 from core.runs.status import skipped_record
 
 log = logging.getLogger(__name__)
@@ -107,8 +107,8 @@ def write_labelled_summary(
             [label for label, ok in zip(labels, scored) if ok],
             np.asarray(scores)[scored],
             plot_dir,
-            score_name,
-            None if threshold is None or math.isinf(threshold) else threshold,
+            score_name=score_name,
+            threshold=None if threshold is None or math.isinf(threshold) else threshold,
         )
         log.info("figures: %s", ", ".join(map(str, written)))
     return summary

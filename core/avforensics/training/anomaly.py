@@ -36,6 +36,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from core import atomic
 from core.avforensics.features import SyncFeatureExtractor
 from core.avforensics.pca import PcaMap, load_pca
 from core.avforensics.regressive import AutoregressiveModel
@@ -44,7 +45,6 @@ from core.avforensics.sync_arch import load_sync_model
 from core.avforensics.training.data import list_videos
 from core.checkpoints import file_sha256, require_file
 from core.errors import InputError
-from core.runs import atomic
 from core.runs import folder as runs
 from core.runs.distributed import barrier, mean_over_ranks, process_group
 from core.runs.precision import autocast
@@ -58,8 +58,11 @@ PCA_COMPONENTS = 31
 MODEL_FILES = {"dist": "dist_regressive_model.pth", "feat": "avfeature_regressive_model.pth"}
 
 
-def extract_split(paths: list[str], sync_path: str, extract_len: int, config: dict, info, cache: Path) -> list[dict]:
-    """Logits and features of this rank's share of ``paths`` (cached), then everyone's from all ranks' caches."""
+def extract_split(split: str, extract_len: int, config: dict, info) -> list[dict]:
+    """Logits and features of this rank's share of the ``split`` list's videos (``train`` or ``val``), cached in the
+    run's ``extract`` folder, then everyone's from all ranks' caches."""
+    paths, sync_path = list_videos(config[f"{split}_list"]), config["sync_model"]
+    cache = Path(config["output_dir"]) / "extract" / f"{split}.npz"
     require_file(sync_path, "audio-visual sync model")
     shard = cache.with_name(f"{cache.stem}.rank{info.rank}of{info.world_size}.npz")
     face_crop = config.get("face_crop", "never")
@@ -201,25 +204,9 @@ def _train(config: dict[str, Any], info) -> dict[str, Any]:
     config["extract_len"] = config.get("extract_len") or config["max_len"]
     if info.is_primary:
         runs.save_config(output_dir, config)
-    train = extract_split(
-        list_videos(config["train_list"]),
-        config["sync_model"],
-        config["extract_len"],
-        config,
-        info,
-        output_dir / "extract" / "train.npz",
-    )
-    val = []
-    if config.get("val_list"):
-        # Validation sequences are what detection will see: the first max_len steps.
-        val = extract_split(
-            list_videos(config["val_list"]),
-            config["sync_model"],
-            config["max_len"],
-            config,
-            info,
-            output_dir / "extract" / "val.npz",
-        )
+    train = extract_split("train", config["extract_len"], config, info)
+    # Validation sequences are what detection will see: the first max_len steps.
+    val = extract_split("val", config["max_len"], config, info) if config.get("val_list") else []
     if not train:
         raise InputError(f"no usable training video in {config['train_list']}")
     if info.is_primary:
