@@ -38,6 +38,7 @@ from core.aigvdet.options import (
     add_aigvdet_arguments,
     add_budget_arguments,
     aigvdet_checkpoints,
+    cpu_time_budget,
     pipeline_from_args,
     time_budget_of,
 )
@@ -95,11 +96,13 @@ def missing(files: dict[str, str], flags: dict[str, str]) -> str | None:
     return None
 
 
-def budget_share(args: argparse.Namespace, device: torch.device) -> float | None:
-    """Each estimating detector's share of the CPU time budget (AIGVDet and the audio-visual one split it)."""
-    budget = time_budget_of(args, device)
-    estimators = [name for name in args.detectors if name in ("aigvdet", "avforensics")]
-    return None if budget is None else budget / max(1, len(estimators))
+def budget_share(args: argparse.Namespace, device: torch.device, name: str) -> float | None:
+    """Detector ``name``'s share of the CPU time budget: AIGVDet and the audio-visual detector split it, unless
+    AIGVDet's pairs are fixed (``--sample_pairs``), which leaves the whole budget to the audio-visual one."""
+    budget = cpu_time_budget(args, device)
+    aigvdet_budgeted = time_budget_of(args, device) is not None
+    sharing = [n for n in args.detectors if n == "avforensics" or (n == "aigvdet" and aigvdet_budgeted)]
+    return budget / len(sharing) if budget is not None and name in sharing else None
 
 
 def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
@@ -108,7 +111,7 @@ def aigvdet_run(args: argparse.Namespace, device: torch.device) -> DetectorRun:
     run.not_run = missing(files, AIGVDET_FLAGS)
     if run.not_run:
         return run
-    run.detector = pipeline_from_args(args, device, illustrate=True, time_budget_s=budget_share(args, device))
+    run.detector = pipeline_from_args(args, device, illustrate=True, time_budget_s=budget_share(args, device, run.name))
     return run
 
 
@@ -119,7 +122,12 @@ def avforensics_run(args: argparse.Namespace, device: torch.device) -> DetectorR
     if run.not_run:
         return run
     run.detector = detector_from_args(
-        args, device, progress=True, illustrate=True, whole_video=True, time_budget_s=budget_share(args, device)
+        args,
+        device,
+        progress=True,
+        illustrate=True,
+        whole_video=True,
+        time_budget_s=budget_share(args, device, run.name),
     )
     return run
 

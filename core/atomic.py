@@ -100,8 +100,9 @@ def save_checkpoint(state: Any, path: str | os.PathLike) -> Path:
 
 
 def save_figure(figure: Any, path: str | os.PathLike, dpi: int) -> Path:
-    """A matplotlib figure as a PNG, atomically; the figure's tight layout is applied first."""
+    """A matplotlib figure, atomically, in the format its suffix names (PNG without one); the figure's tight
+    layout is applied first."""
     figure.tight_layout()
     with atomic_open(path, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=dpi)
+        figure.savefig(handle, format=Path(path).suffix[1:].lower() or "png", dpi=dpi)
     return Path(path)

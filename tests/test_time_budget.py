@@ -129,3 +129,15 @@ def test_time_budget_options_on_cpu_and_gpu():
         assert time_budget_of(parse(["v.mp4", *argv]), cpu) is None
     assert time_budget_of(parse(["v.mp4"]), cuda) is None  # a GPU analyses every pair, as always
     assert time_budget_of(parse(["v.mp4", "--time_budget", "60"]), cuda) is None
+
+
+def test_report_splits_the_budget_and_fixed_pairs_leave_it_to_the_audio_visual_detector():
+    def shares(*argv, device="cpu"):
+        args = report.get_args_parser().parse_args(["v.mp4", *argv])
+        return [report.budget_share(args, torch.device(device), name) for name in ("aigvdet", "avforensics")]
+
+    assert shares() == [120.0, 120.0]
+    assert shares("--time_budget", "60", "--detectors", "avforensics") == [None, 60.0]
+    assert shares("--time_budget", "60", "--detectors", "aigvdet") == [60.0, None]
+    assert shares("--sample_pairs", "32") == [None, 240.0]  # AIGVDet's pairs are fixed: no share for it
+    assert shares("--full") == shares("--time_budget", "0") == shares(device="cuda") == [None, None]

@@ -81,16 +81,27 @@ def add_budget_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGro
         f"spaced pairs as fit (default {DEFAULT_CPU_BUDGET_S:g}; 0: every pair; GPUs always analyse every pair; "
         "--sample_pairs wins)",
     )
-    parser.add_argument("--full", action="store_true", help="every frame pair whatever it costs (--time_budget 0)")
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="no time budget: every frame pair (and in report.py every audio-visual window), whatever it costs "
+        "(--time_budget 0)",
+    )
 
 
-def time_budget_of(args: argparse.Namespace, device: torch.device) -> float | None:
-    """The time budget of :func:`add_budget_arguments`' options on ``device``: None for every pair (a GPU,
-    ``--full``, ``--time_budget 0``, or an explicit ``--sample_pairs``)."""
-    if args.full or getattr(args, "sample_pairs", None) is not None or device.type != "cpu":
+def cpu_time_budget(args: argparse.Namespace, device: torch.device) -> float | None:
+    """The whole CPU time budget of :func:`add_budget_arguments`' options on ``device``: None for no limit (a GPU,
+    ``--full`` or ``--time_budget 0``)."""
+    if args.full or device.type != "cpu":
         return None
     budget = DEFAULT_CPU_BUDGET_S if args.time_budget is None else args.time_budget
     return budget if budget > 0 else None
+
+
+def time_budget_of(args: argparse.Namespace, device: torch.device) -> float | None:
+    """AIGVDet's time budget: :func:`cpu_time_budget`, or None for every pair where the options fix a sample
+    count (``--sample_pairs`` wins)."""
+    return None if getattr(args, "sample_pairs", None) is not None else cpu_time_budget(args, device)
 
 
 def aigvdet_checkpoints(args: argparse.Namespace) -> dict[str, str]:

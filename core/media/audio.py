@@ -3,10 +3,12 @@
 The authors extract audio with ``ffmpeg -async 1 -ac 1 -vn -acodec pcm_s16le -ar 16000`` and read the WAV
 as int16 converted to float32 (values in -32768..32767, not -1..1). We produce the same samples in memory
 through PyAV's resampler (the same libswresample conversion, downmix and rounding), with no ffmpeg
-program and nothing written to disk. ``-async 1`` aligns the start of the audio to time 0 of the file;
-we do the same: silence is prepended when the audio starts late, samples are dropped when it starts early.
-Time 0 is the video stream's start when the file has one (an edit whose video starts after its audio: frame 0
-then meets the sound played with it), else the file's; in the usual file both are the same.
+program and nothing written to disk. ``-async 1`` aligns the start of the audio to time 0 of the file (the
+container's start): silence is prepended when the audio starts late, samples are dropped when it starts early.
+We align the same way, but to the video stream's start when the file has one, so that in an edit whose video
+starts after its audio frame 0 meets the sound played with it (the authors' extraction pairs it with sound from
+before the picture). In the usual file, the authors' test clips among them, both starts are 0 and the samples are
+the authors'.
 """
 
 from __future__ import annotations
