@@ -74,7 +74,7 @@ log = logging.getLogger("score")
 
 DETECTORS = ("aigvdet", "av", "provenance")
 ALIASES = {"avforensics": "av"}
-DEFAULTS = {"window_stride": 25, "min_context": WholeVideoSettings.min_context}
+DEFAULTS = {"window_stride": WholeVideoSettings.stride, "min_context": WholeVideoSettings.min_context}
 DEFAULT_SUITE = ("h264", "jpeg", "resize", "blur", "noise")
 
 

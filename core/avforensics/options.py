@@ -73,7 +73,10 @@ def add_avforensics_arguments(
             "a 25 Hz anomaly timeline and localised segments",
         )
     group.add_argument(
-        "--window_stride", type=int, default=25, help="whole video: steps between window starts (25 steps = 1 s)"
+        "--window_stride",
+        type=int,
+        default=WholeVideoSettings.stride,
+        help="whole video: steps between window starts (25 steps = 1 s)",
     )
     group.add_argument(
         "--min_context",
